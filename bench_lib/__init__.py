@@ -1,0 +1,25 @@
+"""Verified higher-order automatic differentiation benchmarks for TensorFlow, JAX and PyTorch."""
+
+from .api import PreparedCell, compute, prepare
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, MODES, WORKLOADS, Cell
+from .support import CellUnsupported, skip_reason
+from .verify import VerificationError
+from .workloads import inputs
+
+__all__ = [
+    "BACKENDS",
+    "DEVICES",
+    "DTYPES",
+    "EXECUTIONS",
+    "MODELS",
+    "MODES",
+    "WORKLOADS",
+    "Cell",
+    "CellUnsupported",
+    "PreparedCell",
+    "VerificationError",
+    "compute",
+    "inputs",
+    "prepare",
+    "skip_reason",
+]

@@ -1,0 +1,31 @@
+"""The backend registry.  Adding a framework is one module here plus one line below.
+
+Backends are imported lazily, and a framework that is not installed is detected without
+importing anything, so the suite works with any subset of frameworks installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+# backend name -> (module in this package, top-level package of the framework)
+REGISTRY = {
+    "tensorflow": ("tensorflow", "tensorflow"),
+    "jax": ("jax", "jax"),
+    "torch": ("torch", "torch"),
+}
+
+
+def not_installed_reason(name: str) -> str | None:
+    package = REGISTRY[name][1]
+    if importlib.util.find_spec(package) is None:
+        return f"{name} is not installed (no module named {package!r})"
+    return None
+
+
+def load(name: str):
+    """The backend module for ``name``; importing it does not import the framework yet."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown backend {name!r}; expected one of {tuple(REGISTRY)}")
+    return importlib.import_module(f"{__name__}.{REGISTRY[name][0]}")

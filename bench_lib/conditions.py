@@ -1,0 +1,91 @@
+"""Fairness settings, applied in one place before any framework starts, and recorded.
+
+Every backend calls ``apply_process_settings()`` before importing its framework and then
+applies ``threads()`` and strict precision through the framework's own API.  Nothing
+here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+THREADS_ENV = "BENCH_THREADS"
+# Strict fp32: TF32 off in every backend.  This project does not offer the tf32 setting yet.
+PRECISION = "strict"
+
+_applied = False
+
+
+def available_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def threads() -> int:
+    """The intra-op thread count every framework gets: $BENCH_THREADS, else all usable cores."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return len(available_cpus())
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}")
+    return value
+
+
+def apply_process_settings() -> None:
+    """Environment and CPU affinity that the frameworks read when they start.
+
+    XLA's CPU client sizes its thread pool from the CPUs the process may use, with no
+    public knob, so a thread count below the usable cores is enforced by pinning the
+    process to that many cores; every framework then sees the same cores.
+    """
+    global _applied
+    if _applied:
+        return
+    n = threads()
+    cpus = available_cpus()
+    if n < len(cpus) and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus[:n])
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+    # No framework grabs all device memory up front, so backends do not fight over it.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _applied = True
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def record() -> dict:
+    """The conditions that go with every result of this process."""
+    return {
+        "threads": threads(),
+        "usable_cpus": len(available_cpus()),
+        "precision": PRECISION,
+        "cpu": cpu_name(),
+        "python": platform.python_version(),
+        "numpy": package_version("numpy"),
+    }

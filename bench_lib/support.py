@@ -1,0 +1,64 @@
+"""The support table: which cells a framework cannot run, and why.
+
+One table drives the asv skips, ``verify``, the reports and the tests.  A rule matches a
+cell when every field it names has one of the listed values; the first match wins.  A
+cell no rule matches is supported, and must then pass verification: a failure there is
+a failure, never turned into a skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import backends
+from .cells import Cell
+
+
+class CellUnsupported(NotImplementedError):
+    """A cell this framework or machine cannot run; the message is the reason.
+
+    A NotImplementedError, so that asv records the cell as skipped."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: dict
+    reason: str
+
+    def matches(self, cell: Cell) -> bool:
+        return all(getattr(cell, field) in values for field, values in self.match.items())
+
+
+RULES = (
+    Rule(
+        {"backend": ("jax",), "execution": ("graph",)},
+        "JAX has no graph execution apart from jax.jit (see the compiled cells)",
+    ),
+    Rule(
+        {"backend": ("torch",), "execution": ("graph",)},
+        "PyTorch has no graph execution apart from torch.compile (see the compiled cells)",
+    ),
+)
+
+
+def static_reason(cell: Cell) -> str | None:
+    """Why the framework cannot do this cell on any machine, from the table alone."""
+    for rule in RULES:
+        if rule.matches(cell):
+            return rule.reason
+    return None
+
+
+def skip_reason(cell: Cell) -> str | None:
+    """Why this cell cannot run here: the table, then a missing framework, then the
+    machine (no GPU).  The last check imports the framework."""
+    reason = static_reason(cell) or backends.not_installed_reason(cell.backend)
+    if reason:
+        return reason
+    return backends.load(cell.backend).unavailable(cell)
+
+
+def require_supported(cell: Cell) -> None:
+    reason = skip_reason(cell)
+    if reason:
+        raise CellUnsupported(reason)
