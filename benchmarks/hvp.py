@@ -1,0 +1,25 @@
+"""Hessian-vector products in three AD compositions: rev_rev, fwd_rev, rev_fwd."""
+
+from bench_lib import harness
+
+
+class MlpHVP(harness.TimeSuite):
+    workload, model = "hvp", "mlp"
+
+    def time_hvp(self, *params):
+        self.prepared()
+
+
+class MlpHVPChecks(harness.CheckSuite):
+    workload, model = "hvp", "mlp"
+
+
+class RosenbrockHVP(harness.TimeSuite):
+    workload, model = "hvp", "rosenbrock"
+
+    def time_hvp(self, *params):
+        self.prepared()
+
+
+class RosenbrockHVPChecks(harness.CheckSuite):
+    workload, model = "hvp", "rosenbrock"

@@ -1,0 +1,127 @@
+"""The float64 reference against finite differences of the loss."""
+
+import numpy as np
+import pytest
+
+from bench_lib import inputs, reference
+from bench_lib.workloads import MLP_SIZES, SIZES, spec
+
+
+def directional(fn, point, direction, step=1e-4):
+    """Fourth-order central difference of a scalar fn along direction."""
+    at = lambda t: fn(point + t * direction)  # noqa: E731
+    return (-at(2 * step) + 8 * at(step) - 8 * at(-step) + at(-2 * step)) / (12 * step)
+
+
+def loss_at(model, size, arrays):
+    return lambda p: reference.loss(model, size, {**arrays, "params": p})
+
+
+@pytest.mark.parametrize("model,size", [("mlp", "S"), ("rosenbrock", 1000)])
+def test_gradient_matches_finite_differences_of_the_loss(model, size):
+    arrays = inputs("grad", model, size)
+    grad = reference.gradient(model, size, arrays)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        u = rng.standard_normal(grad.shape)
+        u /= np.linalg.norm(u)
+        fd = directional(loss_at(model, size, arrays), arrays["params"], u)
+        assert grad @ u == pytest.approx(fd, rel=1e-7, abs=1e-10)
+
+
+def test_mlp_gradient_blocks_follow_the_flattening_order():
+    """A direction confined to one parameter block catches a block in the wrong place."""
+    arrays = inputs("grad", "mlp", "S")
+    grad = reference.gradient("mlp", "S", arrays)
+    start = 0
+    for shape in MLP_SIZES["S"].param_shapes:
+        size = int(np.prod(shape))
+        u = np.zeros_like(grad)
+        u[start : start + size] = np.random.default_rng(start).standard_normal(size)
+        fd = directional(loss_at("mlp", "S", arrays), arrays["params"], u)
+        assert grad @ u == pytest.approx(fd, rel=1e-7, abs=1e-11), shape
+        start += size
+    assert start == grad.size
+
+
+@pytest.mark.parametrize("model,size", [("mlp", "S"), ("rosenbrock", 1000)])
+def test_hvp_matches_the_second_directional_derivative_of_the_loss(model, size):
+    arrays = inputs("hvp", model, size)
+    v = arrays["v"]
+    hv = reference.hvp(model, size, arrays)
+    f = loss_at(model, size, arrays)
+    h = 1e-3 / np.linalg.norm(v)
+    p = arrays["params"]
+    second = (-f(p + 2 * h * v) + 16 * f(p + h * v) - 30 * f(p) + 16 * f(p - h * v) - f(p - 2 * h * v)) / (12 * h * h)
+    assert v @ hv == pytest.approx(second, rel=1e-5)
+
+
+def test_mlp_hvp_columns_match_finite_differences_of_the_gradient():
+    """H e_i for a few coordinates, against a plain central difference."""
+    arrays = inputs("hvp", "mlp", "S")
+    p = arrays["params"]
+    grad = lambda q: reference.gradient("mlp", "S", {**arrays, "params": q})  # noqa: E731
+    for i in (0, 4096 + 3, p.size - 1):
+        e = np.zeros_like(p)
+        e[i] = 1.0
+        column = reference.hvp("mlp", "S", {**arrays, "v": e})
+        step = 1e-5
+        fd = (grad(p + step * e) - grad(p - step * e)) / (2 * step)
+        np.testing.assert_allclose(column, fd, rtol=1e-5, atol=1e-9)
+
+
+def test_rosenbrock_closed_forms_match_a_dense_finite_difference_hessian():
+    x = np.random.default_rng(3).uniform(-1.5, 1.5, 6)
+    g = reference._rosenbrock_grad
+    step = 1e-6
+    dense = np.stack([(g(x + step * e) - g(x - step * e)) / (2 * step) for e in np.eye(x.size)], axis=1)
+    v = np.random.default_rng(4).standard_normal(x.size)
+    np.testing.assert_allclose(reference._rosenbrock_hvp(x, v), dense @ v, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dense, dense.T, atol=1e-4)
+
+
+def test_rosenbrock_minimum_has_zero_gradient():
+    x = np.ones(10)
+    assert reference._rosenbrock_loss(x) == 0.0
+    np.testing.assert_array_equal(reference._rosenbrock_grad(x), np.zeros(10))
+
+
+def test_expected_keys_per_workload():
+    arrays = inputs("hvp", "mlp", "S")
+    assert set(reference.expected("grad", "mlp", "S", arrays)) == {"loss", "grad"}
+    assert set(reference.expected("hvp", "mlp", "S", arrays)) == {"hvp"}
+
+
+class TestInputs:
+    def test_float64_and_shapes(self):
+        for model, sizes in SIZES.items():
+            size = sizes[0]
+            arrays = inputs("hvp", model, size)
+            n = spec(model, size).n_params
+            assert arrays["params"].shape == (n,) and arrays["v"].shape == (n,)
+            assert all(a.dtype == np.float64 for a in arrays.values())
+        arrays = inputs("grad", "mlp", "S")
+        assert arrays["x"].shape == (128, 64) and arrays["y"].shape == (128, 10)
+        assert "v" not in arrays
+
+    def test_seeded_and_shared_between_workloads(self):
+        a, b = inputs("hvp", "mlp", "S", seed=0), inputs("hvp", "mlp", "S", seed=0)
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+        g = inputs("grad", "mlp", "S", seed=0)
+        for key in ("params", "x", "y"):
+            np.testing.assert_array_equal(g[key], a[key])
+        assert not np.array_equal(inputs("hvp", "mlp", "S", seed=1)["params"], a["params"])
+
+    @pytest.mark.parametrize(
+        "args,message",
+        [
+            (("hessian_typo", "mlp", "S"), "unknown workload 'hessian_typo'"),
+            (("grad", "resnet", "S"), "unknown model 'resnet'"),
+            (("grad", "mlp", "XL"), "unknown size 'XL' for model 'mlp'"),
+            (("grad", "rosenbrock", "S"), "unknown size 'S' for model 'rosenbrock'"),
+        ],
+    )
+    def test_bad_input_names_what_is_wrong(self, args, message):
+        with pytest.raises(ValueError, match=message):
+            inputs(*args)
