@@ -1,0 +1,90 @@
+"""asv sees a consistent suite, and a real asv run records what the preset asked for."""
+
+import itertools
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench_lib import presets
+from bench_lib.harness import suite_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def asv(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "asv", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_asv_check_passes():
+    result = asv("check", "--python=same")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No problems found" in result.stdout
+
+
+def test_preset_regexes_select_exactly_the_preset_cells():
+    """asv matches --bench against '<name>(<param reprs>)' for every parameter combination."""
+    cells = presets.get("default").cells()
+    regexes = presets.asv_regexes(cells, REPO / "benchmarks")
+    selected = 0
+    for (workload, model), names in presets.benchmark_names(REPO / "benchmarks").items():
+        _, values = suite_params(workload, model)
+        for name in names:
+            for combo in itertools.product(*values):
+                label = f"{name}({', '.join(repr(v) for v in combo)})"
+                selected += any(re.search(r, label) for r in regexes)
+    assert selected == 3 * len(cells)  # one timing and two check benchmarks per cell
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    work = tmp_path_factory.mktemp("asv")
+    config = {
+        "version": 1,
+        "project": "higher-order-ad-bench",
+        "repo": str(REPO),
+        "branches": ["main"],
+        "environment_type": "existing",
+        "benchmark_dir": str(REPO / "benchmarks"),
+        "env_dir": str(work / "env"),
+        "results_dir": str(work / "results"),
+        "html_dir": str(work / "html"),
+    }
+    config_path = work / "asv.conf.json"
+    config_path.write_text(json.dumps(config))
+    run = subprocess.run(
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    files = [p for p in (work / "results").glob("*/*.json") if p.name != "machine.json"]
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text()), work, run.stdout
+
+
+def value(results, name, params):
+    columns = results["result_columns"]
+    entry = results["results"][name]
+    combos = list(itertools.product(*entry[columns.index("params")]))
+    return entry[columns.index("result")][combos.index(tuple(repr(p) for p in params))]
+
+
+def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
+    results, work, stdout = smoke_results
+    compiled = ("jax", "fwd_rev", "compiled", "S", "cpu", "float32")
+    assert 0 < value(results, "hvp.MlpHVP.time_hvp", compiled) < 1.0
+    assert 0 <= value(results, "hvp.MlpHVPChecks.track_error", compiled) <= 1e-4
+    assert value(results, "hvp.MlpHVPChecks.track_first_call", compiled) > 0
+    assert value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32")) > 0
+    # A skip (jax has no graph mode) is NaN in asv's JSON, a failure would be null.
+    skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32"))
+    assert skipped is not None and math.isnan(skipped)
+    # Cells outside the preset were not run.
+    outside = value(results, "grad.MlpGrad.time_grad", ("torch", "eager", "S", "cpu", "float32"))
+    assert outside is None or math.isnan(outside)
+    assert (work / "html" / "index.html").exists()
+    assert "results:" in stdout and "dashboard:" in stdout
