@@ -22,6 +22,15 @@ def _bench(args) -> int:
     return run_preset(args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args))
 
 
+def _overhead(args) -> int:
+    import subprocess
+
+    from .overhead import compare
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    return compare(args.preset, args.config, commit, args.min_ms)
+
+
 def _cells(args) -> int:
     preset = presets.get(args.preset)
     for cell in preset.cells():
@@ -45,6 +54,12 @@ def main(argv=None) -> int:
     bench.add_argument("--config", default="asv.conf.json")
     bench.add_argument("asv_args", nargs="*", help="passed on to `asv run` (after --)")
     bench.set_defaults(handler=_bench)
+
+    overhead = commands.add_parser("overhead", help="compare asv's medians of the last run with a tight in-process loop")
+    overhead.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
+    overhead.add_argument("--config", default="asv.conf.json")
+    overhead.add_argument("--min-ms", type=float, default=1.0, help="only cells whose asv median is at least this")
+    overhead.set_defaults(handler=_overhead)
 
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))

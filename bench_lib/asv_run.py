@@ -6,6 +6,7 @@ This is what ``make bench`` calls.  It uses asv's own commands only: ``asv machi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,17 @@ def _git_head(repo: Path) -> str:
     return result.stdout.strip()
 
 
+def _keep_outcomes(results_dir: Path, commit: str, token: str) -> Path:
+    """asv keeps no skip reason and no failure message; the run's records do.  They go
+    to results/outcomes/ as JSON lines, which asv's result loader does not read."""
+    path = results_dir / "outcomes" / f"{commit[:8]}-{token}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for outcome in records.collect(token):
+            out.write(json.dumps(outcome, default=str) + "\n")
+    return path
+
+
 def asv_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args]
 
@@ -35,16 +47,17 @@ def run_preset(
     repo: Path,
     config: str = "asv.conf.json",
     extra_asv_args: tuple[str, ...] = (),
-    publish: bool = True,
 ) -> int:
-    """Run the preset's cells with asv and return asv's exit status."""
+    """Run the preset's cells with asv, publish the dashboard; return asv's exit status."""
     preset = presets.get(preset_name)
     cells = preset.cells()
     regexes = presets.asv_regexes(cells, repo / "benchmarks")
     commit = _git_head(repo)
-    env = dict(os.environ)
+    settings = Config.load(str(repo / config))
+    results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
     # One token for the whole run: the check processes read what the timing processes recorded.
-    env[records.RUN_ID_ENV] = f"{preset_name}-{uuid.uuid4().hex[:12]}"
+    token = f"{preset_name}-{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, records.RUN_ID_ENV: token}
 
     machine = subprocess.run(asv_command("machine", "--yes", "--config", config), cwd=repo, env=env)
     if machine.returncode != 0:
@@ -57,11 +70,13 @@ def run_preset(
         command += ["--bench", regex]
     command += list(extra_asv_args)
     print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
-    status = subprocess.run(command, cwd=repo, env=env).returncode
-    if publish:
-        subprocess.run(asv_command("publish", "--config", config), cwd=repo, env=env)
-    settings = Config.load(str(repo / config))
-    print(f"results: {(repo / settings.results_dir).resolve()} (asv JSON, commit {commit[:8]})")
-    if publish:
-        print(f"dashboard: {(repo / settings.html_dir).resolve()}/index.html (asv preview serves it)")
+    try:
+        status = subprocess.run(command, cwd=repo, env=env).returncode
+        outcomes = _keep_outcomes(results_dir, commit, token)
+    finally:
+        records.discard(token)
+    subprocess.run(asv_command("publish", "--config", config), cwd=repo, env=env)
+    print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
+    print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
+    print(f"dashboard: {html_dir}/index.html (`asv preview` serves it)")
     return status

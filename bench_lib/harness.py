@@ -21,9 +21,8 @@ import time
 from . import records
 from .api import PreparedCell, prepare
 from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
-from .support import CellUnsupported, static_reason
+from .support import CellUnsupported
 from .workloads import SIZES
-from . import backends
 
 # The asv `version` of every suite: bump it only when a change makes old results of
 # the same name incomparable; asv then starts a new history.
@@ -43,15 +42,10 @@ def suite_params(workload: str, model: str) -> tuple[list[str], list[list]]:
     return names, values
 
 
-def _raise_if_cheaply_unsupported(cell: Cell) -> None:
-    """Skips that need no framework import: the table and a missing framework."""
-    reason = static_reason(cell) or backends.not_installed_reason(cell.backend)
-    if reason:
-        raise CellUnsupported(reason)
-
-
 def prepare_and_record(cell: Cell) -> PreparedCell:
-    """Prepare the cell once per process and record the outcome for this run."""
+    """Prepare the cell once per process and record the outcome for this run.
+
+    A skip by the support table raises before any framework is imported."""
     if cell in _prepared:
         return _prepared[cell]
     started = time.perf_counter()
@@ -111,9 +105,7 @@ class TimeSuite(_CellSuite):
     timeout = 300
 
     def setup(self, *params):
-        cell = self._cell(params)
-        _raise_if_cheaply_unsupported(cell)
-        self.prepared = prepare_and_record(cell)
+        self.prepared = prepare_and_record(self._cell(params))
 
 
 class CheckSuite(_CellSuite):
@@ -123,7 +115,6 @@ class CheckSuite(_CellSuite):
 
     def setup(self, *params):
         cell = self._cell(params)
-        _raise_if_cheaply_unsupported(cell)
         outcome = records.load(cell)
         if outcome is None:
             prepared = prepare_and_record(cell)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -74,3 +75,19 @@ def load(cell: Cell) -> dict | None:
         return json.loads(_path(cell, token).read_text())
     except (OSError, ValueError):
         return None
+
+
+def collect(token: str) -> list[dict]:
+    """Everything a run recorded, one dict per cell."""
+    outcomes = []
+    for path in sorted(_directory(token).glob("*.json")):
+        try:
+            outcomes.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return outcomes
+
+
+def discard(token: str) -> None:
+    """Remove what a finished run recorded."""
+    shutil.rmtree(_directory(token), ignore_errors=True)

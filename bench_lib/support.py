@@ -42,8 +42,8 @@ RULES = (
         # Seen with torch 2.13.0 on the CPU; float32 and Rosenbrock compile and pass.
         {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp",), "dtype": ("float64",)},
         "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for the mlp in float64 "
-        "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor); "
-        "the torch.func.vjp form crashes the same way",
+        "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor, "
+        "pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
     ),
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -107,6 +108,40 @@ def inputs(workload: str, model: str, size, seed: int = 0) -> dict[str, np.ndarr
     if workload == "hvp":
         arrays["v"] = rng.standard_normal(case.n_params)
     return arrays
+
+
+@dataclass(frozen=True)
+class ArrayOps:
+    """The few array functions the losses need, in one framework's spelling."""
+
+    tanh: Callable
+    mean: Callable
+    sum: Callable
+    reshape: Callable
+
+
+def loss_function(case: MLP | Rosenbrock, ops: ArrayOps) -> Callable:
+    """The loss of ``case`` written once for every framework: ``f(params, *data)``.
+
+    Backends differ only in ``ops``, so that no backend can compute another function.
+    """
+    if isinstance(case, MLP):
+
+        def mlp_loss(p, x, y):
+            w1, b1, w2, b2, w3, b3 = unflatten(case, p, ops.reshape)
+            h = ops.tanh(x @ w1 + b1)
+            h = ops.tanh(h @ w2 + b2)
+            residual = h @ w3 + b3 - y
+            return 0.5 * ops.mean(residual * residual)
+
+        return mlp_loss
+
+    def rosenbrock_loss(p):
+        head, tail = p[:-1], p[1:]
+        valley = tail - head * head
+        return ops.sum(100.0 * valley * valley + (1.0 - head) * (1.0 - head))
+
+    return rosenbrock_loss
 
 
 def unflatten(case: MLP, flat, reshape=lambda a, shape: a.reshape(shape)):

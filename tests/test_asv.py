@@ -88,3 +88,17 @@ def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
     assert outside is None or math.isnan(outside)
     assert (work / "html" / "index.html").exists()
     assert "results:" in stdout and "dashboard:" in stdout
+
+
+def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results):
+    _, work, stdout = smoke_results
+    files = list((work / "results" / "outcomes").glob("*.jsonl"))
+    assert len(files) == 1 and str(files[0]) in stdout
+    outcomes = [json.loads(line) for line in files[0].read_text().splitlines()]
+    by_execution = {(o["cell"]["workload"], o["cell"]["execution"]): o for o in outcomes}
+    assert len(outcomes) == len(presets.get("smoke").cells()) == 4
+    skipped = by_execution[("grad", "graph")]
+    assert skipped["status"] == "skipped" and "JAX has no graph execution" in skipped["reason"]
+    verified = by_execution[("hvp", "compiled")]
+    assert verified["status"] == "verified" and verified["error"] <= 1e-4
+    assert verified["conditions"]["threads"] >= 1 and verified["conditions"]["jax"]

@@ -33,6 +33,9 @@ def test_records_are_shared_within_one_run_only(monkeypatch, tmp_path):
     assert records.load(Cell("hvp", "jax", "fwd_rev", "compiled", "mlp", "S", dtype="float64")) is None
     monkeypatch.setenv(records.RUN_ID_ENV, "run-b")
     assert records.load(CELL) is None
+    records.discard("run-a")
+    monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
+    assert records.load(CELL) is None
 
 
 def test_run_token_falls_back_to_the_parent_process(monkeypatch):

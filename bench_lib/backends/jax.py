@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import conditions
 from ..cells import Cell
-from ..workloads import MLP, spec, unflatten
+from ..workloads import ArrayOps, loss_function, spec
 from .base import Program
 
 NAME = "jax"
@@ -44,23 +44,6 @@ def unavailable(cell: Cell) -> str | None:
     return None
 
 
-def _loss(jnp, case):
-    if isinstance(case, MLP):
-
-        def loss(p, x, y):
-            w1, b1, w2, b2, w3, b3 = unflatten(case, p)
-            h = jnp.tanh(x @ w1 + b1)
-            h = jnp.tanh(h @ w2 + b2)
-            return 0.5 * jnp.mean((h @ w3 + b3 - y) ** 2)
-
-    else:
-
-        def loss(p):
-            return jnp.sum(100.0 * (p[1:] - p[:-1] ** 2) ** 2 + (1.0 - p[:-1]) ** 2)
-
-    return loss
-
-
 def _program(jax, cell: Cell, f):
     """The cell's function of (params, [v], *data) -> dict of outputs."""
     jnp = jax.numpy
@@ -91,7 +74,9 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         jax.config.update("jax_enable_x64", True)
     device = _device(jax, cell)
     args = [jax.device_put(arrays[name].astype(cell.dtype), device) for name in cell.argument_names]
-    fn = _program(jax, cell, _loss(jax.numpy, spec(cell.model, cell.size)))
+    jnp = jax.numpy
+    ops = ArrayOps(tanh=jnp.tanh, mean=jnp.mean, sum=jnp.sum, reshape=jnp.reshape)
+    fn = _program(jax, cell, loss_function(spec(cell.model, cell.size), ops))
     if cell.execution == "compiled":
         fn = jax.jit(fn).lower(*args).compile()
 

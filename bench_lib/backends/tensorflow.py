@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import conditions
 from ..cells import Cell
-from ..workloads import MLP, spec, unflatten
+from ..workloads import ArrayOps, loss_function, spec
 from .base import Program
 
 NAME = "tensorflow"
@@ -42,23 +42,6 @@ def unavailable(cell: Cell) -> str | None:
     if cell.device == "gpu" and not tf.config.list_physical_devices("GPU"):
         return "tensorflow sees no GPU (tf.config.list_physical_devices('GPU') is empty)"
     return None
-
-
-def _loss(tf, case):
-    if isinstance(case, MLP):
-
-        def loss(p, x, y):
-            w1, b1, w2, b2, w3, b3 = unflatten(case, p, tf.reshape)
-            h = tf.tanh(x @ w1 + b1)
-            h = tf.tanh(h @ w2 + b2)
-            return 0.5 * tf.reduce_mean(tf.square(h @ w3 + b3 - y))
-
-    else:
-
-        def loss(p):
-            return tf.reduce_sum(100.0 * tf.square(p[1:] - tf.square(p[:-1])) + tf.square(1.0 - p[:-1]))
-
-    return loss
 
 
 def _program(tf, cell: Cell, f):
@@ -106,7 +89,8 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     device = "/GPU:0" if cell.device == "gpu" else "/CPU:0"
     with tf.device(device):
         args = [tf.identity(tf.constant(arrays[name].astype(cell.dtype))) for name in cell.argument_names]
-    fn = _program(tf, cell, _loss(tf, spec(cell.model, cell.size)))
+    ops = ArrayOps(tanh=tf.tanh, mean=tf.reduce_mean, sum=tf.reduce_sum, reshape=tf.reshape)
+    fn = _program(tf, cell, loss_function(spec(cell.model, cell.size), ops))
     traces = None
     if cell.execution != "eager":
         count = [0]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import conditions
 from ..cells import Cell
-from ..workloads import MLP, spec, unflatten
+from ..workloads import ArrayOps, loss_function, spec
 from .base import Program
 
 NAME = "torch"
@@ -39,23 +39,6 @@ def unavailable(cell: Cell) -> str | None:
     if cell.device == "gpu" and not torch.cuda.is_available():
         return "torch sees no CUDA device (torch.cuda.is_available() is False)"
     return None
-
-
-def _loss(torch, case):
-    if isinstance(case, MLP):
-
-        def loss(p, x, y):
-            w1, b1, w2, b2, w3, b3 = unflatten(case, p)
-            h = torch.tanh(x @ w1 + b1)
-            h = torch.tanh(h @ w2 + b2)
-            return 0.5 * torch.mean((h @ w3 + b3 - y) ** 2)
-
-    else:
-
-        def loss(p):
-            return torch.sum(100.0 * (p[1:] - p[:-1] ** 2) ** 2 + (1.0 - p[:-1]) ** 2)
-
-    return loss
 
 
 def _compile(torch, fn):
@@ -119,7 +102,8 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     args = [torch.from_numpy(arrays[name].astype(cell.dtype)).to(device) for name in cell.argument_names]
     if cell.workload == "grad" or (cell.mode == "rev_rev" and cell.execution == "eager"):
         args[0].requires_grad_(True)  # autograd differentiates with respect to this leaf
-    fn = _program(torch, cell, _loss(torch, spec(cell.model, cell.size)))
+    ops = ArrayOps(tanh=torch.tanh, mean=torch.mean, sum=torch.sum, reshape=torch.reshape)
+    fn = _program(torch, cell, loss_function(spec(cell.model, cell.size), ops))
 
     def wait(_out):
         if device.type == "cuda":
