@@ -1,86 +1,165 @@
-"""``python -m bench_lib overhead``: asv's median against a tight in-process loop.
+"""``python -m bench_lib overhead``: the harness's share of asv's numbers.
 
-For every timed cell of a preset whose asv median is at least ``--min-ms``, this prepares
-the same cell in this process and times back-to-back calls of the same callable asv
-timed; the ratio shows the harness's share of the number.  Run it on a quiet machine
-right after the asv run whose results it reads.
+For every timed cell of a preset whose median in the last asv run is at least
+``--min-ms``, a worker process (one per backend, so that only one framework is loaded)
+sets the cell up through asv's own runner (``asv_runner``'s ``do_setup`` and ``do_run``,
+exactly what an asv benchmark process does) and alternates asv's timing with a tight
+loop over the same prepared callable.  The in-process ratio is the harness's share;
+the asv run's median, taken in another process, is printed beside it for comparison.
+Run it on a quiet machine after the asv run whose results it reads.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from asv.config import Config
 
 from . import presets
-from .api import prepare
-from .harness import suite_params
-from .support import skip_reason
+from .harness import TimeSuite, suite_params
+from .support import static_reason
 
 
 def latest_results_file(results_dir: Path, commit: str) -> Path:
-    files = [p for p in results_dir.glob(f"*/{commit[:8]}-*.json")]
+    files = list(results_dir.glob(f"*/{commit[:8]}-*.json"))
     if not files:
         raise SystemExit(f"no asv results for commit {commit[:8]} under {results_dir}; run `make bench` first")
     return max(files, key=lambda p: p.stat().st_mtime)
 
 
-def asv_medians(results: dict, cells) -> dict:
-    """The asv median (its 'result') of each cell's timing benchmark."""
-    columns = results["result_columns"]
-    names = presets.benchmark_names()
-    medians = {}
-    for cell in cells:
-        timing = next(n for n in names[(cell.workload, cell.model)] if ".time_" in n)
-        entry = results["results"].get(timing)
-        if entry is None:
-            continue
-        param_names, _ = suite_params(cell.workload, cell.model)
-        combos = list(itertools.product(*entry[columns.index("params")]))
-        key = tuple(repr(getattr(cell, name)) for name in param_names)
-        if key in combos:
-            value = entry[columns.index("result")][combos.index(key)]
-            if value is not None and value == value:  # not a failure (None) or skip (NaN)
-                medians[cell] = value
-    return medians
+def timing_benchmark(cell, benchmark_dir) -> tuple[str, int]:
+    """asv's name of the cell's timing benchmark and the cell's parameter index in it."""
+    name = next(n for n in presets.benchmark_names(benchmark_dir)[(cell.workload, cell.model)] if ".time_" in n)
+    names, values = suite_params(cell.workload, cell.model)
+    combos = list(itertools.product(*values))
+    return name, combos.index(tuple(getattr(cell, n) for n in names))
 
 
-def tight_loop_median(call, seconds: float = 1.5, batches: int = 7) -> float:
-    """Median over batches of the mean time per call in a batch of back-to-back calls."""
-    started = time.perf_counter()
-    calls = 0
+def asv_run_median(results: dict, name: str, index: int) -> float | None:
+    entry = results["results"].get(name)
+    if entry is None:
+        return None
+    value = entry[results["result_columns"].index("result")][index]
+    return value if value is not None and value == value else None  # None: failed, NaN: skipped
+
+
+def tight_loop_median(call, seconds: float = 1.0, batches: int = 5) -> float:
+    """Median over batches of the mean time per call of back-to-back calls, with the
+    garbage collector off during a batch as asv (through timeit) has it."""
+    started, calls = time.perf_counter(), 0
     while time.perf_counter() - started < 0.2 or calls < 2:
         call()
         calls += 1
-    per_call = (time.perf_counter() - started) / calls
-    batch = max(1, int(seconds / batches / per_call))
+    batch = max(1, int(seconds / batches / ((time.perf_counter() - started) / calls)))
     means = []
     for _ in range(batches):
-        t0 = time.perf_counter()
-        for _ in range(batch):
-            call()
-        means.append((time.perf_counter() - t0) / batch)
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(batch):
+                call()
+            means.append((time.perf_counter() - t0) / batch)
+        finally:
+            gc.enable()
     return statistics.median(means)
 
 
-def compare(preset: str, config: str, commit: str, min_ms: float) -> int:
+class _NothingSuite:
+    """The timing attributes and setup of every TimeSuite, around a callable that does
+    nothing: what asv reports for it is the harness's cost per timed call."""
+
+    warmup_time, repeat, rounds = TimeSuite.warmup_time, TimeSuite.repeat, TimeSuite.rounds
+
+    def setup(self):
+        self.prepared = lambda: None
+
+    def time_nothing(self):
+        self.prepared()
+
+
+def harness_floor() -> float:
+    """asv_runner's median for _NothingSuite, in seconds per call."""
+    from asv_runner.benchmarks.time import TimeBenchmark
+
+    suite = _NothingSuite()
+    benchmark = TimeBenchmark("overhead.nothing", suite.time_nothing, [suite.time_nothing, suite])
+    benchmark.do_setup()
+    return statistics.median(benchmark.do_run()["samples"])
+
+
+def measure_in_process(benchmark_dir: str, name: str, index: int, rounds: int) -> dict:
+    """asv's timing (through asv_runner) and a tight loop, alternated in this process."""
+    from asv_runner.discovery import get_benchmark_from_name
+
+    benchmark = get_benchmark_from_name(benchmark_dir, f"{name}-{index}")
+    benchmark.set_cache(None)
+    if benchmark.do_setup():
+        return {"skipped": True}
+    call = benchmark.func.__self__.prepared.call
+    asv_medians, loop_medians = [], []
+    for _ in range(rounds):
+        asv_medians.append(statistics.median(benchmark.do_run()["samples"]))
+        loop_medians.append(tight_loop_median(call))
+    benchmark.do_teardown()
+    return {"asv": statistics.median(asv_medians), "loop": statistics.median(loop_medians)}
+
+
+def compare(preset: str, config: str, commit: str, min_ms: float, rounds: int = 3) -> int:
     settings = Config.load(config)
+    benchmark_dir = str(Path(settings.benchmark_dir).resolve())
     results = json.loads(latest_results_file(Path(settings.results_dir), commit).read_text())
-    cells = [c for c in presets.get(preset).cells() if skip_reason(c) is None]
-    medians = asv_medians(results, cells)
-    print(f"{'cell':60s} {'asv ms':>9s} {'loop ms':>9s} {'asv/loop':>8s}")
-    worst = 0.0
-    for cell, asv_seconds in medians.items():
-        if asv_seconds * 1e3 < min_ms:
+    work: dict[str, list] = {}
+    for cell in presets.get(preset).cells():
+        if static_reason(cell):
             continue
-        prepared = prepare(**cell.as_dict())
-        loop = tight_loop_median(prepared.call)
-        ratio = asv_seconds / loop
-        worst = max(worst, abs(ratio - 1))
-        print(f"{cell.label:60s} {asv_seconds * 1e3:9.3f} {loop * 1e3:9.3f} {ratio:8.3f}", flush=True)
-    print(f"largest deviation of asv from the tight loop: {worst:.1%}")
+        name, index = timing_benchmark(cell, benchmark_dir)
+        median = asv_run_median(results, name, index)
+        if median is not None and median * 1e3 >= min_ms:
+            work.setdefault(cell.backend, []).append((cell.label, name, index, median))
+
+    print(f"{'cell':56s} {'asv run':>9s} {'asv here':>9s} {'loop':>9s} {'here/loop':>9s}  (ms)")
+    worst = 0.0
+    for backend, items in work.items():
+        request = json.dumps({"benchmark_dir": benchmark_dir, "rounds": rounds, "items": items})
+        worker = subprocess.run(
+            [sys.executable, "-m", "bench_lib.overhead"], input=request, capture_output=True, text=True, check=False
+        )
+        if worker.returncode != 0:
+            print(f"{backend}: the measuring process failed:\n{worker.stderr[-2000:]}")
+            return 1
+        for line in worker.stdout.splitlines():
+            if not line.startswith("{"):
+                continue  # a framework's own output
+            row = json.loads(line)
+            if row.get("skipped"):
+                print(f"{row['label']:56s} skipped")
+                continue
+            ratio = row["asv"] / row["loop"]
+            worst = max(worst, abs(ratio - 1))
+            print(
+                f"{row['label']:56s} {row['run'] * 1e3:9.3f} {row['asv'] * 1e3:9.3f} "
+                f"{row['loop'] * 1e3:9.3f} {ratio:9.3f}",
+                flush=True,
+            )
+    print(f"largest deviation of asv's timing from the tight loop in the same process: {worst:.1%}")
+    floor = harness_floor()
+    print(f"asv's median for a callable that does nothing: {floor * 1e6:.2f} us, {floor / (min_ms / 1e3):.3%} of {min_ms:g} ms")
     return 0
+
+
+def _worker() -> None:
+    request = json.loads(sys.stdin.read())
+    for label, name, index, run_median in request["items"]:
+        row = measure_in_process(request["benchmark_dir"], name, index, request["rounds"])
+        print(json.dumps({"label": label, "run": run_median, **row}), flush=True)
+
+
+if __name__ == "__main__":
+    _worker()

@@ -64,3 +64,46 @@ def test_bad_cell_arguments_name_what_is_wrong():
         bench_lib.prepare("hvp", "jax", "rev", "eager", "mlp", "S")
     with pytest.raises(ValueError, match="unknown dtype 'float16'"):
         bench_lib.prepare("grad", "jax", "rev", "eager", "mlp", "S", dtype="float16")
+
+
+def test_a_callable_that_retraces_after_warm_up_is_a_failure(monkeypatch):
+    """prepare() compares the backend's trace count before and after warm-up."""
+    from types import SimpleNamespace
+
+    from bench_lib import backends
+    from bench_lib.backends.base import Program
+
+    traces = [0]
+
+    def run():
+        traces[0] += 1  # a callable that traces on every call
+        return {"hvp": reference.hvp("mlp", "S", bench_lib.inputs("hvp", "mlp", "S")).astype(np.float32)}
+
+    fake = SimpleNamespace(
+        unavailable=lambda cell: None,
+        versions=lambda: {},
+        build=lambda cell, arrays: Program(
+            run=run, wait=lambda out: None, to_numpy=lambda out: out, device_name="cpu", traces=lambda: traces[0]
+        ),
+    )
+    monkeypatch.setattr(backends, "load", lambda name: fake)
+    with pytest.raises(RuntimeError, match="retraced during warm-up"):
+        bench_lib.prepare("hvp", "jax", "fwd_rev", "compiled", "mlp", "S")
+
+
+def test_torch_graph_counter_moves_on_a_recompile():
+    """The retrace check for torch.compile reads dynamo's graph counter: a new shape
+    under dynamic=False recompiles, and the counter must show it."""
+    torch = pytest.importorskip("torch")
+    from bench_lib.backends.torch import _compile, _graph_count
+
+    def scaled(x):
+        return torch.tanh(x) * 3.0
+
+    compiled = _compile(torch, scaled)
+    compiled(torch.ones(3))
+    before = _graph_count(torch)
+    compiled(torch.ones(3))
+    assert _graph_count(torch) == before
+    compiled(torch.ones(5))
+    assert _graph_count(torch) == before + 1
