@@ -27,7 +27,9 @@ def _overhead(args) -> int:
 
     from .overhead import compare
 
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", args.commit], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return compare(args.preset, args.config, commit, args.min_ms)
 
 
@@ -58,6 +60,7 @@ def main(argv=None) -> int:
     overhead = commands.add_parser("overhead", help="compare asv's medians of the last run with a tight in-process loop")
     overhead.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
     overhead.add_argument("--config", default="asv.conf.json")
+    overhead.add_argument("--commit", default="HEAD", help="the commit whose asv results to read")
     overhead.add_argument("--min-ms", type=float, default=1.0, help="only cells whose asv median is at least this")
     overhead.set_defaults(handler=_overhead)
 
@@ -66,7 +69,11 @@ def main(argv=None) -> int:
     cells.set_defaults(handler=_cells)
 
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ValueError as error:  # bad input: say what is wrong, run nothing
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from asv.config import Config
 
-from . import presets, records
+from . import conditions, presets, records
 
 
 def _git_head(repo: Path) -> str:
@@ -50,6 +50,7 @@ def run_preset(
 ) -> int:
     """Run the preset's cells with asv, publish the dashboard; return asv's exit status."""
     preset = presets.get(preset_name)
+    conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
     cells = preset.cells()
     regexes = presets.asv_regexes(cells, repo / "benchmarks")
     commit = _git_head(repo)

@@ -16,8 +16,6 @@ costs a dictionary lookup, not a rebuild.
 
 from __future__ import annotations
 
-import time
-
 from . import records
 from .api import PreparedCell, prepare
 from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
@@ -42,36 +40,32 @@ def suite_params(workload: str, model: str) -> tuple[list[str], list[list]]:
     return names, values
 
 
+def verified_outcome(prepared: PreparedCell) -> dict:
+    return {
+        "status": "verified",
+        "errors": prepared.verdict.errors,
+        "error": prepared.verdict.error,
+        "tolerance": prepared.verdict.tolerance,
+        "first_call_seconds": prepared.first_call_seconds,
+        "conditions": prepared.conditions,
+    }
+
+
 def prepare_and_record(cell: Cell) -> PreparedCell:
     """Prepare the cell once per process and record the outcome for this run.
 
     A skip by the support table raises before any framework is imported."""
     if cell in _prepared:
         return _prepared[cell]
-    started = time.perf_counter()
     try:
-        prepared = prepare(
-            cell.workload, cell.backend, cell.mode, cell.execution, cell.model, cell.size,
-            cell.device, cell.dtype, cell.seed,
-        )
+        prepared = prepare(**cell.as_dict())
     except NotImplementedError as skip:
         records.save(cell, {"status": "skipped", "reason": str(skip)})
         raise
     except Exception as failure:
         records.save(cell, {"status": "failed", "message": f"{type(failure).__name__}: {failure}"})
         raise
-    records.save(
-        cell,
-        {
-            "status": "verified",
-            "errors": prepared.verdict.errors,
-            "error": prepared.verdict.error,
-            "tolerance": prepared.verdict.tolerance,
-            "first_call_seconds": prepared.first_call_seconds,
-            "prepare_seconds": time.perf_counter() - started,
-            "conditions": prepared.conditions,
-        },
-    )
+    records.save(cell, verified_outcome(prepared))
     _prepared[cell] = prepared
     return prepared
 
@@ -115,14 +109,7 @@ class CheckSuite(_CellSuite):
 
     def setup(self, *params):
         cell = self._cell(params)
-        outcome = records.load(cell)
-        if outcome is None:
-            prepared = prepare_and_record(cell)
-            outcome = {
-                "status": "verified",
-                "error": prepared.verdict.error,
-                "first_call_seconds": prepared.first_call_seconds,
-            }
+        outcome = records.load(cell) or verified_outcome(prepare_and_record(cell))
         if outcome["status"] == "skipped":
             raise CellUnsupported(outcome["reason"])
         if outcome["status"] == "failed":

@@ -5,9 +5,10 @@ timing process already builds, verifies and warms up its cell; it writes the out
 here, and the processes that report the verification error and the first-call time of
 the same cell read it instead of importing a framework and compiling again.
 
-Outcomes are only shared within one run: the key is a run token, ``$BENCH_RUN_ID`` when
-set, else the identity of the parent process (the asv process that spawns every
-benchmark).  Without a token nothing is shared and every process prepares its own cell.
+Outcomes are only shared within one run and one asv environment and commit: the key
+is a run token, ``$BENCH_RUN_ID`` when set, else the identity of the parent process (the
+asv process that spawns every benchmark).  Without a token nothing is shared and every
+process prepares its own cell.
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ def _directory(token: str) -> Path:
     return Path(base) / safe
 
 
+# One asv run can cover several environments and commits (asv.matrix.conf.json); asv
+# names them to each benchmark process, and a record is only valid within the same ones.
+SCOPE_ENV = ("ASV_ENV_NAME", "ASV_COMMIT")
+
+
 def _path(cell: Cell, token: str) -> Path:
-    key = hashlib.sha256(json.dumps(cell.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:24]
+    scope = {**cell.as_dict(), **{name: os.environ.get(name) for name in SCOPE_ENV}}
+    key = hashlib.sha256(json.dumps(scope, sort_keys=True, default=str).encode()).hexdigest()[:24]
     return _directory(token) / f"{key}.json"
 
 

@@ -3,6 +3,7 @@
 import itertools
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -102,3 +103,13 @@ def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results)
     verified = by_execution[("hvp", "compiled")]
     assert verified["status"] == "verified" and verified["error"] <= 1e-4
     assert verified["conditions"]["threads"] >= 1 and verified["conditions"]["jax"]
+
+
+def test_bad_thread_count_stops_the_run_before_asv_records_anything():
+    run = subprocess.run(
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "BENCH_THREADS": "lots"},
+    )
+    assert run.returncode == 2
+    assert "BENCH_THREADS must be a positive integer, got 'lots'" in run.stderr
+    assert "asv:" not in run.stdout

@@ -38,6 +38,16 @@ def test_records_are_shared_within_one_run_only(monkeypatch, tmp_path):
     assert records.load(CELL) is None
 
 
+def test_records_are_not_shared_across_asv_environments(monkeypatch, tmp_path):
+    monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(records.RUN_ID_ENV, "one-asv-invocation")
+    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.13.0")
+    records.save(CELL, {"status": "verified", "error": 1e-7})
+    assert records.load(CELL) is not None
+    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.15.0")
+    assert records.load(CELL) is None
+
+
 def test_run_token_falls_back_to_the_parent_process(monkeypatch):
     monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
     token = records.run_token()
