@@ -4,19 +4,18 @@ against the float64 reference, on the CPU."""
 from __future__ import annotations
 
 from .api import prepare
-from .cells import EXECUTIONS, MODES, Cell
+from .presets import Selection
 from .support import skip_reason
 from .workloads import SMALLEST
 
 
-def smallest_cells(backends, models, dtypes, device="cpu"):
-    for backend in backends:
-        for dtype in dtypes:
-            for model in models:
-                for workload, modes in MODES.items():
-                    for mode in modes:
-                        for execution in EXECUTIONS:
-                            yield Cell(workload, backend, mode, execution, model, SMALLEST[model], device, dtype)
+def smallest_cells(backends, models, dtypes):
+    """Every CPU cell of the given backends, models and dtypes at the smallest sizes."""
+    selection = Selection(
+        models=tuple(models), sizes=tuple(SMALLEST.values()), backends=tuple(backends),
+        devices=("cpu",), dtypes=tuple(dtypes),
+    )
+    return list(selection.cells())
 
 
 def verify_cells(backends, models, dtypes) -> int:
@@ -28,7 +27,7 @@ def verify_cells(backends, models, dtypes) -> int:
             print(f"skip  {cell.label:58s} {reason}", flush=True)
             continue
         try:
-            prepared = prepare(**{k: v for k, v in cell.as_dict().items()})
+            prepared = prepare(**cell.as_dict())
         except Exception as error:  # a failure is reported as one, with what went wrong
             failed += 1
             print(f"FAIL  {cell.label:58s} {type(error).__name__}: {error}", flush=True)
