@@ -6,12 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 from . import backends, conditions, reference
 from .cells import Cell
 from .support import require_supported
-from .verify import VerificationError, Verdict, check
+from .verify import Verdict, VerificationError, check
 from .workloads import inputs
 
 # Calls after the first, before timing: the first call traces and compiles, the next

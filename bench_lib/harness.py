@@ -70,7 +70,7 @@ def prepare_and_record(cell: Cell) -> PreparedCell:
     return prepared
 
 
-class _CellSuite:
+class CellSuite:
     workload: str
     model: str
     rounds = 1  # every round is another process paying the framework import again
@@ -82,12 +82,12 @@ class _CellSuite:
             cls.param_names, cls.params = suite_params(cls.workload, cls.model)
 
     def _cell(self, params) -> Cell:
-        values = dict(zip(self.param_names, params))
+        values = dict(zip(self.param_names, params, strict=True))
         values.setdefault("mode", MODES[self.workload][0])
         return Cell(workload=self.workload, model=self.model, **values)
 
 
-class TimeSuite(_CellSuite):
+class TimeSuite(CellSuite):
     """Times one unit of a prepared cell.  Subclasses add ``time_<workload>``, calling
     ``self.prepared()``."""
 
@@ -102,7 +102,7 @@ class TimeSuite(_CellSuite):
         self.prepared = prepare_and_record(self._cell(params))
 
 
-class CheckSuite(_CellSuite):
+class CheckSuite(CellSuite):
     """The verification error and the first-call time of a cell, as asv track metrics."""
 
     timeout = 300

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
-from .harness import _CellSuite, suite_params
+from .harness import CellSuite, suite_params
 from .workloads import SIZES
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -108,7 +109,7 @@ def benchmark_names(benchmark_dir: str | Path = "benchmarks") -> dict[tuple[str,
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         for class_name, suite in vars(module).items():
-            if not (inspect.isclass(suite) and issubclass(suite, _CellSuite) and "workload" in suite.__dict__):
+            if not (inspect.isclass(suite) and issubclass(suite, CellSuite) and "workload" in suite.__dict__):
                 continue
             for method in sorted(dir(suite)):
                 if method.startswith(("time_", "track_")):

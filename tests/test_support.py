@@ -50,7 +50,7 @@ def test_suite_params_cover_every_cell():
         names, values = harness.suite_params(workload, model)
         assert len(names) == len(values)
         suite_cells = {
-            Cell(workload=workload, model=model, **{"mode": MODES[workload][0], **dict(zip(names, combo))})
+            Cell(workload=workload, model=model, **{"mode": MODES[workload][0], **dict(zip(names, combo, strict=True))})
             for combo in itertools.product(*values)
         }
         assert suite_cells == {c for c in every_cell() if (c.workload, c.model) == (workload, model)}

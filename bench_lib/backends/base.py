@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -25,7 +25,6 @@ class Program:
     to_numpy: Callable[[Any], dict[str, np.ndarray]]
     device_name: str
     traces: Callable[[], int] | None = None
-    info: dict = field(default_factory=dict)
 
 
 class Backend(Protocol):
