@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,overhead,cells}``."""
 
 from __future__ import annotations
 
@@ -23,14 +23,10 @@ def _bench(args) -> int:
 
 
 def _overhead(args) -> int:
-    import subprocess
-
+    from .asv_run import git_commit
     from .overhead import compare
 
-    commit = subprocess.run(
-        ["git", "rev-parse", args.commit], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return compare(args.preset, args.config, commit, args.min_ms)
+    return compare(args.preset, args.config, git_commit(Path(".").resolve(), args.commit), args.min_ms)
 
 
 def _cells(args) -> int:

@@ -18,12 +18,13 @@ from asv.config import Config
 from . import conditions, presets, records
 
 
-def _git_head(repo: Path) -> str:
+def git_commit(repo: Path, revision: str = "HEAD") -> str:
+    """The full hash of ``revision``: asv records results against a commit."""
     result = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=repo, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise SystemExit(f"asv records results against a commit, and {repo} has none: {result.stderr.strip()}")
+        raise ValueError(f"no commit {revision!r} in {repo}: {result.stderr.strip()}")
     return result.stdout.strip()
 
 
@@ -53,7 +54,7 @@ def run_preset(
     conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
     cells = preset.cells()
     regexes = presets.asv_regexes(cells, repo / "benchmarks")
-    commit = _git_head(repo)
+    commit = git_commit(repo)
     settings = Config.load(str(repo / config))
     results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
     # One token for the whole run: the check processes read what the timing processes recorded.
