@@ -40,6 +40,12 @@ def suite_params(workload: str, model: str) -> tuple[list[str], list[list]]:
     return names, values
 
 
+def suite_values(cell: Cell) -> tuple:
+    """The cell's asv parameter values, in the order of its suite's ``param_names``."""
+    names, _ = suite_params(cell.workload, cell.model)
+    return tuple(getattr(cell, name) for name in names)
+
+
 def verified_outcome(prepared: PreparedCell) -> dict:
     return {
         "status": "verified",

@@ -23,7 +23,7 @@ from pathlib import Path
 from asv.config import Config
 
 from . import presets
-from .harness import TimeSuite, suite_params
+from .harness import TimeSuite, suite_params, suite_values
 from .support import static_reason
 
 
@@ -34,12 +34,11 @@ def latest_results_file(results_dir: Path, commit: str) -> Path:
     return max(files, key=lambda p: p.stat().st_mtime)
 
 
-def timing_benchmark(cell, benchmark_dir) -> tuple[str, int]:
+def timing_benchmark(cell, benchmark_names: dict) -> tuple[str, int]:
     """asv's name of the cell's timing benchmark and the cell's parameter index in it."""
-    name = next(n for n in presets.benchmark_names(benchmark_dir)[(cell.workload, cell.model)] if ".time_" in n)
-    names, values = suite_params(cell.workload, cell.model)
-    combos = list(itertools.product(*values))
-    return name, combos.index(tuple(getattr(cell, n) for n in names))
+    name = next(n for n in benchmark_names[(cell.workload, cell.model)] if ".time_" in n)
+    _, values = suite_params(cell.workload, cell.model)
+    return name, list(itertools.product(*values)).index(suite_values(cell))
 
 
 def asv_run_median(results: dict, name: str, index: int) -> float | None:
@@ -115,11 +114,12 @@ def compare(preset: str, config: str, commit: str, min_ms: float, rounds: int = 
     settings = Config.load(config)
     benchmark_dir = str(Path(settings.benchmark_dir).resolve())
     results = json.loads(latest_results_file(Path(settings.results_dir), commit).read_text())
+    names = presets.benchmark_names(benchmark_dir)
     work: dict[str, list] = {}
     for cell in presets.get(preset).cells():
         if static_reason(cell):
             continue
-        name, index = timing_benchmark(cell, benchmark_dir)
+        name, index = timing_benchmark(cell, names)
         median = asv_run_median(results, name, index)
         if median is not None and median * 1e3 >= min_ms:
             work.setdefault(cell.backend, []).append((cell.label, name, index, median))

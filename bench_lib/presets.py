@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
-from .harness import CellSuite, suite_params
+from .harness import CellSuite, suite_values
 from .workloads import SIZES
 
 
@@ -96,8 +96,7 @@ def get(name: str) -> Preset:
 
 
 def _param_string(cell: Cell) -> str:
-    names, _ = suite_params(cell.workload, cell.model)
-    return ", ".join(repr(getattr(cell, name)) for name in names)
+    return ", ".join(repr(value) for value in suite_values(cell))
 
 
 def benchmark_names(benchmark_dir: str | Path = "benchmarks") -> dict[tuple[str, str], list[str]]:
