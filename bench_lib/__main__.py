@@ -7,13 +7,29 @@ import sys
 from pathlib import Path
 
 from . import presets
-from .cells import BACKENDS, DTYPES, MODELS
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, WORKLOADS
+
+
+def _size(text: str):
+    """A size as the command line spells it: mlp's letters, Rosenbrock's integers."""
+    return int(float(text)) if text.replace(".", "").replace("e", "").isdigit() else text
 
 
 def _verify(args) -> int:
     from .verification_run import verify_cells
 
-    return verify_cells(backends=args.backend, models=args.model, dtypes=args.dtype)
+    filters = dict(backends=tuple(args.backend), dtypes=tuple(args.dtype), devices=tuple(args.device))
+    if args.preset:
+        cells = presets.get(args.preset).cells()
+    elif args.size:
+        cells = presets.Selection(sizes=tuple(args.size), **filters).cells()
+    else:
+        cells = presets.smallest(**filters).cells()
+    wanted = {
+        "workload": args.workload, "model": args.model, "backend": args.backend,
+        "dtype": args.dtype, "device": args.device, "execution": args.execution,
+    }
+    return verify_cells(c for c in cells if all(getattr(c, field) in values for field, values in wanted.items()))
 
 
 def _bench(args) -> int:
@@ -29,6 +45,12 @@ def _overhead(args) -> int:
     return compare(args.preset, args.config, git_commit(Path(".").resolve(), args.commit), args.min_ms)
 
 
+def _idiom(args) -> int:
+    from .idiom import compare
+
+    return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms)
+
+
 def _cells(args) -> int:
     preset = presets.get(args.preset)
     for cell in preset.cells():
@@ -40,10 +62,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench_lib")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    verify = commands.add_parser("verify", help="check every supported cell at the smallest sizes against the reference")
+    verify = commands.add_parser(
+        "verify", help="check cells against the reference: a preset's, the given sizes', or the smallest sizes (default)"
+    )
+    verify.add_argument("--preset", choices=sorted(presets.PRESETS), help="every cell of this preset")
+    verify.add_argument("--size", nargs="+", type=_size, help="these sizes (e.g. S M 1000000) instead of the smallest")
+    verify.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
     verify.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     verify.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
+    verify.add_argument("--execution", nargs="+", choices=EXECUTIONS, default=list(EXECUTIONS))
     verify.add_argument("--dtype", nargs="+", choices=DTYPES, default=list(DTYPES))
+    verify.add_argument("--device", nargs="+", choices=DEVICES, default=["cpu"])
     verify.set_defaults(handler=_verify)
 
     bench = commands.add_parser("bench", help="run a preset under asv and publish the dashboard")
@@ -59,6 +88,14 @@ def main(argv=None) -> int:
     overhead.add_argument("--commit", default="HEAD", help="the commit whose asv results to read")
     overhead.add_argument("--min-ms", type=float, default=1.0, help="only cells whose asv median is at least this")
     overhead.set_defaults(handler=_overhead)
+
+    idiom = commands.add_parser(
+        "idiom", help="time each mlp cell of a preset against hand-written framework code, interleaved in one process"
+    )
+    idiom.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
+    idiom.add_argument("--rounds", type=int, default=7)
+    idiom.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
+    idiom.set_defaults(handler=_idiom)
 
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))

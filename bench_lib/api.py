@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, conditions, reference
+from . import backends, conditions, error_model, workloads
 from .cells import Cell
 from .support import require_supported
 from .verify import Verdict, VerificationError, check
 from .workloads import inputs
 
 # Calls after the first, before timing: the first call traces and compiles, the next
-# ones reach steady state and show whether the callable retraces.
-WARMUP_CALLS = 2
+# ones reach steady state and show whether the callable retraces.  Steady state comes
+# after about 10 calls (calls 3 to 10 still ran 5-30% slow in a fresh process), so at
+# least WARMUP_MIN_CALLS, then up to WARMUP_CALLS while WARMUP_SECONDS last.
+WARMUP_MIN_CALLS, WARMUP_CALLS, WARMUP_SECONDS = 2, 10, 1.0
+# A call on fresh input values slower than this many warm calls, plus the slack, is
+# taken for a recompilation (seen: TensorFlow's XLA bridge recompiling for new values).
+RECOMPILE_FACTOR, RECOMPILE_SLACK_SECONDS = 4.0, 0.05
+# Fresh input draws tried before slow first calls count as a recompilation: a busy
+# machine can stall one call, not every one.
+FRESH_SEEDS = 3
 
 
 @dataclass
@@ -23,24 +32,51 @@ class PreparedCell:
 
     cell: Cell
     call: Callable[[], object]
+    to_numpy: Callable[[object], dict]  # the call's outputs, flat, as NumPy
     verdict: Verdict
     first_call_seconds: float
+    warm_call_seconds: float
     conditions: dict = field(default_factory=dict)
 
     def __call__(self):
         return self.call()
 
 
+@functools.lru_cache(maxsize=4)
+def reference_outputs(workload: str, model: str, size, seed: int):
+    """The float64 reference outputs of a case, computed once per process."""
+    spec = workloads.get(workload)
+    return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
+
+
+@functools.lru_cache(maxsize=4)
+def conditioning(workload: str, model: str, size, seed: int):
+    """The condition number of each output block of a case; it does not depend on the
+    dtype, and varies little between draws of the same case."""
+    spec = workloads.get(workload)
+    case = spec.check_size(model, size)
+    arrays = inputs(workload, model, size, seed)
+    return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
+
+
+def verdict_for(cell: Cell, outputs: dict, seed: int | None = None) -> Verdict:
+    """The cell's outputs (computed from the inputs of ``seed``, the cell's own by
+    default) against the reference within the error model's tolerances.  The
+    conditioning is always the cell's own draw's."""
+    expected = reference_outputs(cell.workload, cell.model, cell.size, cell.seed if seed is None else seed)
+    kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed)
+    case = cell.spec.check_size(cell.model, cell.size)
+    return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)
+
+
 def _build(cell: Cell):
     require_supported(cell)
-    backend = backends.load(cell.backend)
-    arrays = inputs(cell.workload, cell.model, cell.size, cell.seed)
-    return backend, arrays
+    return backends.load(cell.backend), inputs(cell.workload, cell.model, cell.size, cell.seed)
 
 
-def _finished(program):
+def _finished(program, args=None):
     def call():
-        out = program.run()
+        out = program.fn(*(program.args if args is None else args))
         program.wait(out)
         return out
 
@@ -48,13 +84,67 @@ def _finished(program):
 
 
 def compute(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0):
-    """Run one cell once and return its outputs as NumPy arrays (``"hvp"``, or
+    """Run one cell once and return its outputs as flat NumPy arrays (``"hvp"``, or
     ``"loss"`` and ``"grad"``).  Raises NotImplementedError with the reason for a cell
     that cannot run here."""
     cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed)
     module, arrays = _build(cell)
     program = module.build(cell, arrays)
     return program.to_numpy(_finished(program)())
+
+
+def _require_verified(cell: Cell, verdict: Verdict, what: str = "") -> None:
+    if not verdict.passed:
+        raise VerificationError(
+            f"{cell.label}{what}: error exceeds the {cell.dtype} tolerance of the error model: {verdict.describe()}"
+        )
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def warm_up(call) -> float:
+    """Call until steady state; return the fastest call's seconds."""
+    started, times = time.perf_counter(), []
+    while len(times) < WARMUP_MIN_CALLS or (
+        len(times) < WARMUP_CALLS and time.perf_counter() - started < WARMUP_SECONDS
+    ):
+        times.append(_timed(call))
+    return min(times)
+
+
+def check_fresh_inputs(cell: Cell, program, arrays, warm_seconds: float) -> None:
+    """A compiled callable must compute from its inputs at call time: called on fresh
+    input values it must match the reference for those values, without retracing and
+    without the time of a recompilation.  A compiler that folded the inputs into
+    constants returns the old answer; one that recompiles per value is slow every time.
+    The cell's own inputs are put back afterwards (a program may hold state, such as
+    TensorFlow variables)."""
+    try:
+        _check_fresh_inputs(cell, program, warm_seconds)
+    finally:
+        program.place(arrays)
+
+
+def _check_fresh_inputs(cell: Cell, program, warm_seconds: float) -> None:
+    limit = RECOMPILE_FACTOR * warm_seconds + RECOMPILE_SLACK_SECONDS
+    for seed in range(cell.seed + 1, cell.seed + 1 + FRESH_SEEDS):
+        args = program.place(inputs(cell.workload, cell.model, cell.size, seed))
+        traces_before = program.traces() if program.traces else None
+        outputs = []
+        seconds = _timed(lambda: outputs.append(_finished(program, args)()))
+        _require_verified(cell, verdict_for(cell, program.to_numpy(outputs[0]), seed), f" on fresh inputs (seed {seed})")
+        if program.traces and program.traces() != traces_before:
+            raise RuntimeError(f"{cell.label}: the compiled callable retraced on fresh input values")
+        if seconds <= limit:
+            return
+    raise RuntimeError(
+        f"{cell.label}: calls on fresh input values took {seconds:.3g} s against {warm_seconds:.3g} s warm, "
+        f"{FRESH_SEEDS} times: the compiled callable recompiles for new values"
+    )
 
 
 def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0):
@@ -72,23 +162,21 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
     out = call()
     first_call_seconds = time.perf_counter() - started
 
-    verdict = check(program.to_numpy(out), reference.expected(workload, model, size, arrays), dtype)
-    if not verdict.passed:
-        raise VerificationError(
-            f"{cell.label}: relative error {verdict.error:.3g} exceeds the {dtype} tolerance "
-            f"{verdict.tolerance:g} ({verdict.errors})"
-        )
+    verdict = verdict_for(cell, program.to_numpy(out))
+    _require_verified(cell, verdict)
 
     traces_before = program.traces() if program.traces else None
-    for _ in range(WARMUP_CALLS):
-        call()
+    warm_seconds = warm_up(call)
     if program.traces and program.traces() != traces_before:
         raise RuntimeError(f"{cell.label}: the compiled callable retraced during warm-up")
+    if execution != "eager":
+        check_fresh_inputs(cell, program, arrays, warm_seconds)
 
     recorded = {
         **conditions.record(),
+        **module.reported_conditions(),
         **module.versions(),
         "device_name": program.device_name,
         "dtype": dtype,
     }
-    return PreparedCell(cell, call, verdict, first_call_seconds, recorded)
+    return PreparedCell(cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded)

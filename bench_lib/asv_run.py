@@ -28,15 +28,27 @@ def git_commit(repo: Path, revision: str = "HEAD") -> str:
     return result.stdout.strip()
 
 
-def _keep_outcomes(results_dir: Path, commit: str, token: str) -> Path:
+def _keep_outcomes(results_dir: Path, records_dir: Path, commit: str, token: str) -> Path:
     """asv keeps no skip reason and no failure message; the run's records do.  They go
-    to results/outcomes/ as JSON lines, which asv's result loader does not read."""
+    to results/outcomes/ as JSON lines (one outcome per cell, with how often the run
+    prepared it), which asv's result loader does not read."""
     path = results_dir / "outcomes" / f"{commit[:8]}-{token}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:
-        for outcome in records.collect(token):
-            out.write(json.dumps(outcome, default=str) + "\n")
+        for outcome, preparations in records.collect(records_dir, token):
+            out.write(json.dumps({**outcome.to_json(), "preparations": preparations}, default=str) + "\n")
     return path
+
+
+def _say_load() -> None:
+    """Other work on the cores slows every framework (about 2x on 2 cores) and torch's
+    spinning OpenMP threads far more: say so before measuring."""
+    if not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], len(conditions.available_cpus())
+    print(f"load average {load:.2f} on {cores} usable cores", flush=True)
+    if load > 0.5 * cores:
+        print("warning: the machine is busy; times will be slow and noisy (each cell records the load)", flush=True)
 
 
 def asv_command(*args: str) -> list[str]:
@@ -57,9 +69,11 @@ def run_preset(
     commit = git_commit(repo)
     settings = Config.load(str(repo / config))
     results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
-    # One token for the whole run: the check processes read what the timing processes recorded.
+    # One token for the whole run: the check processes read what the timing processes
+    # recorded, in a folder of this checkout that the run removes when it ends.
     token = f"{preset_name}-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, records.RUN_ID_ENV: token}
+    records_dir = (repo / ".asv" / "records").resolve()
+    env = {**os.environ, records.RUN_ID_ENV: token, records.RECORDS_DIR_ENV: str(records_dir)}
 
     machine = subprocess.run(asv_command("machine", "--yes", "--config", config), cwd=repo, env=env)
     if machine.returncode != 0:
@@ -72,11 +86,12 @@ def run_preset(
         command += ["--bench", regex]
     command += list(extra_asv_args)
     print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
+    _say_load()
     try:
         status = subprocess.run(command, cwd=repo, env=env).returncode
-        outcomes = _keep_outcomes(results_dir, commit, token)
+        outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
     finally:
-        records.discard(token)
+        records.discard(records_dir, token)
     subprocess.run(asv_command("publish", "--config", config), cwd=repo, env=env)
     print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
     print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")

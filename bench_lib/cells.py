@@ -1,15 +1,19 @@
 """The vocabulary of the suite and the Cell: one (workload, backend, mode, execution,
-model, size, device, dtype, seed) combination, the unit that is verified and timed."""
+model, size, device, dtype, seed) combination, the unit that is verified and timed.
+
+Workloads, their modes and sizes come from the workload registry, backends from the
+backend registry: nothing here lists them again.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .workloads import MODELS, WORKLOADS, check_workload, spec
+from . import workloads
+from .backends import BACKENDS
+from .models import MODELS
+from .workloads import MODES, WORKLOADS
 
-BACKENDS = ("tensorflow", "jax", "torch")
-# The AD composition of each workload.  `grad` has one: reverse mode.
-MODES = {"grad": ("rev",), "hvp": ("rev_rev", "fwd_rev", "rev_fwd")}
 EXECUTIONS = ("eager", "graph", "compiled")
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
@@ -28,11 +32,11 @@ class Cell:
     seed: int = 0
 
     def __post_init__(self):
-        check_workload(self.workload)
-        spec(self.model, self.size)  # raises a ValueError naming a bad model or size
+        spec = workloads.get(self.workload)  # a ValueError naming an unknown workload
+        spec.check_size(self.model, self.size)  # ... or a bad model or size
         for field, allowed in (
             ("backend", BACKENDS),
-            ("mode", MODES[self.workload]),
+            ("mode", spec.modes),
             ("execution", EXECUTIONS),
             ("device", DEVICES),
             ("dtype", DTYPES),
@@ -44,14 +48,13 @@ class Cell:
                 )
 
     @property
+    def spec(self) -> workloads.Workload:
+        return workloads.get(self.workload)
+
+    @property
     def argument_names(self) -> tuple[str, ...]:
         """The inputs the cell's program takes, in call order."""
-        names = ["params"]
-        if self.workload == "hvp":
-            names.append("v")
-        if self.model == "mlp":
-            names += ["x", "y"]
-        return tuple(names)
+        return self.spec.arguments(self.model)
 
     @property
     def label(self) -> str:

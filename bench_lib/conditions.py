@@ -85,6 +85,11 @@ def record() -> dict:
         "threads": threads(),
         "usable_cpus": len(available_cpus()),
         "precision": PRECISION,
+        # OpenMP threads (torch's ATen and inductor kernels) spin at barriers unless told
+        # otherwise; with another busy process on the cores that made calls 10-350x slower.
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spinning)"),
+        # A loaded machine slows every framework about 2x on 2 cores: readers must see it.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "cpu": cpu_name(),
         "python": platform.python_version(),
         "numpy": package_version("numpy"),

@@ -1,14 +1,17 @@
 """Base classes of the asv suites in ``benchmarks/``.
 
 A suite is declared by its workload and model; the parameters follow from the
-vocabulary and never depend on what is installed.  Cells that cannot run here raise
-``NotImplementedError`` in ``setup`` (asv's skip) with the reason from the support table.
+workload registry and never depend on what is installed.  Cells that cannot run here
+raise ``NotImplementedError`` in ``setup`` (asv's skip) with the reason from the support
+table.
 
 Each cell has two asv classes: ``TimeSuite`` prepares the cell in ``setup`` (build,
 verify against the float64 reference, warm up) and times the prepared callable;
 ``CheckSuite`` reports the verification error and the first-call time of the same
 cell, reading them from the timing process's record when one exists (see records.py),
-so that a second process does not import a framework and compile again.
+so that a second process does not import a framework and compile again.  asv runs a
+suite's benchmarks in the order of their names, so ``<Suite>.time_*`` comes before
+``<Suite>Checks.track_*``; the end-to-end test checks that each cell is prepared once.
 
 asv re-runs ``setup`` between samples; preparation is memoised per process, so that
 costs a dictionary lookup, not a rebuild.
@@ -16,11 +19,13 @@ costs a dictionary lookup, not a rebuild.
 
 from __future__ import annotations
 
-from . import records
+import sys
+
+from . import records, workloads
 from .api import PreparedCell, prepare
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, Cell
+from .outcome import Outcome
 from .support import CellUnsupported
-from .workloads import SIZES
 
 # The asv `version` of every suite: bump it only when a change makes old results of
 # the same name incomparable; asv then starts a new history.
@@ -30,13 +35,14 @@ _prepared: dict[Cell, PreparedCell] = {}
 
 
 def suite_params(workload: str, model: str) -> tuple[list[str], list[list]]:
+    spec = workloads.get(workload)
     names = ["backend"]
     values: list[list] = [list(BACKENDS)]
-    if len(MODES[workload]) > 1:
+    if len(spec.modes) > 1:
         names.append("mode")
-        values.append(list(MODES[workload]))
+        values.append(list(spec.modes))
     names += ["execution", "size", "device", "dtype"]
-    values += [list(EXECUTIONS), list(SIZES[model]), list(DEVICES), list(DTYPES)]
+    values += [list(EXECUTIONS), list(spec.sizes[model]), list(DEVICES), list(DTYPES)]
     return names, values
 
 
@@ -46,18 +52,32 @@ def suite_values(cell: Cell) -> tuple:
     return tuple(getattr(cell, name) for name in names)
 
 
-def verified_outcome(prepared: PreparedCell) -> dict:
-    return {
-        "status": "verified",
-        "errors": prepared.verdict.errors,
-        "error": prepared.verdict.error,
-        "tolerance": prepared.verdict.tolerance,
-        "first_call_seconds": prepared.first_call_seconds,
-        "conditions": prepared.conditions,
-    }
+def verified_outcome(prepared: PreparedCell, prepared_in: str) -> Outcome:
+    verdict = prepared.verdict
+    return Outcome(
+        cell=prepared.cell,
+        status="verified",
+        errors=verdict.errors,
+        tolerances=verdict.tolerances,
+        elementwise_errors=verdict.elementwise,
+        margin=verdict.margin,
+        first_call_seconds=prepared.first_call_seconds,
+        warm_call_seconds=prepared.warm_call_seconds,
+        conditions=prepared.conditions,
+        prepared_in=prepared_in,
+    )
 
 
-def prepare_and_record(cell: Cell) -> PreparedCell:
+def _record(outcome: Outcome) -> None:
+    """Keep the outcome for the run; a record that cannot be written is reported, and
+    never changes what happened to the cell."""
+    try:
+        records.save(outcome)
+    except OSError as error:
+        print(f"warning: could not record the outcome of {outcome.cell.label}: {error}", file=sys.stderr)
+
+
+def prepare_and_record(cell: Cell, prepared_in: str) -> PreparedCell:
     """Prepare the cell once per process and record the outcome for this run.
 
     A skip by the support table raises before any framework is imported."""
@@ -66,12 +86,12 @@ def prepare_and_record(cell: Cell) -> PreparedCell:
     try:
         prepared = prepare(**cell.as_dict())
     except NotImplementedError as skip:
-        records.save(cell, {"status": "skipped", "reason": str(skip)})
+        _record(Outcome(cell, "skipped", reason=str(skip), prepared_in=prepared_in))
         raise
     except Exception as failure:
-        records.save(cell, {"status": "failed", "message": f"{type(failure).__name__}: {failure}"})
+        _record(Outcome(cell, "failed", message=f"{type(failure).__name__}: {failure}", prepared_in=prepared_in))
         raise
-    records.save(cell, verified_outcome(prepared))
+    _record(verified_outcome(prepared, prepared_in))
     _prepared[cell] = prepared
     return prepared
 
@@ -89,7 +109,7 @@ class CellSuite:
 
     def _cell(self, params) -> Cell:
         values = dict(zip(self.param_names, params, strict=True))
-        values.setdefault("mode", MODES[self.workload][0])
+        values.setdefault("mode", workloads.get(self.workload).modes[0])
         return Cell(workload=self.workload, model=self.model, **values)
 
 
@@ -97,40 +117,46 @@ class TimeSuite(CellSuite):
     """Times one unit of a prepared cell.  Subclasses add ``time_<workload>``, calling
     ``self.prepared()``."""
 
-    # Setup already compiled and warmed the cell; asv then takes at least 5 samples,
-    # at most 50, stopping after about 2 s.
-    warmup_time = 0.1
-    repeat = (5, 50, 2.0)
+    # Setup already compiled and warmed the cell.  asv times one call per sample (the
+    # suite has a setup hook), so the sample count is the measuring window: 50 samples
+    # covered only ~30 ms of a sub-millisecond cell, and one burst of another process in
+    # that window moved the median.  So: 0.5 s more warm-up, then at least 5 and at most
+    # 1000 samples, stopping after about 2 s.
+    warmup_time = 0.5
+    repeat = (5, 1000, 2.0)
     # Covers a framework import, the slowest compile the default preset runs and timing.
     timeout = 300
 
     def setup(self, *params):
-        self.prepared = prepare_and_record(self._cell(params))
+        self.prepared = prepare_and_record(self._cell(params), "time")
 
 
 class CheckSuite(CellSuite):
     """The verification error and the first-call time of a cell, as asv track metrics."""
 
+    # 2: track_error became the normwise error of the worst block (it was elementwise).
+    version = "2"
     timeout = 300
 
     def setup(self, *params):
         cell = self._cell(params)
-        outcome = records.load(cell) or verified_outcome(prepare_and_record(cell))
-        if outcome["status"] == "skipped":
-            raise CellUnsupported(outcome["reason"])
-        if outcome["status"] == "failed":
-            raise RuntimeError(f"{cell.label} failed in preparation: {outcome['message']}")
+        outcome = records.load(cell) or verified_outcome(prepare_and_record(cell, "check"), "check")
+        if outcome.status == "skipped":
+            raise CellUnsupported(outcome.reason)
+        if outcome.status == "failed":
+            raise RuntimeError(f"{cell.label} failed in preparation: {outcome.message}")
         self.outcome = outcome
 
     def track_error(self, *params):
-        """Largest relative error of the outputs against the float64 reference."""
-        return self.outcome["error"]
+        """Largest normwise relative error of an output block against the float64
+        reference (see the error model in the README)."""
+        return self.outcome.error
 
     track_error.unit = "relative error"
 
     def track_first_call(self, *params):
         """Seconds from building the cell to its first finished result: tracing,
         compilation and the first execution."""
-        return self.outcome["first_call_seconds"]
+        return self.outcome.first_call_seconds
 
     track_first_call.unit = "seconds"

@@ -11,13 +11,10 @@ Run it on a quiet machine after the asv run whose results it reads.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from asv.config import Config
@@ -25,6 +22,8 @@ from asv.config import Config
 from . import presets
 from .harness import TimeSuite, suite_params, suite_values
 from .support import static_reason
+from .timing import batch_mean, calls_per_batch
+from .workers import WorkerFailed, stream
 
 
 def latest_results_file(results_dir: Path, commit: str) -> Path:
@@ -52,22 +51,8 @@ def asv_run_median(results: dict, name: str, index: int) -> float | None:
 def tight_loop_median(call, seconds: float = 1.0, batches: int = 5) -> float:
     """Median over batches of the mean time per call of back-to-back calls, with the
     garbage collector off during a batch as asv (through timeit) has it."""
-    started, calls = time.perf_counter(), 0
-    while time.perf_counter() - started < 0.2 or calls < 2:
-        call()
-        calls += 1
-    batch = max(1, int(seconds / batches / ((time.perf_counter() - started) / calls)))
-    means = []
-    for _ in range(batches):
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            for _ in range(batch):
-                call()
-            means.append((time.perf_counter() - t0) / batch)
-        finally:
-            gc.enable()
-    return statistics.median(means)
+    calls = calls_per_batch(call, seconds / batches)
+    return statistics.median(batch_mean(call, calls) for _ in range(batches))
 
 
 class _NothingSuite:
@@ -124,30 +109,29 @@ def compare(preset: str, config: str, commit: str, min_ms: float, rounds: int = 
         if median is not None and median * 1e3 >= min_ms:
             work.setdefault(cell.backend, []).append((cell.label, name, index, median))
 
-    print(f"{'cell':56s} {'asv run':>9s} {'asv here':>9s} {'loop':>9s} {'here/loop':>9s}  (ms)")
-    worst = 0.0
+    total = sum(len(items) for items in work.values())
+    print(f"{total} cells of at least {min_ms:g} ms in the asv run; one process per backend, {rounds} rounds each")
+    print(f"{'cell':62s} {'asv run':>9s} {'asv here':>9s} {'loop':>9s} {'here/loop':>9s} {'run/loop':>9s}  (ms)")
+    worst, done = 0.0, 0
     for backend, items in work.items():
-        request = json.dumps({"benchmark_dir": benchmark_dir, "rounds": rounds, "items": items})
-        worker = subprocess.run(
-            [sys.executable, "-m", "bench_lib.overhead"], input=request, capture_output=True, text=True, check=False
-        )
-        if worker.returncode != 0:
-            print(f"{backend}: the measuring process failed:\n{worker.stderr[-2000:]}")
+        request = {"benchmark_dir": benchmark_dir, "rounds": rounds, "items": items}
+        try:
+            for row in stream("bench_lib.overhead", request):
+                done += 1
+                label = f"[{done}/{total}] {row['label']}"
+                if row.get("skipped"):
+                    print(f"{label:62s} skipped", flush=True)
+                    continue
+                ratio = row["asv"] / row["loop"]
+                worst = max(worst, abs(ratio - 1))
+                print(
+                    f"{label:62s} {row['run'] * 1e3:9.3f} {row['asv'] * 1e3:9.3f} "
+                    f"{row['loop'] * 1e3:9.3f} {ratio:9.3f} {row['run'] / row['loop']:9.3f}",
+                    flush=True,
+                )
+        except WorkerFailed as error:
+            print(f"{backend}: {error}")
             return 1
-        for line in worker.stdout.splitlines():
-            if not line.startswith("{"):
-                continue  # a framework's own output
-            row = json.loads(line)
-            if row.get("skipped"):
-                print(f"{row['label']:56s} skipped")
-                continue
-            ratio = row["asv"] / row["loop"]
-            worst = max(worst, abs(ratio - 1))
-            print(
-                f"{row['label']:56s} {row['run'] * 1e3:9.3f} {row['asv'] * 1e3:9.3f} "
-                f"{row['loop'] * 1e3:9.3f} {ratio:9.3f}",
-                flush=True,
-            )
     print(f"largest deviation of asv's timing from the tight loop in the same process: {worst:.1%}")
     floor = harness_floor()
     print(f"asv's median for a callable that does nothing: {floor * 1e6:.2f} us, {floor / (min_ms / 1e3):.3%} of {min_ms:g} ms")

@@ -16,18 +16,22 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODES, Cell
+from . import workloads as registry
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, Cell
 from .harness import CellSuite, suite_values
-from .workloads import SIZES
+from .models import MODELS
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Every combination of the listed values (all values where a field is not given)."""
+    """Every combination of the listed values (all values where a field is not given).
 
-    workloads: tuple = ("grad", "hvp")
-    models: tuple = ("mlp", "rosenbrock")
-    sizes: tuple | None = None  # None: every size of each model
+    Sizes and modes are each workload's own: a size or mode a workload does not have
+    is simply not selected for it."""
+
+    workloads: tuple | None = None  # None: every workload of the registry
+    models: tuple = MODELS
+    sizes: tuple | None = None  # None: every size the workload runs for each model
     backends: tuple = BACKENDS
     modes: tuple | None = None  # None: every mode of each workload
     executions: tuple = EXECUTIONS
@@ -35,9 +39,10 @@ class Selection:
     dtypes: tuple = DTYPES
 
     def cells(self):
-        for workload, model in itertools.product(self.workloads, self.models):
-            sizes = [s for s in SIZES[model] if self.sizes is None or s in self.sizes]
-            modes = [m for m in MODES[workload] if self.modes is None or m in self.modes]
+        for workload, model in itertools.product(self.workloads or registry.WORKLOADS, self.models):
+            spec = registry.get(workload)
+            sizes = [s for s in spec.sizes.get(model, ()) if self.sizes is None or s in self.sizes]
+            modes = [m for m in spec.modes if self.modes is None or m in self.modes]
             for backend, mode, execution, size, device, dtype in itertools.product(
                 self.backends, modes, self.executions, sizes, self.devices, self.dtypes
             ):
@@ -87,6 +92,21 @@ PRESETS = {
     "gpu": Preset("Every GPU cell", include=(Selection(devices=("gpu",)),)),
     "full": Preset("Every cell", include=(Selection(),)),
 }
+
+
+def smallest(workloads=None, models=MODELS, **fields) -> Preset:
+    """The smallest size of each workload and model (what tests and quick checks run);
+    ``fields`` narrow the other axes as in a Selection."""
+    return Preset(
+        "the smallest size of every workload and model",
+        include=tuple(
+            Selection(workloads=(name,), models=(model,), sizes=(size,), **fields)
+            for name, spec in registry.REGISTRY.items()
+            if workloads is None or name in workloads
+            for model, size in spec.smallest.items()
+            if model in models
+        ),
+    )
 
 
 def get(name: str) -> Preset:

@@ -5,10 +5,13 @@ timing process already builds, verifies and warms up its cell; it writes the out
 here, and the processes that report the verification error and the first-call time of
 the same cell read it instead of importing a framework and compiling again.
 
-Outcomes are only shared within one run and one asv environment and commit: the key
-is a run token, ``$BENCH_RUN_ID`` when set, else the identity of the parent process (the
-asv process that spawns every benchmark).  Without a token nothing is shared and every
-process prepares its own cell.
+Sharing happens only under an explicit run: ``$BENCH_RUN_ID`` names it and
+``$BENCH_RECORDS_DIR`` says where its records go (``make bench`` sets both and removes
+the folder when the run ends).  Without them nothing is shared and every process
+prepares its own cell.  A record is scoped to the asv environment and commit too.
+
+Each preparation of a cell appends one line to the cell's record, so a run can tell
+how often a cell was prepared (once, when asv runs the timing benchmark first).
 """
 
 from __future__ import annotations
@@ -17,84 +20,81 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from .cells import Cell
+from .outcome import Outcome
 
 RUN_ID_ENV = "BENCH_RUN_ID"
 RECORDS_DIR_ENV = "BENCH_RECORDS_DIR"
-
-
-def _process_start_ticks(pid: int) -> str | None:
-    """The start time of ``pid`` in clock ticks since boot (Linux), which tells a
-    process apart from a later one that reuses its pid."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return fields[19]  # field 22 of proc(5); the first two are cut off above
-    except (OSError, IndexError):
-        return None
-
-
-def run_token() -> str | None:
-    explicit = os.environ.get(RUN_ID_ENV, "").strip()
-    if explicit:
-        return explicit
-    parent = os.getppid()
-    ticks = _process_start_ticks(parent)
-    return f"ppid-{parent}-{ticks}" if ticks else None
-
-
-def _directory(token: str) -> Path:
-    base = os.environ.get(RECORDS_DIR_ENV) or Path(tempfile.gettempdir()) / "bench_lib-records"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in token)
-    return Path(base) / safe
-
-
 # One asv run can cover several environments and commits (asv.matrix.conf.json); asv
 # names them to each benchmark process, and a record is only valid within the same ones.
 SCOPE_ENV = ("ASV_ENV_NAME", "ASV_COMMIT")
 
 
-def _path(cell: Cell, token: str) -> Path:
+def run_directory() -> Path | None:
+    """The folder of this run's records, or None outside an explicit run."""
+    token = os.environ.get(RUN_ID_ENV, "").strip()
+    base = os.environ.get(RECORDS_DIR_ENV, "").strip()
+    if not token or not base:
+        return None
+    return directory(Path(base), token)
+
+
+def directory(base: Path, token: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in token)
+    return base / safe
+
+
+def _path(run: Path, cell: Cell) -> Path:
     scope = {**cell.as_dict(), **{name: os.environ.get(name) for name in SCOPE_ENV}}
     key = hashlib.sha256(json.dumps(scope, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return _directory(token) / f"{key}.json"
+    return run / f"{key}.jsonl"
 
 
-def save(cell: Cell, outcome: dict) -> None:
-    token = run_token()
-    if token is None:
+def save(outcome: Outcome) -> None:
+    run = run_directory()
+    if run is None:
         return
-    path = _path(cell, token)
+    path = _path(run, outcome.cell)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"cell": cell.as_dict(), **outcome}, default=str))
-    partial.replace(path)  # atomic: a reader never sees half a record
+    # One short line per append: a reader never sees half of it.
+    with path.open("a") as out:
+        out.write(json.dumps(outcome.to_json(), default=str) + "\n")
 
 
-def load(cell: Cell) -> dict | None:
-    token = run_token()
-    if token is None:
-        return None
-    try:
-        return json.loads(_path(cell, token).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def collect(token: str) -> list[dict]:
-    """Everything a run recorded, one dict per cell."""
+def _read(path: Path) -> list[Outcome]:
     outcomes = []
-    for path in sorted(_directory(token).glob("*.json")):
+    for line in path.read_text().splitlines():
         try:
-            outcomes.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
+            outcomes.append(Outcome.from_json(json.loads(line)))
+        except (ValueError, TypeError, KeyError):
+            continue  # a line cut short by a killed process
     return outcomes
 
 
-def discard(token: str) -> None:
+def load(cell: Cell) -> Outcome | None:
+    """The latest outcome of ``cell`` in this run, or None."""
+    run = run_directory()
+    if run is None:
+        return None
+    try:
+        outcomes = _read(_path(run, cell))
+    except OSError:
+        return None
+    return outcomes[-1] if outcomes else None
+
+
+def collect(base: Path, token: str) -> list[tuple[Outcome, int]]:
+    """Everything a run recorded: per cell its latest outcome and how often it was prepared."""
+    result = []
+    for path in sorted(directory(base, token).glob("*.jsonl")):
+        outcomes = _read(path)
+        if outcomes:
+            result.append((outcomes[-1], len(outcomes)))
+    return result
+
+
+def discard(base: Path, token: str) -> None:
     """Remove what a finished run recorded."""
-    shutil.rmtree(_directory(token), ignore_errors=True)
+    shutil.rmtree(directory(base, token), ignore_errors=True)

@@ -2,31 +2,32 @@
 
 Every backend's answer is checked against this module.  Rosenbrock has closed forms for
 its gradient and Hessian; the mlp gradient is hand-written backprop and its
-Hessian-vector product is a fourth-order central difference of that gradient.
+Hessian-vector product is a fourth-order central difference of that gradient.  The
+workload modules (``bench_lib/workloads/``) say which of these each output uses.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .workloads import MLP, Rosenbrock, check_workload, spec, unflatten
+from .models import MLP, Case, Rosenbrock, split
 
 # Step of the finite difference along the unit direction v/|v|.  With a fourth-order
 # stencil the truncation error is O(h**4) ~ 1e-12 and the rounding error
-# O(eps_64 / h) ~ 1e-13, both far below the float64 tolerance.
+# O(eps_64 / h) ~ 1e-13, both far below the float32 error model.
 FD_STEP = 1e-3
 
 
 def _mlp_forward(case: MLP, params, x):
-    w1, b1, w2, b2, w3, b3 = unflatten(case, params)
+    w1, b1, w2, b2, w3, b3 = split(case, params)
     h1 = np.tanh(x @ w1 + b1)
     h2 = np.tanh(h1 @ w2 + b2)
     return (w1, w2, w3), (h1, h2), h2 @ w3 + b3
 
 
-def _mlp_loss(case: MLP, arrays) -> float:
-    *_, out = _mlp_forward(case, arrays["params"], arrays["x"])
-    return 0.5 * float(np.mean((out - arrays["y"]) ** 2))
+def _mlp_loss(case: MLP, params, x, y) -> float:
+    *_, out = _mlp_forward(case, params, x)
+    return 0.5 * float(np.mean((out - y) ** 2))
 
 
 def _mlp_grad(case: MLP, params, x, y) -> np.ndarray:
@@ -62,52 +63,48 @@ def _rosenbrock_hvp(x, v) -> np.ndarray:
     return hv
 
 
-def directional_derivative(fn, point, direction, step: float = FD_STEP):
-    """d/dt fn(point + t direction) at t = 0, by a fourth-order central difference.
+def directional_derivatives(fn, point, direction, steps=(FD_STEP,)):
+    """d/dt fn(point + t direction) at t = 0, by a fourth-order central difference,
+    once per step in ``steps`` (sharing the evaluations the stencils have in common).
 
     The step is taken along the unit direction, so its size does not depend on |v|.
     """
     norm = float(np.linalg.norm(direction))
     if norm == 0.0:
-        return np.zeros_like(np.asarray(fn(point)))
+        zero = np.zeros_like(np.asarray(fn(point)))
+        return [zero for _ in steps]
     unit = direction / norm
+    cache: dict[float, np.ndarray] = {}
 
     def at(t):
-        return np.asarray(fn(point + t * unit))
+        if t not in cache:
+            cache[t] = np.asarray(fn(point + t * unit))
+        return cache[t]
 
-    stencil = (-at(2 * step) + 8 * at(step) - 8 * at(-step) + at(-2 * step)) / (12 * step)
-    return norm * stencil
+    return [norm * (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h) for h in steps]
 
 
-def loss(model: str, size, arrays) -> float:
-    case = spec(model, size)
+def directional_derivative(fn, point, direction, step: float = FD_STEP):
+    return directional_derivatives(fn, point, direction, (step,))[0]
+
+
+def loss(case: Case, arrays) -> float:
     if isinstance(case, Rosenbrock):
         return _rosenbrock_loss(arrays["params"])
-    return _mlp_loss(case, arrays)
+    return _mlp_loss(case, arrays["params"], arrays["x"], arrays["y"])
 
 
-def gradient(model: str, size, arrays) -> np.ndarray:
-    case = spec(model, size)
+def gradient(case: Case, arrays) -> np.ndarray:
     if isinstance(case, Rosenbrock):
         return _rosenbrock_grad(arrays["params"])
     return _mlp_grad(case, arrays["params"], arrays["x"], arrays["y"])
 
 
-def hvp(model: str, size, arrays) -> np.ndarray:
-    case = spec(model, size)
+def hvp(case: Case, arrays, steps=(FD_STEP,)) -> list[np.ndarray]:
+    """H v: the closed form for Rosenbrock (one exact answer), or central differences
+    of the hand-written gradient along v for the mlp, one per step in ``steps``."""
     if isinstance(case, Rosenbrock):
-        return _rosenbrock_hvp(arrays["params"], arrays["v"])
-    return directional_derivative(
-        lambda p: _mlp_grad(case, p, arrays["x"], arrays["y"]), arrays["params"], arrays["v"]
+        return [_rosenbrock_hvp(arrays["params"], arrays["v"])]
+    return directional_derivatives(
+        lambda p: _mlp_grad(case, p, arrays["x"], arrays["y"]), arrays["params"], arrays["v"], steps
     )
-
-
-def expected(workload: str, model: str, size, arrays) -> dict[str, np.ndarray]:
-    """What a cell of ``workload`` must return, keyed as ``bench_lib.compute`` keys it."""
-    check_workload(workload)
-    if workload == "grad":
-        return {
-            "loss": np.asarray(loss(model, size, arrays)),
-            "grad": gradient(model, size, arrays),
-        }
-    return {"hvp": hvp(model, size, arrays)}

@@ -31,6 +31,17 @@ class Rule:
 
 RULES = (
     Rule(
+        # Seen with tensorflow 2.21 on the CPU, mlp and Rosenbrock alike; fwd_rev and
+        # rev_rev keep every input as a run-time parameter.
+        {"backend": ("tensorflow",), "mode": ("rev_fwd",), "execution": ("compiled",)},
+        "tf.function(jit_compile=True) of a GradientTape around a ForwardAccumulator: TensorFlow 2.21's XLA "
+        "bridge turns inputs into compile-time constants wherever the loss broadcasts (x @ W + b, 1 - x): "
+        "the mlp's module keeps 7 of its 14 inputs as parameters (1 of 14 with tensor arguments), "
+        "Rosenbrock's 1 of 2, and it recompiles for every new input value, so a timed call would return "
+        "constants; prepare() rejects such a module. An explicit tf.broadcast_to of the biases avoids it "
+        "for the mlp, but is not the loss users write",
+    ),
+    Rule(
         {"backend": ("jax",), "execution": ("graph",)},
         "JAX has no graph execution apart from jax.jit (see the compiled cells)",
     ),

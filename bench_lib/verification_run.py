@@ -1,38 +1,47 @@
-"""``python -m bench_lib verify``: every supported cell at the smallest sizes, checked
-against the float64 reference, on the CPU."""
+"""``python -m bench_lib verify``: cells checked against the float64 reference, one line
+each, with the counts at the end."""
 
 from __future__ import annotations
 
+import time
+
 from .api import prepare
-from .presets import Selection
+from .harness import verified_outcome
+from .outcome import Outcome
 from .support import skip_reason
-from .workloads import SMALLEST
 
 
-def smallest_cells(backends, models, dtypes):
-    """Every CPU cell of the given backends, models and dtypes at the smallest sizes."""
-    selection = Selection(
-        models=tuple(models), sizes=tuple(SMALLEST.values()), backends=tuple(backends),
-        devices=("cpu",), dtypes=tuple(dtypes),
+def verify_one(cell) -> Outcome:
+    reason = skip_reason(cell)
+    if reason:
+        return Outcome(cell, "skipped", reason=reason, prepared_in="verify")
+    try:
+        prepared = prepare(**cell.as_dict())
+    except Exception as error:  # a failure is reported as one, with what went wrong
+        return Outcome(cell, "failed", message=f"{type(error).__name__}: {error}", prepared_in="verify")
+    return verified_outcome(prepared, "verify")
+
+
+def verify_cells(cells) -> int:
+    """Print one line per cell and the counts; return 1 if any supported cell failed."""
+    counts = {"verified": 0, "skipped": 0, "failed": 0}
+    started = time.perf_counter()
+    cells = list(cells)
+    for index, cell in enumerate(cells, 1):
+        outcome = verify_one(cell)
+        counts[outcome.status] += 1
+        prefix = f"[{index}/{len(cells)}] {outcome.status:8s} {cell.label:58s}"
+        if outcome.status == "verified":
+            worst = max(outcome.errors, key=lambda key: outcome.errors[key] / outcome.tolerances[key])
+            print(
+                f"{prefix} error {outcome.errors[worst]:.2e} <= {outcome.tolerances[worst]:.1e} "
+                f"({worst}; margin {outcome.margin:.2f})",
+                flush=True,
+            )
+        else:
+            print(f"{prefix} {outcome.reason or outcome.message}", flush=True)
+    print(
+        f"{counts['verified']} verified, {counts['skipped']} skipped, {counts['failed']} failed "
+        f"in {time.perf_counter() - started:.0f} s"
     )
-    return list(selection.cells())
-
-
-def verify_cells(backends, models, dtypes) -> int:
-    """Print one line per cell; return 1 if any supported cell failed, else 0."""
-    failed = 0
-    for cell in smallest_cells(backends, models, dtypes):
-        reason = skip_reason(cell)
-        if reason:
-            print(f"skip  {cell.label:58s} {reason}", flush=True)
-            continue
-        try:
-            prepared = prepare(**cell.as_dict())
-        except Exception as error:  # a failure is reported as one, with what went wrong
-            failed += 1
-            print(f"FAIL  {cell.label:58s} {type(error).__name__}: {error}", flush=True)
-            continue
-        verdict = prepared.verdict
-        print(f"pass  {cell.label:58s} error {verdict.error:.2e} <= {verdict.tolerance:g}", flush=True)
-    print(f"{failed} failed" if failed else "all supported cells match the reference")
-    return 1 if failed else 0
+    return 1 if counts["failed"] else 0

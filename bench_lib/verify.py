@@ -1,4 +1,5 @@
-"""Verification of a cell's output against the float64 reference."""
+"""Verification of a cell's output against the float64 reference, within the
+tolerances of the error model (``error_model.py``)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Tolerance on the relative error below, per dtype.
-TOLERANCE = {"float32": 1e-4, "float64": 1e-8}
+from .error_model import Bound, normwise_errors
 
 
 class VerificationError(AssertionError):
     """A cell's output does not match the reference: a failure, never a skip."""
 
 
-def relative_error(actual, expected) -> float:
-    """max |x - y| / max(1, |x| + |y|) over all elements: relative for large entries,
-    absolute for entries below one, so that near-zero entries do not inflate it."""
+def elementwise_error(actual, expected) -> float:
+    """max |x - y| / max(1, |x| + |y|) over all elements: shown beside the verdict for
+    reading, not judged (cancellation makes single entries noisy in float32)."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if actual.size == 0:
@@ -27,8 +27,14 @@ def relative_error(actual, expected) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Per output: the worst block's normwise relative error, that block's tolerance and
+    name (the block with the largest error / tolerance), and the elementwise error."""
+
     errors: dict[str, float]
-    tolerance: float
+    tolerances: dict[str, float]
+    worst_blocks: dict[str, str]
+    elementwise: dict[str, float]
+    margin: float  # the largest error / tolerance over all blocks: at most 1 passes
 
     @property
     def error(self) -> float:
@@ -36,14 +42,21 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return self.error <= self.tolerance
+        return self.margin <= 1.0
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"{key} {self.errors[key]:.2e} (tolerance {self.tolerances[key]:.1e}, block {self.worst_blocks[key]})"
+            for key in self.errors
+        )
 
 
-def check(outputs: dict[str, np.ndarray], expected: dict[str, np.ndarray], dtype: str) -> Verdict:
+def check(outputs: dict[str, np.ndarray], expected: dict, bounds: dict[str, Bound], dtype: str) -> Verdict:
     """Compare every expected output; raise VerificationError naming what is wrong
     (a missing key, a shape or dtype that differs, a non-finite value)."""
-    errors = {}
+    errors, tolerances, worst_blocks, elementwise, margin = {}, {}, {}, {}, 0.0
     for key, want in expected.items():
+        want = want.value
         if key not in outputs:
             raise VerificationError(f"output {key!r} is missing; got {sorted(outputs)}")
         got = np.asarray(outputs[key])
@@ -53,5 +66,13 @@ def check(outputs: dict[str, np.ndarray], expected: dict[str, np.ndarray], dtype
             raise VerificationError(f"output {key!r} has dtype {got.dtype}, expected {dtype}")
         if not np.all(np.isfinite(got)):
             raise VerificationError(f"output {key!r} has non-finite values")
-        errors[key] = relative_error(got, want)
-    return Verdict(errors=errors, tolerance=TOLERANCE[dtype])
+        bound = bounds[key]
+        block_errors = normwise_errors(got, want, bound.blocks)
+        ratios = block_errors / bound.tolerance
+        worst = int(np.argmax(ratios))
+        errors[key] = float(block_errors[worst])
+        tolerances[key] = float(bound.tolerance[worst])
+        worst_blocks[key] = bound.blocks.names[worst]
+        elementwise[key] = elementwise_error(got, want)
+        margin = max(margin, float(ratios[worst]))
+    return Verdict(errors, tolerances, worst_blocks, elementwise, margin)

@@ -1,7 +1,8 @@
 import pytest
 
-from bench_lib import conditions, records
+from bench_lib import conditions, harness, records
 from bench_lib.cells import Cell
+from bench_lib.outcome import Outcome
 
 
 def test_threads_default_to_usable_cores(monkeypatch):
@@ -23,32 +24,68 @@ def test_record_names_threads_and_precision(monkeypatch):
 
 
 CELL = Cell("hvp", "jax", "fwd_rev", "compiled", "mlp", "S")
+VERIFIED = Outcome(CELL, "verified", errors={"hvp": 1e-7}, tolerances={"hvp": 1e-5}, margin=0.01)
 
 
-def test_records_are_shared_within_one_run_only(monkeypatch, tmp_path):
+@pytest.fixture
+def run(monkeypatch, tmp_path):
     monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
     monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
-    records.save(CELL, {"status": "verified", "error": 1e-7})
-    assert records.load(CELL)["error"] == 1e-7
+    return tmp_path
+
+
+def test_records_are_shared_within_one_run_only(monkeypatch, run):
+    records.save(VERIFIED)
+    assert records.load(CELL) == VERIFIED
     assert records.load(Cell("hvp", "jax", "fwd_rev", "compiled", "mlp", "S", dtype="float64")) is None
     monkeypatch.setenv(records.RUN_ID_ENV, "run-b")
     assert records.load(CELL) is None
-    records.discard("run-a")
+    records.discard(run, "run-a")
     monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
+    assert records.load(CELL) is None
+    assert list(run.iterdir()) == []
+
+
+def test_nothing_is_shared_without_an_explicit_run(monkeypatch, tmp_path):
+    monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
+    monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
+    records.save(VERIFIED)
+    assert records.load(CELL) is None and list(tmp_path.iterdir()) == []
+    monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
+    monkeypatch.delenv(records.RECORDS_DIR_ENV)
+    records.save(VERIFIED)
     assert records.load(CELL) is None
 
 
-def test_records_are_not_shared_across_asv_environments(monkeypatch, tmp_path):
-    monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
-    monkeypatch.setenv(records.RUN_ID_ENV, "one-asv-invocation")
+def test_records_are_not_shared_across_asv_environments(monkeypatch, run):
     monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.13.0")
-    records.save(CELL, {"status": "verified", "error": 1e-7})
+    records.save(VERIFIED)
     assert records.load(CELL) is not None
     monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.15.0")
     assert records.load(CELL) is None
 
 
-def test_run_token_falls_back_to_the_parent_process(monkeypatch):
-    monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
-    token = records.run_token()
-    assert token is None or token.startswith("ppid-")
+def test_a_run_counts_how_often_each_cell_was_prepared(run):
+    records.save(VERIFIED)
+    records.save(Outcome(CELL, "verified", errors={"hvp": 2e-7}, prepared_in="check"))
+    [(latest, preparations)] = records.collect(run, "run-a")
+    assert preparations == 2 and latest.errors == {"hvp": 2e-7} and latest.prepared_in == "check"
+
+
+def test_a_record_that_cannot_be_saved_does_not_turn_a_skip_into_a_failure(monkeypatch, run, capsys):
+    def broken_save(outcome):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(records, "save", broken_save)
+    graph_jax = Cell("grad", "jax", "rev", "graph", "mlp", "S")
+    with pytest.raises(NotImplementedError, match="JAX has no graph execution"):
+        harness.prepare_and_record(graph_jax, "time")
+    assert "could not record the outcome" in capsys.readouterr().err
+
+
+def test_an_outcome_round_trips_through_json_and_refuses_nonsense():
+    assert Outcome.from_json(VERIFIED.to_json()) == VERIFIED
+    with pytest.raises(ValueError, match="needs its reason"):
+        Outcome(CELL, "skipped")
+    with pytest.raises(ValueError, match="unknown status 'timed'"):
+        Outcome(CELL, "timed")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bench_lib import inputs, reference
-from bench_lib.workloads import MLP_SIZES, SIZES, spec
+from bench_lib import inputs, reference, workloads
+from bench_lib.models import CASES, spec
 
 
 def directional(fn, point, direction, step=1e-4):
@@ -14,13 +14,13 @@ def directional(fn, point, direction, step=1e-4):
 
 
 def loss_at(model, size, arrays):
-    return lambda p: reference.loss(model, size, {**arrays, "params": p})
+    return lambda p: reference.loss(spec(model, size), {**arrays, "params": p})
 
 
 @pytest.mark.parametrize("model,size", [("mlp", "S"), ("rosenbrock", 1000)])
 def test_gradient_matches_finite_differences_of_the_loss(model, size):
     arrays = inputs("grad", model, size)
-    grad = reference.gradient(model, size, arrays)
+    grad = reference.gradient(spec(model, size), arrays)
     rng = np.random.default_rng(1)
     for _ in range(3):
         u = rng.standard_normal(grad.shape)
@@ -32,9 +32,9 @@ def test_gradient_matches_finite_differences_of_the_loss(model, size):
 def test_mlp_gradient_blocks_follow_the_flattening_order():
     """A direction confined to one parameter block catches a block in the wrong place."""
     arrays = inputs("grad", "mlp", "S")
-    grad = reference.gradient("mlp", "S", arrays)
+    grad = reference.gradient(spec("mlp", "S"), arrays)
     start = 0
-    for shape in MLP_SIZES["S"].param_shapes:
+    for shape in CASES["mlp"]["S"].param_shapes:
         size = int(np.prod(shape))
         u = np.zeros_like(grad)
         u[start : start + size] = np.random.default_rng(start).standard_normal(size)
@@ -48,7 +48,7 @@ def test_mlp_gradient_blocks_follow_the_flattening_order():
 def test_hvp_matches_the_second_directional_derivative_of_the_loss(model, size):
     arrays = inputs("hvp", model, size)
     v = arrays["v"]
-    hv = reference.hvp(model, size, arrays)
+    (hv,) = reference.hvp(spec(model, size), arrays)
     f = loss_at(model, size, arrays)
     h = 1e-3 / np.linalg.norm(v)
     p = arrays["params"]
@@ -60,11 +60,11 @@ def test_mlp_hvp_columns_match_finite_differences_of_the_gradient():
     """H e_i for a few coordinates, against a plain central difference."""
     arrays = inputs("hvp", "mlp", "S")
     p = arrays["params"]
-    grad = lambda q: reference.gradient("mlp", "S", {**arrays, "params": q})  # noqa: E731
+    grad = lambda q: reference.gradient(spec("mlp", "S"), {**arrays, "params": q})  # noqa: E731
     for i in (0, 4096 + 3, p.size - 1):
         e = np.zeros_like(p)
         e[i] = 1.0
-        column = reference.hvp("mlp", "S", {**arrays, "v": e})
+        (column,) = reference.hvp(spec("mlp", "S"), {**arrays, "v": e})
         step = 1e-5
         fd = (grad(p + step * e) - grad(p - step * e)) / (2 * step)
         np.testing.assert_allclose(column, fd, rtol=1e-5, atol=1e-9)
@@ -88,14 +88,23 @@ def test_rosenbrock_minimum_has_zero_gradient():
 
 def test_expected_keys_per_workload():
     arrays = inputs("hvp", "mlp", "S")
-    assert set(reference.expected("grad", "mlp", "S", arrays)) == {"loss", "grad"}
-    assert set(reference.expected("hvp", "mlp", "S", arrays)) == {"hvp"}
+    case = spec("mlp", "S")
+    for name, workload in workloads.REGISTRY.items():
+        assert set(workload.reference(case, arrays)) == set(workload.outputs), name
+
+
+def test_the_finite_difference_reference_carries_its_own_error_estimate():
+    """Two steps, h and 2h: their distance bounds the reference's error, far below the
+    float32 error model and above float64 rounding."""
+    expected = workloads.get("hvp").reference(spec("mlp", "S"), inputs("hvp", "mlp", "S"))["hvp"]
+    distance = np.linalg.norm(expected.value - expected.alternative) / np.linalg.norm(expected.value)
+    assert 1e-15 < distance < 1e-9
+    assert workloads.get("hvp").reference(spec("rosenbrock", 1000), inputs("hvp", "rosenbrock", 1000))["hvp"].alternative is None
 
 
 class TestInputs:
     def test_float64_and_shapes(self):
-        for model, sizes in SIZES.items():
-            size = sizes[0]
+        for model, size in workloads.get("hvp").smallest.items():
             arrays = inputs("hvp", model, size)
             n = spec(model, size).n_params
             assert arrays["params"].shape == (n,) and arrays["v"].shape == (n,)

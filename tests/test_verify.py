@@ -1,24 +1,42 @@
 import numpy as np
 import pytest
 
-from bench_lib.verify import TOLERANCE, VerificationError, check, relative_error
+from bench_lib.error_model import Blocks, Bound
+from bench_lib.verify import VerificationError, check, elementwise_error
+from bench_lib.workloads import Expected
+
+TWO_BLOCKS = Blocks(("a", "b"), (slice(0, 1), slice(1, 2)))
 
 
-def test_relative_error_is_relative_for_large_and_absolute_for_small_entries():
-    assert relative_error([1000.0], [1001.0]) == pytest.approx(1 / 2001)
-    assert relative_error([1e-6], [2e-6]) == pytest.approx(1e-6)
-    assert relative_error([0.0, 5.0], [0.0, 5.0]) == 0.0
+def bound(tolerance=1e-4, blocks=TWO_BLOCKS):
+    n = len(blocks.slices)
+    return Bound(blocks, np.full(n, tolerance), np.zeros(n), np.zeros(n), 1)
 
 
-def test_check_reports_the_worst_output():
+def test_elementwise_error_is_relative_for_large_and_absolute_for_small_entries():
+    assert elementwise_error([1000.0], [1001.0]) == pytest.approx(1 / 2001)
+    assert elementwise_error([1e-6], [2e-6]) == pytest.approx(1e-6)
+    assert elementwise_error([0.0, 5.0], [0.0, 5.0]) == 0.0
+
+
+def test_check_judges_each_block_by_its_normwise_error_and_names_the_worst():
+    one = Blocks(("loss",), (slice(None),))
     verdict = check(
         {"loss": np.float32(1.0), "grad": np.array([1.0, 2.0], np.float32)},
-        {"loss": np.array(1.0), "grad": np.array([1.0, 2.001])},
+        {"loss": Expected(np.array(1.0)), "grad": Expected(np.array([1.0, 2.001]))},
+        {"loss": bound(blocks=one), "grad": bound()},
         "float32",
     )
     assert verdict.errors["loss"] == 0.0
-    assert verdict.error == pytest.approx(0.001 / 4.001, rel=1e-4)
-    assert verdict.tolerance == TOLERANCE["float32"] and not verdict.passed
+    assert verdict.errors["grad"] == pytest.approx(0.001 / 2.001, rel=1e-4)
+    assert verdict.worst_blocks["grad"] == "b" and verdict.tolerances["grad"] == 1e-4
+    assert not verdict.passed and verdict.margin == pytest.approx(5.0, rel=1e-3)
+    assert "block b" in verdict.describe()
+
+
+def test_a_zero_reference_block_is_judged_by_the_absolute_error():
+    verdict = check({"g": np.array([1.0, 1e-9], np.float32)}, {"g": Expected(np.array([1.0, 0.0]))}, {"g": bound()}, "float32")
+    assert verdict.passed and verdict.errors["g"] < 1e-8
 
 
 @pytest.mark.parametrize(
@@ -32,4 +50,4 @@ def test_check_reports_the_worst_output():
 )
 def test_check_names_what_is_wrong(outputs, message):
     with pytest.raises(VerificationError, match=message):
-        check(outputs, {"hvp": np.zeros(2)}, "float32")
+        check(outputs, {"hvp": Expected(np.zeros(2))}, {"hvp": bound()}, "float32")

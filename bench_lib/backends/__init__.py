@@ -15,6 +15,7 @@ REGISTRY = {
     "jax": ("jax", "jax"),
     "torch": ("torch", "torch"),
 }
+BACKENDS = tuple(REGISTRY)
 
 
 def not_installed_reason(name: str) -> str | None:
@@ -27,5 +28,14 @@ def not_installed_reason(name: str) -> str | None:
 def load(name: str):
     """The backend module for ``name``; importing it does not import the framework yet."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown backend {name!r}; expected one of {tuple(REGISTRY)}")
+        raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
     return importlib.import_module(f"{__name__}.{REGISTRY[name][0]}")
+
+
+def modes(workload: str, backend: str) -> tuple[str, ...]:
+    """The modes of ``workload`` that ``backend`` implements, in the workload's order
+    (the support table still says which cells are skipped, and why)."""
+    from .. import workloads
+
+    builders = load(backend).BUILDERS
+    return tuple(mode for mode in workloads.get(workload).modes if (workload, mode) in builders)

@@ -1,4 +1,6 @@
-"""What every backend module provides, and the program it builds for a cell."""
+"""What every backend module provides, the program it builds for a cell, and the two
+conversions at the boundary: flat inputs to native structures once, when the cell is
+built, and native outputs to flat arrays only when they are copied back."""
 
 from __future__ import annotations
 
@@ -8,31 +10,98 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from ..cells import Cell
+from ..models import flatten, split
 
 
 @dataclass
 class Program:
-    """One cell, built: ``run()`` launches one unit of work on inputs already on the device.
+    """One cell, built.  ``fn(*args)`` is one unit of work on inputs already on the
+    device, in the framework's native structures; ``run()`` calls it on the cell's own
+    inputs, ``place(arrays)`` converts other flat float64 inputs of the same shapes
+    (the fresh-input check calls ``fn`` on them).
 
-    ``wait(out)`` blocks until that work has finished; ``to_numpy(out)`` copies the outputs
-    back.  ``traces()`` counts how often the callable was traced or compiled so far, so
-    that a retrace after warm-up is caught; ``None`` where there is nothing to retrace.
-    ``device_name`` is what the framework calls the device it ran on.
+    ``wait(out)`` blocks until that work has finished; ``to_numpy(out)`` copies the
+    outputs back, flat.  ``traces()`` counts how often the callable was traced or
+    compiled so far, so that a retrace after warm-up is caught; ``None`` where there is
+    nothing to retrace.  ``device_name`` is what the framework calls the device it ran on.
     """
 
-    run: Callable[[], Any]
+    fn: Callable[..., Any]
+    args: tuple
+    place: Callable[[dict], tuple]
     wait: Callable[[Any], None]
     to_numpy: Callable[[Any], dict[str, np.ndarray]]
     device_name: str
     traces: Callable[[], int] | None = None
 
+    def run(self):
+        return self.fn(*self.args)
+
 
 class Backend(Protocol):
     NAME: str
+    # (workload, mode) -> builder of the cell's function; no entry, no cell
+    BUILDERS: dict[tuple[str, str], Callable]
 
     def versions(self) -> dict[str, str | None]: ...
+
+    def reported_conditions(self) -> dict:
+        """Thread counts and matmul precision as the framework reports them after set-up."""
 
     def unavailable(self, cell: Cell) -> str | None:
         """Why this machine cannot run the cell (no GPU, say), or None.  May import."""
 
     def build(self, cell: Cell, arrays: dict[str, np.ndarray]) -> Program: ...
+
+
+def builder_for(backend: str, table: dict, cell: Cell) -> Callable:
+    """The builder of the cell's (workload, mode); an error, never another computation,
+    when the backend has none."""
+    key = (cell.workload, cell.mode)
+    if key not in table:
+        raise LookupError(f"{backend} has no builder for workload {cell.workload!r}, mode {cell.mode!r}")
+    return table[key]
+
+
+def hvp_builder(composition: Callable) -> Callable:
+    """A builder of the cell's function from an HVP composition ``composition(fw, f)``
+    (which the Hessian strategies reuse as it is)."""
+
+    def build(fw, f):
+        hvp = composition(fw, f)
+        return lambda p, v, *data: {"hvp": hvp(p, v, *data)}
+
+    return build
+
+
+def native_inputs(cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, container=tuple) -> tuple:
+    """The cell's arguments in call order: parameter-shaped inputs split into the model's
+    native structure (``container`` of blocks, or one array), data as they are; every
+    array cast to the cell's dtype and converted with ``convert``."""
+    case = cell.spec.check_size(cell.model, cell.size)
+    parameter_shaped = cell.spec.parameter_shaped
+    args = []
+    for name in cell.argument_names:
+        array = arrays[name].astype(cell.dtype)
+        if name not in parameter_shaped:
+            args.append(convert(array))
+            continue
+        structure = split(case, array)
+        if isinstance(structure, np.ndarray):
+            args.append(convert(structure))
+        else:
+            args.append(container(convert(np.ascontiguousarray(block)) for block in structure))
+    return tuple(args)
+
+
+def flat_outputs(cell: Cell, out: dict, to_array: Callable) -> dict[str, np.ndarray]:
+    """The outputs as NumPy, parameter-shaped ones flattened in the flattening order."""
+    result = {}
+    for key, kind in cell.spec.outputs.items():
+        value = out[key]
+        if kind == "parameters":
+            blocks = [to_array(value)] if not isinstance(value, (list, tuple)) else [to_array(b) for b in value]
+            result[key] = flatten(blocks)
+        else:
+            result[key] = np.asarray(to_array(value))
+    return result

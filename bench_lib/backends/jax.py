@@ -1,4 +1,4 @@
-"""JAX: grad, jvp and vjp compositions.
+"""JAX: grad, jvp and vjp compositions on a tuple pytree of parameters.
 
 eager: the transformed function called op by op; compiled: ``jax.jit`` lowered and
 compiled ahead of time for the cell's shapes, so that the timed call cannot retrace.
@@ -7,17 +7,19 @@ JAX has no graph mode apart from jit.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import conditions
 from ..cells import Cell
-from ..workloads import ArrayOps, loss_function, spec
-from .base import Program
+from ..models import ArrayOps, loss_function
+from .base import Program, builder_for, flat_outputs, hvp_builder, native_inputs
 
 NAME = "jax"
 
 
-def _jax():
+def framework():
     conditions.apply_process_settings()
     import jax
 
@@ -29,6 +31,15 @@ def versions() -> dict:
     return {"jax": conditions.package_version("jax"), "jaxlib": conditions.package_version("jaxlib")}
 
 
+def reported_conditions() -> dict:
+    jax = framework()
+    return {
+        "jax_matmul_precision": str(jax.config.jax_default_matmul_precision),
+        # XLA's CPU thread pool is sized from the CPUs the process may use.
+        "jax_cpu_threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
+
+
 def _device(jax, cell: Cell):
     platform = "cpu" if cell.device == "cpu" else "gpu"
     try:
@@ -38,52 +49,68 @@ def _device(jax, cell: Cell):
 
 
 def unavailable(cell: Cell) -> str | None:
-    device = _device(_jax(), cell)
+    device = _device(framework(), cell)
     if isinstance(device, Exception):
         return f"jax sees no {cell.device} device: {device}"
     return None
 
 
-def _program(jax, cell: Cell, f):
-    """The cell's function of (params, [v], *data) -> dict of outputs."""
-    jnp = jax.numpy
-    if cell.workload == "grad":
+def _tree_vdot(jax, a, b):
+    return sum(jax.numpy.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
-        def grad(p, *data):
-            value, g = jax.value_and_grad(f)(p, *data)
-            return {"loss": value, "grad": g}
 
-        return grad
+# HVP compositions as functions of f(params, *data): reused by the Hessian strategies.
+def hvp_rev_rev(jax, f):
+    return lambda p, v, *data: jax.grad(lambda q: _tree_vdot(jax, jax.grad(f)(q, *data), v))(p)
 
-    def rev_rev(p, v, *data):
-        return {"hvp": jax.grad(lambda q: jnp.vdot(jax.grad(f)(q, *data), v))(p)}
 
-    def fwd_rev(p, v, *data):
-        return {"hvp": jax.jvp(lambda q: jax.grad(f)(q, *data), (p,), (v,))[1]}
+def hvp_fwd_rev(jax, f):
+    return lambda p, v, *data: jax.jvp(lambda q: jax.grad(f)(q, *data), (p,), (v,))[1]
 
-    def rev_fwd(p, v, *data):
-        return {"hvp": jax.grad(lambda q: jax.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)}
 
-    return {"rev_rev": rev_rev, "fwd_rev": fwd_rev, "rev_fwd": rev_fwd}[cell.mode]
+def hvp_rev_fwd(jax, f):
+    return lambda p, v, *data: jax.grad(lambda q: jax.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)
+
+
+def _grad(jax, f):
+    def grad(p, *data):
+        value, g = jax.value_and_grad(f)(p, *data)
+        return {"loss": value, "grad": g}
+
+    return grad
+
+
+BUILDERS = {
+    ("grad", "rev"): _grad,
+    ("hvp", "rev_rev"): hvp_builder(hvp_rev_rev),
+    ("hvp", "fwd_rev"): hvp_builder(hvp_fwd_rev),
+    ("hvp", "rev_fwd"): hvp_builder(hvp_rev_fwd),
+}
 
 
 def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
-    jax = _jax()
+    jax = framework()
     if cell.dtype == "float64":
         # Without x64 JAX silently computes float64 requests in float32.
         jax.config.update("jax_enable_x64", True)
     device = _device(jax, cell)
-    args = [jax.device_put(arrays[name].astype(cell.dtype), device) for name in cell.argument_names]
     jnp = jax.numpy
-    ops = ArrayOps(tanh=jnp.tanh, mean=jnp.mean, sum=jnp.sum, reshape=jnp.reshape)
-    fn = _program(jax, cell, loss_function(spec(cell.model, cell.size), ops))
+    ops = ArrayOps(tanh=jnp.tanh, square=jnp.square, mean=jnp.mean, sum=jnp.sum)
+    fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.spec.check_size(cell.model, cell.size), ops))
+
+    def place(inputs):
+        return native_inputs(cell, inputs, lambda a: jax.device_put(a, device))
+
+    args = place(arrays)
     if cell.execution == "compiled":
         fn = jax.jit(fn).lower(*args).compile()
 
     return Program(
-        run=lambda: fn(*args),
+        fn=fn,
+        args=args,
+        place=place,
         wait=jax.block_until_ready,
-        to_numpy=lambda out: {key: np.asarray(value) for key, value in out.items()},
+        to_numpy=lambda out: flat_outputs(cell, out, np.asarray),
         device_name=str(device.device_kind),
         # An AOT-compiled executable is bound to its shapes and cannot retrace.
         traces=None,

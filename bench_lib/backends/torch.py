@@ -1,4 +1,5 @@
-"""PyTorch: double backward through ``torch.autograd`` and ``torch.func`` transforms.
+"""PyTorch: double backward through ``torch.autograd`` and ``torch.func`` transforms, on
+the parameters as separate tensors (leaf tensors for autograd, a tuple for torch.func).
 
 eager: autograd for grad and rev_rev (the idiom PyTorch users write), ``torch.func`` for
 the forward-mode compositions.  compiled: ``torch.compile(fullgraph=True, dynamic=False)``
@@ -13,13 +14,13 @@ import numpy as np
 
 from .. import conditions
 from ..cells import Cell
-from ..workloads import ArrayOps, loss_function, spec
-from .base import Program
+from ..models import ArrayOps, loss_function
+from .base import Program, builder_for, flat_outputs, native_inputs
 
 NAME = "torch"
 
 
-def _torch():
+def framework():
     conditions.apply_process_settings()
     import torch
 
@@ -34,8 +35,18 @@ def versions() -> dict:
     return {"torch": conditions.package_version("torch")}
 
 
+def reported_conditions() -> dict:
+    torch = framework()
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+    }
+
+
 def unavailable(cell: Cell) -> str | None:
-    torch = _torch()
+    torch = framework()
     if cell.device == "gpu" and not torch.cuda.is_available():
         return "torch sees no CUDA device (torch.cuda.is_available() is False)"
     return None
@@ -45,49 +56,81 @@ def _compile(torch, fn):
     return torch.compile(fn, fullgraph=True, dynamic=False)
 
 
-def _program(torch, cell: Cell, f):
-    """The cell's function of (params, [v], *data) -> dict of outputs."""
-    compiled = cell.execution == "compiled"
+def _tree_dot(torch, a, b):
+    if isinstance(a, torch.Tensor):
+        return torch.sum(a * b)
+    return sum(torch.sum(x * y) for x, y in zip(a, b, strict=True))
+
+
+# HVP compositions as functions of f(params, *data): reused by the Hessian strategies.
+def hvp_double_backward(torch, f):
+    """autograd's double backward; the parameters must be leaf tensors with requires_grad."""
+
+    def hvp(p, v, *data):
+        g = torch.autograd.grad(f(p, *data), p, create_graph=True)
+        return torch.autograd.grad(g, p, grad_outputs=v)
+
+    return hvp
+
+
+def hvp_rev_rev(torch, f):
     func = torch.func
-    if cell.workload == "grad":
-        forward = _compile(torch, f) if compiled else f
+    return lambda p, v, *data: func.grad(lambda q: _tree_dot(torch, func.grad(f)(q, *data), v))(p)
 
-        def grad(p, *data):
-            value = forward(p, *data)
-            (g,) = torch.autograd.grad(value, p)
-            return {"loss": value.detach(), "grad": g}
 
-        return grad
+def hvp_fwd_rev(torch, f):
+    func = torch.func
+    return lambda p, v, *data: func.jvp(lambda q: func.grad(f)(q, *data), (p,), (v,))[1]
 
-    if cell.mode == "rev_rev" and not compiled:
 
-        def double_backward(p, v, *data):
-            (g,) = torch.autograd.grad(f(p, *data), p, create_graph=True)
-            (hv,) = torch.autograd.grad(g, p, grad_outputs=v)
-            return {"hvp": hv}
+def hvp_rev_fwd(torch, f):
+    func = torch.func
+    return lambda p, v, *data: func.grad(lambda q: func.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)
 
-        return double_backward
 
-    if cell.mode == "rev_rev":
-        # autograd.grad(create_graph=True) through a compiled loss raises "torch.compile
-        # with aot_autograd does not currently support double backward"; the torch.func
-        # composition compiles whole.
-        def hvp(p, v, *data):
-            return func.grad(lambda q: torch.dot(func.grad(f)(q, *data), v))(p)
+# A builder returns (the cell's function, whether the parameters are autograd leaves).
+def _grad(torch, f, compiled):
+    forward = _compile(torch, f) if compiled else f
 
-    elif cell.mode == "fwd_rev":
+    def grad(p, *data):
+        value = forward(p, *data)
+        g = torch.autograd.grad(value, p)
+        return {"loss": value.detach(), "grad": g[0] if isinstance(p, torch.Tensor) else g}
 
-        def hvp(p, v, *data):
-            return func.jvp(lambda q: func.grad(f)(q, *data), (p,), (v,))[1]
+    return grad, True
 
-    else:
+
+def _rev_rev(torch, f, compiled):
+    if not compiled:
+        double_backward = hvp_double_backward(torch, f)
 
         def hvp(p, v, *data):
-            return func.grad(lambda q: func.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)
+            hv = double_backward(p, v, *data)
+            return {"hvp": hv[0] if isinstance(p, torch.Tensor) else hv}
 
-    if compiled:
-        hvp = _compile(torch, hvp)
-    return lambda p, v, *data: {"hvp": hvp(p, v, *data)}
+        return hvp, True
+    # autograd.grad(create_graph=True) through a compiled loss raises "torch.compile
+    # with aot_autograd does not currently support double backward"; the torch.func
+    # composition compiles whole.
+    return _func_hvp(hvp_rev_rev)(torch, f, compiled)
+
+
+def _func_hvp(composition):
+    def build(torch, f, compiled):
+        hvp = composition(torch, f)
+        if compiled:
+            hvp = _compile(torch, hvp)
+        return (lambda p, v, *data: {"hvp": hvp(p, v, *data)}), False
+
+    return build
+
+
+BUILDERS = {
+    ("grad", "rev"): _grad,
+    ("hvp", "rev_rev"): _rev_rev,
+    ("hvp", "fwd_rev"): _func_hvp(hvp_fwd_rev),
+    ("hvp", "rev_fwd"): _func_hvp(hvp_rev_fwd),
+}
 
 
 def _graph_count(torch) -> int:
@@ -97,26 +140,31 @@ def _graph_count(torch) -> int:
 
 
 def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
-    torch = _torch()
+    torch = framework()
     device = torch.device("cuda" if cell.device == "gpu" else "cpu")
-    args = [torch.from_numpy(arrays[name].astype(cell.dtype)).to(device) for name in cell.argument_names]
-    if cell.workload == "grad" or (cell.mode == "rev_rev" and cell.execution == "eager"):
-        args[0].requires_grad_(True)  # autograd differentiates with respect to this leaf
-    ops = ArrayOps(tanh=torch.tanh, mean=torch.mean, sum=torch.sum, reshape=torch.reshape)
-    fn = _program(torch, cell, loss_function(spec(cell.model, cell.size), ops))
+    ops = ArrayOps(tanh=torch.tanh, square=torch.square, mean=torch.mean, sum=torch.sum)
+    f = loss_function(cell.spec.check_size(cell.model, cell.size), ops)
+    fn, leaves = builder_for(NAME, BUILDERS, cell)(torch, f, cell.execution == "compiled")
+
+    def place(inputs):
+        args = native_inputs(cell, inputs, lambda a: torch.from_numpy(a).to(device))
+        if leaves:  # autograd differentiates with respect to these leaf tensors
+            params = args[0]
+            for tensor in [params] if isinstance(params, torch.Tensor) else params:
+                tensor.requires_grad_(True)
+        return args
 
     def wait(_out):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    def to_numpy(out):
-        return {key: value.detach().cpu().numpy() for key, value in out.items()}
-
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return Program(
-        run=lambda: fn(*args),
+        fn=fn,
+        args=place(arrays),
+        place=place,
         wait=wait,
-        to_numpy=to_numpy,
+        to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.detach().cpu().numpy()),
         device_name=name,
         traces=(lambda: _graph_count(torch)) if cell.execution == "compiled" else None,
     )

@@ -1,0 +1,112 @@
+"""How far a correct answer computed in float32 or float64 may be from the float64
+reference: a tolerance per output block, from a model of rounding error.
+
+The error is measured per block of an output (each parameter block of the mlp, the
+whole vector for Rosenbrock, the loss on its own) as a normwise relative error,
+``|x_b - y_b| / |y_b|`` in the 2-norm.  A correct computation in a dtype of unit
+roundoff u is, to first order, the exact computation at inputs perturbed by about u,
+plus the rounding of its own sums.  So the tolerance of block b is
+
+    SAFETY * (u * (sqrt(terms) + kappa_b) + reference_error_b)
+
+- ``kappa_b``: the block's condition number with respect to the inputs, measured by
+  re-evaluating the float64 reference at inputs perturbed elementwise by a relative
+  2**-24 with random signs.  It captures cancellation,
+  such as 1200 x_i**2 - 400 x_{i+1} + 2 in Rosenbrock's Hessian, which no constant does.
+- ``sqrt(terms)``: rounding in the longest sum behind an entry (the probabilistic
+  bound for a sum of ``terms`` rounded terms); the model case says how long it is.
+- ``reference_error_b``: the reference's own error where it is approximate (a finite
+  difference), estimated by the distance to a second difference at twice the step.
+
+A wrong answer is off by far more at every size: an output scaled by 1.001 is off by
+1e-3 in every block, a zeroed block by 1 and a block of the wrong sign by 2, against
+tolerances of about 1e-5 (float32) and 1e-10 (float64); the tests show each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import Case, block_slices
+from .workloads import Expected, Workload
+
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+SAFETY = 8.0
+PERTURBATION = 2.0**-24
+# One draw: a block's normwise response sums over its entries and varies little
+# between draws (seen: within 20% for the mlp's 10-entry b3), and SAFETY covers that.
+DRAWS = 1
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """How one output is split for verification: names and slices of its flat form."""
+
+    names: tuple[str, ...]
+    slices: tuple[slice, ...]
+
+
+def output_blocks(workload: Workload, case: Case) -> dict[str, Blocks]:
+    blocks = {}
+    for key, kind in workload.outputs.items():
+        if kind == "parameters":
+            blocks[key] = Blocks(case.block_names, block_slices(case))
+        else:
+            blocks[key] = Blocks((key,), (slice(None),))
+    return blocks
+
+
+def normwise_errors(actual, expected, blocks: Blocks) -> np.ndarray:
+    """|x_b - y_b| / |y_b| per block (the absolute error where |y_b| is zero)."""
+    actual = np.asarray(actual, dtype=np.float64).reshape(-1)
+    expected = np.asarray(expected, dtype=np.float64).reshape(-1)
+    errors = []
+    for s in blocks.slices:
+        scale = np.linalg.norm(expected[s])
+        distance = np.linalg.norm(actual[s] - expected[s])
+        errors.append(distance / scale if scale > 0 else distance)
+    return np.asarray(errors)
+
+
+def conditioning(workload: Workload, case: Case, arrays, expected: dict[str, Expected], seed: int = 0):
+    """kappa per output block: the largest normwise relative change of the reference
+    under a relative input perturbation of size PERTURBATION, divided by that size."""
+    blocks = output_blocks(workload, case)
+    rng = np.random.default_rng([seed, 2**24])
+    kappa = {key: np.zeros(len(b.slices)) for key, b in blocks.items()}
+    for _ in range(DRAWS):
+        perturbed = {
+            name: array * (1.0 + PERTURBATION * rng.choice((-1.0, 1.0), size=array.shape))
+            for name, array in arrays.items()
+        }
+        moved = workload.reference(case, perturbed)
+        for key, b in blocks.items():
+            change = normwise_errors(moved[key].value, expected[key].value, b) / PERTURBATION
+            kappa[key] = np.maximum(kappa[key], change)
+    return kappa
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The tolerance of each block of one output, and what it is made of."""
+
+    blocks: Blocks
+    tolerance: np.ndarray
+    kappa: np.ndarray
+    reference_error: np.ndarray
+    terms: int
+
+
+def bounds(workload: Workload, case: Case, expected: dict[str, Expected], kappa, dtype: str) -> dict[str, Bound]:
+    u = UNIT_ROUNDOFF[dtype]
+    result = {}
+    for key, b in output_blocks(workload, case).items():
+        terms = case.value_terms if workload.outputs[key] == "value" else case.derivative_terms
+        reference_error = np.zeros(len(b.slices))
+        if expected[key].alternative is not None:
+            reference_error = normwise_errors(expected[key].alternative, expected[key].value, b)
+        tolerance = SAFETY * (u * (np.sqrt(terms) + kappa[key]) + reference_error)
+        result[key] = Bound(b, tolerance, kappa[key], reference_error, terms)
+    return result

@@ -1,0 +1,115 @@
+"""Hand-written mlp gradients and HVPs: the yardstick for the suite's prepared cells.
+
+Each module here (``tensorflow``, ``jax``, ``torch``) writes the mlp loss inline and its
+derivatives the way that framework's documentation writes them, with no suite helper
+(no loss function, Cell, Program or ArrayOps from ``bench_lib``; only the
+framework's set-up, threads and precision, is the suite backend's, so that both run
+under the same conditions): the plain, fastest
+idiomatic code a user of the framework would write.  The suite's cell should take at
+most about as long (suite / hand-written <= 1.05).
+
+Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritten``:
+
+- ``workload`` "grad" (mode "rev") or "hvp" (mode "rev_rev", "fwd_rev", "rev_fwd");
+- ``execution`` "eager", "graph" (TensorFlow only) or "compiled"; an execution the
+  framework does not have raises ``NotImplementedError`` with the reason;
+- ``arrays`` as ``bench_lib.inputs(workload, "mlp", size)`` returns them (flat float64
+  ``params``, ``x``, ``y`` and, for "hvp", ``v``);
+- ``dtype`` "float32" or "float64"; everything runs on the CPU.
+
+``run()`` performs one unit of work on inputs converted once in ``build`` and returns
+when it has finished; ``to_numpy(out)`` gives ``{"loss", "grad"}`` or ``{"hvp"}`` as
+NumPy arrays in the cell's dtype, flattened in the order W1, b1, W2, b2, W3, b3,
+row-major.  ``rerun(arrays)`` (not timed) calls the very same built function, without
+building it again, on other inputs of the same shapes, converted as ``build`` converts
+them, and leaves ``run()``'s inputs as they were: a check that the inputs are real
+arguments.  (An input that XLA takes as a compile-time constant still answers correctly,
+by recompiling for each new value; the tests inspect TensorFlow's HLO for that.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+BACKENDS = ("tensorflow", "jax", "torch")
+MODES = {"grad": ("rev",), "hvp": ("rev_rev", "fwd_rev", "rev_fwd")}
+EXECUTIONS = ("eager", "graph", "compiled")
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class HandWritten:
+    """One built hand-written cell (see the module docstring)."""
+
+    run: Callable[[], object]
+    to_numpy: Callable[[object], dict]
+    rerun: Callable[[dict], object] | None = None
+
+
+def load(backend_name: str):
+    """The hand-written module of ``backend_name``; its framework is imported by ``build``."""
+    if backend_name not in BACKENDS:
+        raise ValueError(f"unknown backend {backend_name!r}; expected one of {BACKENDS}")
+    return importlib.import_module(f"{__name__}.{backend_name}")
+
+
+def check(workload: str, mode: str, execution: str, dtype: str) -> None:
+    """A clear ValueError for an argument outside the axes."""
+    if workload not in MODES:
+        raise ValueError(f"unknown workload {workload!r}; expected one of {tuple(MODES)}")
+    if mode not in MODES[workload]:
+        raise ValueError(f"unknown mode {mode!r} for workload {workload!r}; expected one of {MODES[workload]}")
+    if execution not in EXECUTIONS:
+        raise ValueError(f"unknown execution {execution!r}; expected one of {EXECUTIONS}")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
+
+
+def mlp_shapes(arrays: dict) -> tuple[tuple[int, ...], ...]:
+    """(W1, b1, W2, b2, W3, b3) shapes from x, y and the length of params.
+
+    len(params) = n_in h + h + h h + h + h n_out + n_out, a quadratic in h.
+    """
+    n_in, n_out = arrays["x"].shape[1], arrays["y"].shape[1]
+    total = arrays["params"].size
+    b = n_in + 2 + n_out
+    h = (-b + math.isqrt(b * b + 4 * (total - n_out))) // 2
+    shapes = ((n_in, h), (h,), (h, h), (h,), (h, n_out), (n_out,))
+    if sum(math.prod(s) for s in shapes) != total:
+        raise ValueError(f"{total} parameters fit no mlp with {n_in} inputs and {n_out} outputs")
+    return shapes
+
+
+def split(flat: np.ndarray, shapes) -> list[np.ndarray]:
+    """Cut a flat vector into arrays of ``shapes``, in order, row-major."""
+    pieces, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        pieces.append(flat[start : start + size].reshape(shape))
+        start += size
+    if start != flat.size:
+        raise ValueError(f"shapes take {start} numbers, the vector has {flat.size}")
+    return pieces
+
+
+def numpy_inputs(workload: str, arrays: dict, dtype: str) -> dict:
+    """The cell's inputs as fresh NumPy arrays of ``dtype``: ``params`` (and ``v``) as six arrays."""
+    shapes = mlp_shapes(arrays)
+    out = {
+        "params": [np.array(a, dtype=dtype) for a in split(arrays["params"], shapes)],
+        "x": np.array(arrays["x"], dtype=dtype),
+        "y": np.array(arrays["y"], dtype=dtype),
+    }
+    if workload == "hvp":
+        out["v"] = [np.array(a, dtype=dtype) for a in split(arrays["v"], shapes)]
+    return out
+
+
+def flat(blocks) -> np.ndarray:
+    """Concatenate NumPy blocks, row-major, in order (keeps their dtype)."""
+    return np.concatenate([np.asarray(b).ravel() for b in blocks])

@@ -1,0 +1,51 @@
+"""The outcome of preparing one cell: verified (with its errors, first-call time and
+conditions), skipped (with the reason) or failed (with the message).
+
+One type for everything that reports on cells: the asv harness, the records shared
+between asv processes, ``verify``, and the reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .cells import Cell
+
+STATUSES = ("verified", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    cell: Cell
+    status: str
+    reason: str | None = None  # why a skipped cell cannot run
+    message: str | None = None  # what went wrong in a failed one
+    errors: dict[str, float] = field(default_factory=dict)  # per output: normwise error
+    tolerances: dict[str, float] = field(default_factory=dict)
+    elementwise_errors: dict[str, float] = field(default_factory=dict)
+    margin: float | None = None  # largest error / tolerance; at most 1 when verified
+    first_call_seconds: float | None = None
+    warm_call_seconds: float | None = None  # fastest warm-up call, for reading asv's median
+    conditions: dict = field(default_factory=dict)
+    prepared_in: str | None = None  # which process prepared it: "time", "check", "verify"
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; expected one of {STATUSES}")
+        if self.status == "skipped" and not self.reason:
+            raise ValueError("a skipped outcome needs its reason")
+        if self.status == "failed" and not self.message:
+            raise ValueError("a failed outcome needs its message")
+
+    @property
+    def error(self) -> float | None:
+        return max(self.errors.values()) if self.errors else None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["cell"] = self.cell.as_dict()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Outcome":
+        return cls(**{**data, "cell": Cell(**data["cell"])})

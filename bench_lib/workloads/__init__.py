@@ -1,0 +1,104 @@
+"""The workload registry: one module per workload, from which the suite derives its
+vocabulary (modes, sizes, argument names, outputs, asv parameters, presets).
+
+A workload module defines ``WORKLOAD``, a ``Workload``.  Adding a workload means one
+module here, one line in ``_MODULES``, a builder per mode in each backend's table, and an
+asv suite file; nothing else switches on workload names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..models import MODELS, Case, data_names, draw_data, draw_params, spec
+
+# An output is either a value of the loss ("value": a 0-d array) or shaped like the
+# parameters ("parameters": flat, in the flattening order, split into the model's
+# blocks when verified).
+OUTPUT_KINDS = ("value", "parameters")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A reference output.  ``alternative`` is a second, independent estimate (a finite
+    difference with twice the step) when the reference is approximate; their distance
+    bounds the reference's own error.  None when the reference is exact."""
+
+    value: np.ndarray
+    alternative: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    modes: tuple[str, ...]
+    # model -> the sizes this workload runs, and the smallest one (tests, quick checks)
+    sizes: dict[str, tuple]
+    smallest: dict[str, object]
+    # output key -> kind, in the order compute() documents them
+    outputs: dict[str, str]
+    # the float64 reference: (case, inputs) -> {output key: Expected}
+    reference: Callable[[Case, dict], dict[str, Expected]]
+    # parameter-shaped inputs drawn after the data, in this order (e.g. ("v",))
+    extra_inputs: tuple[str, ...] = ()
+    # keyword parameters of compute/prepare and their allowed values (none yet)
+    parameters: dict[str, tuple] = field(default_factory=dict)
+
+    def __post_init__(self):
+        assert set(self.sizes) == set(self.smallest) and set(self.sizes) <= set(MODELS), self.name
+        assert all(kind in OUTPUT_KINDS for kind in self.outputs.values()), self.name
+
+    def check_size(self, model: str, size) -> Case:
+        case = spec(model, size)  # a ValueError naming an unknown model or size
+        if size not in self.sizes.get(model, ()):
+            raise ValueError(
+                f"size {size!r} of model {model!r} is not a case of workload {self.name!r}; "
+                f"expected one of {self.sizes.get(model, ())}"
+            )
+        return case
+
+    def arguments(self, model: str) -> tuple[str, ...]:
+        """The inputs a cell's program takes, in call order."""
+        return ("params", *self.extra_inputs, *data_names(model))
+
+    @property
+    def parameter_shaped(self) -> tuple[str, ...]:
+        return ("params", *self.extra_inputs)
+
+
+_MODULES = ("grad", "hvp")
+REGISTRY: dict[str, Workload] = {
+    name: importlib.import_module(f"{__name__}.{name}").WORKLOAD for name in _MODULES
+}
+WORKLOADS = tuple(REGISTRY)
+MODES = {name: workload.modes for name, workload in REGISTRY.items()}
+
+
+def get(name: str) -> Workload:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown workload {name!r}; expected one of {WORKLOADS}")
+    return REGISTRY[name]
+
+
+def inputs(workload: str, model: str, size, seed: int = 0) -> dict[str, np.ndarray]:
+    """The float64 inputs of one case: flat ``params``, the model's data (``x``, ``y``
+    for the mlp), then the workload's extra inputs (``v`` for hvp).
+
+    The generator draws params, then data, then the extra inputs, so that every
+    workload of a case is evaluated at the same point.
+    """
+    spec_ = get(workload)
+    case = spec_.check_size(model, size)
+    rng = np.random.default_rng(seed)
+    arrays = {"params": draw_params(case, rng), **draw_data(case, rng)}
+    for name in spec_.extra_inputs:
+        arrays[name] = rng.standard_normal(case.n_params)
+    return arrays
+
+
+__all__ = ["Expected", "MODELS", "MODES", "REGISTRY", "WORKLOADS", "Workload", "get", "inputs"]

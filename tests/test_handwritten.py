@@ -1,0 +1,188 @@
+"""The hand-written yardsticks (bench_lib.handwritten) against the float64 reference.
+
+Every backend x (grad/rev, hvp/rev_rev, fwd_rev, rev_fwd) x execution it has, at mlp S,
+in float32 and float64.  Each built cell is also called on other inputs (``rerun``)
+without building again, and must answer for them.  That alone does not catch an input
+that XLA takes as a compile-time constant (TensorFlow then recompiles for every new value
+and still answers correctly), so the TensorFlow compiled programs are also checked to take
+every input as an HLO parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import bench_lib
+from bench_lib import handwritten, reference
+
+TOLERANCE = {"float32": 1e-4, "float64": 1e-8}
+FRAMEWORK = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+EXECUTIONS = {"tensorflow": ("eager", "graph", "compiled"), "jax": ("eager", "compiled"), "torch": ("eager", "compiled")}
+CASES = (("grad", "rev"), ("hvp", "rev_rev"), ("hvp", "fwd_rev"), ("hvp", "rev_fwd"))
+DTYPES = ("float32", "float64")
+TORCH_SEGFAULT = (
+    "torch 2.13's inductor kernel crashes the process (segmentation fault on a ZeroTensor "
+    "in the CPU kernel) for compiled rev_fwd in float64, pytorch/pytorch#197067"
+)
+
+
+def relative_error(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a) + np.abs(b))))
+
+
+def expected_outputs(workload: str, arrays: dict) -> dict:
+    """The float64 reference outputs, keyed as the cells key them.
+
+    ``reference.expected(workload, model, size, arrays)`` where it exists; the suite's
+    rewrite moved it to ``workloads.get(workload).reference(case, arrays)``.
+    """
+    if hasattr(reference, "expected"):
+        return reference.expected(workload, "mlp", "S", arrays)
+    from bench_lib import workloads
+
+    spec = workloads.get(workload)
+    case = spec.check_size("mlp", "S")
+    return {key: want.value for key, want in spec.reference(case, arrays).items()}
+
+
+@functools.lru_cache(maxsize=None)
+def case(workload: str, seed: int):
+    arrays = bench_lib.inputs(workload, "mlp", "S", seed=seed)
+    return arrays, expected_outputs(workload, arrays)
+
+
+def assert_matches(outputs: dict, expected: dict, dtype: str) -> None:
+    assert set(outputs) == set(expected)
+    for key, want in expected.items():
+        got = outputs[key]
+        assert isinstance(got, np.ndarray), key
+        assert got.dtype == np.dtype(dtype), (key, got.dtype)
+        assert got.shape == np.shape(want), (key, got.shape)
+        assert relative_error(got, want) <= TOLERANCE[dtype], (key, relative_error(got, want))
+
+
+def cells():
+    for backend, executions in EXECUTIONS.items():
+        for execution in executions:
+            for workload, mode in CASES:
+                for dtype in DTYPES:
+                    marks = []
+                    if backend == "torch" and execution == "compiled":
+                        marks.append(pytest.mark.slow)
+                        if mode == "rev_fwd" and dtype == "float64":
+                            marks.append(pytest.mark.skip(reason=TORCH_SEGFAULT))
+                    yield pytest.param(
+                        backend, workload, mode, execution, dtype,
+                        marks=marks, id=f"{backend}-{workload}-{mode}-{execution}-{dtype}",
+                    )
+
+
+def build(backend, workload, mode, execution, arrays, dtype, **options):
+    pytest.importorskip(FRAMEWORK[backend])
+    return handwritten.load(backend).build(workload, mode, execution, arrays, dtype, **options)
+
+
+@pytest.mark.parametrize("backend, workload, mode, execution, dtype", list(cells()))
+def test_handwritten_matches_the_reference(backend, workload, mode, execution, dtype):
+    arrays, expected = case(workload, 0)
+    cell = build(backend, workload, mode, execution, arrays, dtype)
+    first = cell.to_numpy(cell.run())
+    assert_matches(first, expected, dtype)
+    # The same built function, not built again, on other inputs answers for those.
+    other_arrays, other_expected = case(workload, 1)
+    other = cell.to_numpy(cell.rerun(other_arrays))
+    assert_matches(other, other_expected, dtype)
+    assert all(not np.allclose(other[key], first[key]) for key in expected)
+    assert_matches(cell.to_numpy(cell.run()), expected, dtype)  # run() still has its own inputs
+
+
+COMPILED_CELLS = [
+    pytest.param("tensorflow", id="tensorflow"),
+    pytest.param("jax", id="jax"),
+    pytest.param("torch", id="torch", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("backend", COMPILED_CELLS)
+def test_compiled_cells_built_twice_each_match_their_inputs(backend):
+    outputs = []
+    for seed in (0, 1):
+        arrays, expected = case("hvp", seed)
+        cell = build(backend, "hvp", "fwd_rev", "compiled", arrays, "float32")
+        outputs.append(cell.to_numpy(cell.run()))
+        assert_matches(outputs[-1], expected, "float32")
+    assert not np.allclose(outputs[0]["hvp"], outputs[1]["hvp"])
+
+
+def test_torch_compiled_rev_fwd_float64_is_not_implemented_rather_than_a_crash():
+    arrays, _ = case("hvp", 0)
+    with pytest.raises(NotImplementedError, match="pytorch/pytorch#197067"):
+        handwritten.load("torch").build("hvp", "rev_fwd", "compiled", arrays, "float64")
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_an_execution_the_framework_lacks_is_not_implemented(backend):
+    arrays, _ = case("grad", 0)
+    with pytest.raises(NotImplementedError, match=f"{backend} has no graph execution"):
+        handwritten.load(backend).build("grad", "rev", "graph", arrays, "float32")
+
+
+def test_bad_arguments_name_what_is_wrong():
+    arrays, _ = case("hvp", 0)
+    with pytest.raises(ValueError, match="unknown backend 'mxnet'"):
+        handwritten.load("mxnet")
+    with pytest.raises(ValueError, match="unknown mode 'rev' for workload 'hvp'"):
+        handwritten.load("jax").build("hvp", "rev", "eager", arrays, "float32")
+    with pytest.raises(ValueError, match="unknown dtype 'float16'"):
+        handwritten.load("jax").build("hvp", "fwd_rev", "eager", arrays, "float16")
+
+
+@pytest.mark.parametrize("size", ["S", "M"])
+def test_the_parameter_shapes_follow_from_the_inputs(size):
+    arrays = bench_lib.inputs("hvp", "mlp", size)
+    shapes = handwritten.mlp_shapes(arrays)
+    n_in, n_out = arrays["x"].shape[1], arrays["y"].shape[1]
+    h = shapes[1][0]
+    assert shapes == ((n_in, h), (h,), (h, h), (h,), (h, n_out), (n_out,))
+    pieces = handwritten.split(arrays["params"], shapes)
+    assert [p.shape for p in pieces] == list(shapes)
+    np.testing.assert_array_equal(handwritten.flat(pieces), arrays["params"])
+
+
+@pytest.mark.parametrize("workload, mode", CASES)
+@pytest.mark.parametrize("execution", EXECUTIONS["tensorflow"])
+def test_tensorflow_the_other_parameter_kind_is_correct_too(workload, mode, execution):
+    """build() uses watched tensors or tf.Variables, whichever measured faster for the
+    execution; the other kind is correct too.  With variables, rerun() assigns fresh
+    values and the call computes with them, then run() has its own values back."""
+    tf_module = handwritten.load("tensorflow")
+    pytest.importorskip("tensorflow")
+    other_kind = {"tensors": "variables", "variables": "tensors"}[tf_module.PARAMS_AS[execution]]
+    arrays, expected = case(workload, 0)
+    cell = build("tensorflow", workload, mode, execution, arrays, "float32", params_as=other_kind)
+    assert_matches(cell.to_numpy(cell.run()), expected, "float32")
+    other_arrays, other_expected = case(workload, 1)
+    assert_matches(cell.to_numpy(cell.rerun(other_arrays)), other_expected, "float32")
+    assert_matches(cell.to_numpy(cell.run()), expected, "float32")
+
+
+@pytest.mark.parametrize("params_as", ["tensors", "variables"])
+@pytest.mark.parametrize("workload, mode", CASES)
+def test_tensorflow_xla_takes_every_input_as_a_parameter(workload, mode, params_as):
+    """No input of the compiled function is folded into a compile-time constant (which
+    TensorFlow's XLA bridge does to every input of rev_fwd when the bias broadcasts
+    implicitly): the HLO entry has one parameter per input tensor and variable."""
+    tf = pytest.importorskip("tensorflow")
+    from bench_lib.handwritten.tensorflow import _function
+
+    arrays, _ = case(workload, 0)
+    fn, args, _host, variables = _function(workload, mode, "compiled", arrays, "float32", params_as)
+    hlo = tf.function(fn, jit_compile=True).experimental_get_compiler_ir(*args)(stage="hlo")
+    entry = hlo[hlo.index("\nENTRY ") :]
+    inputs = len(tf.nest.flatten(args)) + len(variables or ())
+    assert inputs == (8 if workload == "grad" else 14)
+    assert entry.count(" parameter(") == inputs
