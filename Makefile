@@ -25,7 +25,7 @@ test: $(INSTALLED)
 	$(VENV_PYTHON) -m pytest
 
 verify: $(INSTALLED)
-	$(VENV_PYTHON) -m bench_lib verify
+	$(VENV_PYTHON) -m bench_lib verify --preset $(PRESET)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -51,6 +51,12 @@ def _idiom(args) -> int:
     return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms)
 
 
+def _agreement(args) -> int:
+    from .agreement import compare
+
+    return compare(args.cell, args.pairs, args.config)
+
+
 def _cells(args) -> int:
     preset = presets.get(args.preset)
     for cell in preset.cells():
@@ -96,6 +102,14 @@ def main(argv=None) -> int:
     idiom.add_argument("--rounds", type=int, default=7)
     idiom.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
     idiom.set_defaults(handler=_idiom)
+
+    agreement = commands.add_parser(
+        "agreement", help="asv run of single cells against a fresh-process tight loop, in repeated pairs"
+    )
+    agreement.add_argument("cell", nargs="+", help="cell labels, as `cells` prints them")
+    agreement.add_argument("--pairs", type=int, default=3)
+    agreement.add_argument("--config", default="asv.conf.json")
+    agreement.set_defaults(handler=_agreement)
 
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, conditions, error_model, workloads
+from . import backends, conditions, verify
 from .cells import Cell
 from .support import require_supported
-from .verify import Verdict, VerificationError, check
+from .verify import Verdict, VerificationError
 from .workloads import inputs
 
 # Calls after the first, before timing: the first call traces and compiles, the next
@@ -40,33 +39,6 @@ class PreparedCell:
 
     def __call__(self):
         return self.call()
-
-
-@functools.lru_cache(maxsize=4)
-def reference_outputs(workload: str, model: str, size, seed: int):
-    """The float64 reference outputs of a case, computed once per process."""
-    spec = workloads.get(workload)
-    return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
-
-
-@functools.lru_cache(maxsize=4)
-def conditioning(workload: str, model: str, size, seed: int):
-    """The condition number of each output block of a case; it does not depend on the
-    dtype, and varies little between draws of the same case."""
-    spec = workloads.get(workload)
-    case = spec.check_size(model, size)
-    arrays = inputs(workload, model, size, seed)
-    return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
-
-
-def verdict_for(cell: Cell, outputs: dict, seed: int | None = None) -> Verdict:
-    """The cell's outputs (computed from the inputs of ``seed``, the cell's own by
-    default) against the reference within the error model's tolerances.  The
-    conditioning is always the cell's own draw's."""
-    expected = reference_outputs(cell.workload, cell.model, cell.size, cell.seed if seed is None else seed)
-    kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed)
-    case = cell.spec.check_size(cell.model, cell.size)
-    return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)
 
 
 def _build(cell: Cell):
@@ -100,10 +72,11 @@ def _require_verified(cell: Cell, verdict: Verdict, what: str = "") -> None:
         )
 
 
-def _timed(call) -> float:
+def _timed(call) -> tuple[float, object]:
+    """Seconds one call took, and what it returned."""
     started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
+    out = call()
+    return time.perf_counter() - started, out
 
 
 def warm_up(call) -> float:
@@ -112,7 +85,7 @@ def warm_up(call) -> float:
     while len(times) < WARMUP_MIN_CALLS or (
         len(times) < WARMUP_CALLS and time.perf_counter() - started < WARMUP_SECONDS
     ):
-        times.append(_timed(call))
+        times.append(_timed(call)[0])
     return min(times)
 
 
@@ -134,9 +107,9 @@ def _check_fresh_inputs(cell: Cell, program, warm_seconds: float) -> None:
     for seed in range(cell.seed + 1, cell.seed + 1 + FRESH_SEEDS):
         args = program.place(inputs(cell.workload, cell.model, cell.size, seed))
         traces_before = program.traces() if program.traces else None
-        outputs = []
-        seconds = _timed(lambda: outputs.append(_finished(program, args)()))
-        _require_verified(cell, verdict_for(cell, program.to_numpy(outputs[0]), seed), f" on fresh inputs (seed {seed})")
+        seconds, out = _timed(_finished(program, args))
+        verdict = verify.verdict_for(cell, program.to_numpy(out), seed)
+        _require_verified(cell, verdict, f" on fresh inputs (seed {seed})")
         if program.traces and program.traces() != traces_before:
             raise RuntimeError(f"{cell.label}: the compiled callable retraced on fresh input values")
         if seconds <= limit:
@@ -162,7 +135,7 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
     out = call()
     first_call_seconds = time.perf_counter() - started
 
-    verdict = verdict_for(cell, program.to_numpy(out))
+    verdict = verify.verdict_for(cell, program.to_numpy(out))
     _require_verified(cell, verdict)
 
     traces_before = program.traces() if program.traces else None

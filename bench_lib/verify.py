@@ -3,11 +3,14 @@ tolerances of the error model (``error_model.py``)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import error_model, workloads
 from .error_model import Bound, normwise_errors
+from .workloads import inputs
 
 
 class VerificationError(AssertionError):
@@ -76,3 +79,30 @@ def check(outputs: dict[str, np.ndarray], expected: dict, bounds: dict[str, Boun
         elementwise[key] = elementwise_error(got, want)
         margin = max(margin, float(ratios[worst]))
     return Verdict(errors, tolerances, worst_blocks, elementwise, margin)
+
+
+@functools.lru_cache(maxsize=4)
+def reference_outputs(workload: str, model: str, size, seed: int):
+    """The float64 reference outputs of a case, computed once per process."""
+    spec = workloads.get(workload)
+    return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
+
+
+@functools.lru_cache(maxsize=4)
+def conditioning(workload: str, model: str, size, seed: int):
+    """The condition number of each output block of a case; it does not depend on the
+    dtype, and varies little between draws of the same case."""
+    spec = workloads.get(workload)
+    case = spec.check_size(model, size)
+    arrays = inputs(workload, model, size, seed)
+    return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
+
+
+def verdict_for(cell, outputs: dict, seed: int | None = None) -> Verdict:
+    """The cell's outputs (computed from the inputs of ``seed``, the cell's own by
+    default) against the reference within the error model's tolerances.  The
+    conditioning is always the cell's own draw's."""
+    expected = reference_outputs(cell.workload, cell.model, cell.size, cell.seed if seed is None else seed)
+    kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed)
+    case = cell.spec.check_size(cell.model, cell.size)
+    return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import api, backends, presets, support
+from bench_lib import backends, presets, support, verify
 from bench_lib.backends.base import Program
 from bench_lib.verify import VerificationError
 
@@ -41,7 +41,7 @@ def test_cell_matches_the_reference(cell):
     for key, kind in cell.spec.outputs.items():
         assert outputs[key].dtype == np.dtype(cell.dtype)
         assert outputs[key].shape == ((n,) if kind == "parameters" else ())
-    assert api.verdict_for(cell, outputs).passed
+    assert verify.verdict_for(cell, outputs).passed
 
 
 @pytest.mark.parametrize("backend", bench_lib.BACKENDS)
@@ -90,12 +90,12 @@ def test_gpu_cells_skip_with_a_reason_on_a_machine_without_one(backend):
 
 
 def test_a_wrong_answer_is_a_failure_not_a_skip(monkeypatch):
-    real = api.verdict_for
+    real = verify.verdict_for
 
     def off_by_a_thousandth(cell, outputs, seed=None):
         return real(cell, {key: value * 1.001 for key, value in outputs.items()}, seed)
 
-    monkeypatch.setattr(api, "verdict_for", off_by_a_thousandth)
+    monkeypatch.setattr(verify, "verdict_for", off_by_a_thousandth)
     with pytest.raises(VerificationError, match="exceeds the float32 tolerance") as failure:
         bench_lib.prepare("hvp", "jax", "fwd_rev", "compiled", "mlp", "S")
     assert not isinstance(failure.value, NotImplementedError)
@@ -129,7 +129,7 @@ def fake_backend(monkeypatch, run, traces=None):
 
 
 def correct_hvp(arrays):
-    return {"hvp": api.reference_outputs("hvp", "rosenbrock", 1000, seed_of(arrays))["hvp"].value.astype("float32")}
+    return {"hvp": verify.reference_outputs("hvp", "rosenbrock", 1000, seed_of(arrays))["hvp"].value.astype("float32")}
 
 
 def seed_of(arrays):

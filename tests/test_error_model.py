@@ -5,7 +5,7 @@ wrong sign) at every size."""
 import numpy as np
 import pytest
 
-from bench_lib import api, error_model, inputs, reference, workloads
+from bench_lib import api, error_model, inputs, reference, verify, workloads
 from bench_lib.models import block_slices, spec
 from bench_lib.verify import VerificationError, check, elementwise_error
 
@@ -22,8 +22,8 @@ def every_case():
 
 
 def bounds_of(name, model, size, dtype):
-    expected = api.reference_outputs(name, model, size, 0)
-    kappa = api.conditioning(name, model, size, 0)
+    expected = verify.reference_outputs(name, model, size, 0)
+    kappa = verify.conditioning(name, model, size, 0)
     workload = workloads.get(name)
     return expected, error_model.bounds(workload, spec(model, size), expected, kappa, dtype)
 
@@ -82,8 +82,8 @@ def test_correct_float32_arithmetic_passes_where_an_elementwise_constant_did_not
 
 def test_tolerances_scale_with_conditioning_and_reference_error():
     workload, case = workloads.get("hvp"), spec("mlp", "S")
-    expected = api.reference_outputs("hvp", "mlp", "S", 0)
-    kappa = api.conditioning("hvp", "mlp", "S", 0)
+    expected = verify.reference_outputs("hvp", "mlp", "S", 0)
+    kappa = verify.conditioning("hvp", "mlp", "S", 0)
     base = error_model.bounds(workload, case, expected, kappa, "float32")["hvp"].tolerance
     worse = error_model.bounds(workload, case, expected, {"hvp": kappa["hvp"] * 10}, "float32")["hvp"].tolerance
     # kappa adds SAFETY * u * kappa to each block's tolerance

@@ -141,6 +141,11 @@ def _graph_count(torch) -> int:
 
 def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     torch = framework()
+    if cell.execution == "compiled":
+        # Compile as in a fresh process, as asv runs every cell.  One process that builds
+        # many cells (verify, idiom) would otherwise recompile the same compositions for
+        # each new shape and dtype until dynamo's limit (8 per function) fails the cell.
+        torch._dynamo.reset()
     device = torch.device("cuda" if cell.device == "gpu" else "cpu")
     ops = ArrayOps(tanh=torch.tanh, square=torch.square, mean=torch.mean, sum=torch.sum)
     f = loss_function(cell.spec.check_size(cell.model, cell.size), ops)

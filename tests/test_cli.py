@@ -1,0 +1,37 @@
+"""The command line: verify chooses cells by preset, sizes or the smallest sizes, and
+says what it found; bad input is refused by name."""
+
+import pytest
+
+from bench_lib.__main__ import main
+
+
+def test_verify_given_sizes_prints_a_line_per_cell_and_the_counts(capsys):
+    status = main(["verify", "--size", "1e3", "--workload", "grad", "--backend", "jax", "--dtype", "float32"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "[1/3] verified grad/jax/rev/eager/rosenbrock-1000/cpu/float32" in out
+    assert "skipped  grad/jax/rev/graph/rosenbrock-1000/cpu/float32" in out and "JAX has no graph execution" in out
+    assert out.strip().splitlines()[-1].startswith("2 verified, 1 skipped, 0 failed")
+
+
+def test_verify_a_preset_takes_its_cells(capsys):
+    status = main(["verify", "--preset", "smoke", "--execution", "graph"])
+    out = capsys.readouterr().out
+    assert status == 0 and out.strip().splitlines()[-1].startswith("0 verified, 2 skipped, 0 failed")
+
+
+def test_a_failed_cell_makes_verify_fail(capsys, monkeypatch):
+    from bench_lib import verify
+
+    real = verify.verdict_for
+    monkeypatch.setattr(verify, "verdict_for", lambda cell, out, seed=None: real(cell, {k: -v for k, v in out.items()}, seed))
+    status = main(["verify", "--size", "1000", "--workload", "grad", "--backend", "jax", "--execution", "eager", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert status == 1 and "failed   grad/jax/rev/eager/rosenbrock-1000/cpu/float64" in out and "VerificationError" in out
+
+
+def test_an_unknown_preset_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        main(["verify", "--preset", "everything"])
+    assert "invalid choice: 'everything'" in capsys.readouterr().err

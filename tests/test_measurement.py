@@ -1,0 +1,63 @@
+"""The measurement commands' plumbing: what they read from asv's results, and the
+interleaving of the two sides of a comparison (timing itself is not asserted here)."""
+
+import math
+
+import pytest
+
+from bench_lib import handwritten
+from bench_lib.idiom import cells_to_compare
+from bench_lib.overhead import asv_run_median
+from bench_lib.timing import interleaved
+
+
+def results(value, q25=None, q75=None):
+    columns = ["result", "params", "stats_q_25", "stats_q_75"]
+    return {"result_columns": columns, "results": {"b.S.time_x": [[value], [["1"]], [q25], [q75]]}}
+
+
+def test_asv_run_median_reads_the_median_and_its_quartiles_and_refuses_skips_and_failures():
+    assert asv_run_median(results(2.0, 1.5, 2.5), "b.S.time_x", 0) == (2.0, 1.5, 2.5)
+    assert asv_run_median(results(2.0), "b.S.time_x", 0) == (2.0, 2.0, 2.0)
+    assert asv_run_median(results(math.nan), "b.S.time_x", 0) is None  # skipped
+    assert asv_run_median(results(None), "b.S.time_x", 0) is None  # failed
+    assert asv_run_median(results(2.0), "b.S.time_other", 0) is None
+
+
+def test_interleaved_alternates_which_side_goes_first():
+    order = []
+    comparison = interleaved(lambda: order.append("a"), lambda: order.append("b"), rounds=4, seconds=0.001)
+    assert comparison.rounds == 4 and comparison.ratio_min <= comparison.ratio <= comparison.ratio_max
+    runs = [order[0]]
+    for side in order[1:]:
+        if side != runs[-1]:
+            runs.append(side)
+    # after calibration (a then b), rounds go a b, b a, a b, b a
+    assert runs[2:] == ["a", "b", "a", "b", "a"]
+
+
+def test_idiom_compares_every_supported_default_mlp_cell_the_hand_written_modules_cover():
+    cells = list(cells_to_compare("default"))
+    assert len(cells) == 54 and all(c.model == "mlp" for c in cells)
+    for cell in cells:
+        assert cell.mode in handwritten.MODES[cell.workload] and cell.execution in handwritten.EXECUTIONS
+
+
+def test_an_unknown_hand_written_backend_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown backend 'mxnet'"):
+        handwritten.load("mxnet")
+
+
+@pytest.mark.parametrize(
+    "row,seconds",
+    [
+        ("  tensorflow     eager      S      cpu     float32   3.72±0.2ms ", 3.72e-3),
+        ("  tensorflow     graph      S      cpu     float32    505±30μs  ", 505e-6),
+        ("   jax       compiled    M      cpu     float32   1.19s  ", 1.19),
+        ("  torch  graph  S  cpu  float32  n/a ", None),
+    ],
+)
+def test_agreement_reads_asvs_table(row, seconds):
+    from bench_lib.agreement import parse_asv_time
+
+    assert parse_asv_time(row) == (pytest.approx(seconds) if seconds else None)
