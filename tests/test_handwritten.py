@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import handwritten, reference
+from bench_lib import handwritten, workloads
+from bench_lib.verify import elementwise_error as relative_error
 
 TOLERANCE = {"float32": 1e-4, "float64": 1e-8}
 FRAMEWORK = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -29,21 +30,8 @@ TORCH_SEGFAULT = (
 )
 
 
-def relative_error(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a) + np.abs(b))))
-
-
 def expected_outputs(workload: str, arrays: dict) -> dict:
-    """The float64 reference outputs, keyed as the cells key them.
-
-    ``reference.expected(workload, model, size, arrays)`` where it exists; the suite's
-    rewrite moved it to ``workloads.get(workload).reference(case, arrays)``.
-    """
-    if hasattr(reference, "expected"):
-        return reference.expected(workload, "mlp", "S", arrays)
-    from bench_lib import workloads
-
+    """The float64 reference outputs, keyed as the cells key them."""
     spec = workloads.get(workload)
     case = spec.check_size("mlp", "S")
     return {key: want.value for key, want in spec.reference(case, arrays).items()}
