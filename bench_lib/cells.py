@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from . import workloads
 from .backends import BACKENDS
-from .models import MODELS
+from .models import MODELS, Case, spec
 from .workloads import MODES, WORKLOADS
 
 EXECUTIONS = ("eager", "graph", "compiled")
@@ -50,6 +50,11 @@ class Cell:
     @property
     def spec(self) -> workloads.Workload:
         return workloads.get(self.workload)
+
+    @property
+    def case(self) -> Case:
+        """The model case (validated with the cell)."""
+        return spec(self.model, self.size)
 
     @property
     def argument_names(self) -> tuple[str, ...]:

@@ -142,7 +142,7 @@ def block_slices(case: Case) -> tuple[slice, ...]:
     """Where each parameter block sits in the flat vector."""
     slices, start = [], 0
     for shape in case.param_shapes:
-        size = math.prod(shape)  # plain ints: a compiler would trace np.prod into a tensor
+        size = math.prod(shape)
         slices.append(slice(start, start + size))
         start += size
     return tuple(slices)

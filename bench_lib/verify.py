@@ -104,5 +104,5 @@ def verdict_for(cell, outputs: dict, seed: int | None = None) -> Verdict:
     conditioning is always the cell's own draw's."""
     expected = reference_outputs(cell.workload, cell.model, cell.size, cell.seed if seed is None else seed)
     kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed)
-    case = cell.spec.check_size(cell.model, cell.size)
+    case = cell.case
     return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)

@@ -37,7 +37,7 @@ def test_cell_matches_the_reference(cell):
     # compute() is the public one-shot path: flat outputs in the cell's dtype that agree
     # with the reference too.
     outputs = bench_lib.compute(**cell.as_dict())
-    n = cell.spec.check_size(cell.model, cell.size).n_params
+    n = cell.case.n_params
     for key, kind in cell.spec.outputs.items():
         assert outputs[key].dtype == np.dtype(cell.dtype)
         assert outputs[key].shape == ((n,) if kind == "parameters" else ())

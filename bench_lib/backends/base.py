@@ -15,10 +15,10 @@ from ..models import flatten, split
 
 @dataclass
 class Program:
-    """One cell, built.  ``fn(*args)`` is one unit of work on inputs already on the
-    device, in the framework's native structures; ``run()`` calls it on the cell's own
-    inputs, ``place(arrays)`` converts other flat float64 inputs of the same shapes
-    (the fresh-input check calls ``fn`` on them).
+    """One cell, built.  ``fn(*args)`` is one unit of work on the cell's inputs ``args``,
+    already on the device in the framework's native structures; ``place(arrays)``
+    converts other flat float64 inputs of the same shapes (the fresh-input check calls
+    ``fn`` on them).
 
     ``wait(out)`` blocks until that work has finished; ``to_numpy(out)`` copies the
     outputs back, flat.  ``traces()`` counts how often the callable was traced or
@@ -33,9 +33,6 @@ class Program:
     to_numpy: Callable[[Any], dict[str, np.ndarray]]
     device_name: str
     traces: Callable[[], int] | None = None
-
-    def run(self):
-        return self.fn(*self.args)
 
 
 class Backend(Protocol):
@@ -78,7 +75,7 @@ def native_inputs(cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, 
     """The cell's arguments in call order: parameter-shaped inputs split into the model's
     native structure (``container`` of blocks, or one array), data as they are; every
     array cast to the cell's dtype and converted with ``convert``."""
-    case = cell.spec.check_size(cell.model, cell.size)
+    case = cell.case
     parameter_shaped = cell.spec.parameter_shaped
     args = []
     for name in cell.argument_names:

@@ -96,7 +96,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     device = _device(jax, cell)
     jnp = jax.numpy
     ops = ArrayOps(tanh=jnp.tanh, square=jnp.square, mean=jnp.mean, sum=jnp.sum)
-    fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.spec.check_size(cell.model, cell.size), ops))
+    fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.case, ops))
 
     def place(inputs):
         return native_inputs(cell, inputs, lambda a: jax.device_put(a, device))

@@ -138,16 +138,21 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     tf = framework()
     device = "/GPU:0" if cell.device == "gpu" else "/CPU:0"
     ops = ArrayOps(tanh=tf.tanh, square=tf.square, mean=tf.reduce_mean, sum=tf.reduce_sum)
-    fn = builder_for(NAME, BUILDERS, cell)(tf, loss_function(cell.spec.check_size(cell.model, cell.size), ops))
+    fn = builder_for(NAME, BUILDERS, cell)(tf, loss_function(cell.case, ops))
 
     def tensors(inputs):
         with tf.device(device):
             return native_inputs(cell, inputs, lambda a: tf.identity(tf.constant(a)), container=list)
 
     if cell.execution == "eager":
-        # Watched tensors: in eager execution they cost less than Variables.
+        # Watched tensors: in eager execution they cost less than Variables.  Eager ops
+        # go to the cell's device (TensorFlow would pick a GPU for a CPU cell otherwise).
+        def on_device(*inputs):
+            with tf.device(device):
+                return fn(*inputs)
+
         args = tensors(arrays)
-        return _program(tf, cell, fn, args, tensors, traces=None, device_name=_device_name(tf, args))
+        return _program(tf, cell, on_device, args, tensors, traces=None, device_name=_device_name(tf, args))
 
     # A traced function holds its parameters as tf.Variables, as a Keras model does,
     # and reads them at every call: per call that saves passing six tensor arguments

@@ -88,14 +88,18 @@ def hvp_rev_fwd(torch, f):
     return lambda p, v, *data: func.grad(lambda q: func.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)
 
 
+def _like_params(torch, p, grads):
+    """autograd.grad returns a tuple; a single parameter tensor gets one tensor back."""
+    return grads[0] if isinstance(p, torch.Tensor) else grads
+
+
 # A builder returns (the cell's function, whether the parameters are autograd leaves).
 def _grad(torch, f, compiled):
     forward = _compile(torch, f) if compiled else f
 
     def grad(p, *data):
         value = forward(p, *data)
-        g = torch.autograd.grad(value, p)
-        return {"loss": value.detach(), "grad": g[0] if isinstance(p, torch.Tensor) else g}
+        return {"loss": value.detach(), "grad": _like_params(torch, p, torch.autograd.grad(value, p))}
 
     return grad, True
 
@@ -105,8 +109,7 @@ def _rev_rev(torch, f, compiled):
         double_backward = hvp_double_backward(torch, f)
 
         def hvp(p, v, *data):
-            hv = double_backward(p, v, *data)
-            return {"hvp": hv[0] if isinstance(p, torch.Tensor) else hv}
+            return {"hvp": _like_params(torch, p, double_backward(p, v, *data))}
 
         return hvp, True
     # autograd.grad(create_graph=True) through a compiled loss raises "torch.compile
@@ -148,7 +151,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         torch._dynamo.reset()
     device = torch.device("cuda" if cell.device == "gpu" else "cpu")
     ops = ArrayOps(tanh=torch.tanh, square=torch.square, mean=torch.mean, sum=torch.sum)
-    f = loss_function(cell.spec.check_size(cell.model, cell.size), ops)
+    f = loss_function(cell.case, ops)
     fn, leaves = builder_for(NAME, BUILDERS, cell)(torch, f, cell.execution == "compiled")
 
     def place(inputs):
