@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,overhead,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,overhead,idiom,agreement,scaling,cells}``."""
 
 from __future__ import annotations
 
@@ -48,13 +48,19 @@ def _overhead(args) -> int:
 def _idiom(args) -> int:
     from .idiom import compare
 
-    return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms)
+    return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms, workloads=args.workload)
 
 
 def _agreement(args) -> int:
     from .agreement import compare
 
     return compare(args.cell, args.pairs, args.config)
+
+
+def _scaling(args) -> int:
+    from .scaling import run
+
+    return run(args.workload, args.dtype, args.backend, args.model, args.json)
 
 
 def _cells(args) -> int:
@@ -99,6 +105,7 @@ def main(argv=None) -> int:
         "idiom", help="time each mlp cell of a preset against hand-written framework code, interleaved in one process"
     )
     idiom.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
+    idiom.add_argument("--workload", nargs="+", choices=WORKLOADS, help="only these workloads' cells")
     idiom.add_argument("--rounds", type=int, default=7)
     idiom.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
     idiom.set_defaults(handler=_idiom)
@@ -110,6 +117,16 @@ def main(argv=None) -> int:
     agreement.add_argument("--pairs", type=int, default=3)
     agreement.add_argument("--config", default="asv.conf.json")
     agreement.set_defaults(handler=_agreement)
+
+    scaling = commands.add_parser(
+        "scaling", help="time and peak memory of every CPU cell of a workload against n, with log-log slopes"
+    )
+    scaling.add_argument("--workload", default="hessian", choices=WORKLOADS)
+    scaling.add_argument("--dtype", default="float32", choices=DTYPES)
+    scaling.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    scaling.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
+    scaling.add_argument("--json", help="also write the measurements and fits to this file")
+    scaling.set_defaults(handler=_scaling)
 
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, conditions, verify
+from . import backends, conditions, memory, verify
 from .cells import Cell
 from .support import require_supported
 from .verify import Verdict, VerificationError
@@ -14,9 +14,11 @@ from .workloads import inputs
 
 # Calls after the first, before timing: the first call traces and compiles, the next
 # ones reach steady state and show whether the callable retraces.  Steady state comes
-# after about 10 calls (calls 3 to 10 still ran 5-30% slow in a fresh process), so at
-# least WARMUP_MIN_CALLS, then up to WARMUP_CALLS while WARMUP_SECONDS last.
-WARMUP_MIN_CALLS, WARMUP_CALLS, WARMUP_SECONDS = 2, 10, 1.0
+# after about 10 calls of a sub-millisecond cell (calls 3 to 10 still ran 5-30% slow
+# in a fresh process), so up to WARMUP_CALLS while WARMUP_SECONDS last, and at least
+# one: a call of a second or more is its own warm-up (a Hessian built by a loop of
+# HVPs in eager execution takes from 8 s to minutes per call).
+WARMUP_CALLS, WARMUP_SECONDS = 10, 1.0
 # A call on fresh input values slower than this many warm calls, plus the slack, is
 # taken for a recompilation (seen: TensorFlow's XLA bridge recompiling for new values).
 RECOMPILE_FACTOR, RECOMPILE_SLACK_SECONDS = 4.0, 0.05
@@ -36,6 +38,7 @@ class PreparedCell:
     first_call_seconds: float
     warm_call_seconds: float
     conditions: dict = field(default_factory=dict)
+    peak_memory_bytes: int | None = None
 
     def __call__(self):
         return self.call()
@@ -79,14 +82,20 @@ def _timed(call) -> tuple[float, object]:
     return time.perf_counter() - started, out
 
 
-def warm_up(call) -> float:
-    """Call until steady state; return the fastest call's seconds."""
-    started, times = time.perf_counter(), []
-    while len(times) < WARMUP_MIN_CALLS or (
-        len(times) < WARMUP_CALLS and time.perf_counter() - started < WARMUP_SECONDS
-    ):
+def warm_up(call, measure_memory: bool = False) -> tuple[float, int | None]:
+    """Call until steady state; return the fastest call's seconds and, when asked, the
+    peak memory increase of the first of these calls (so that a slow cell is not called
+    once more just for it)."""
+    started, peak = time.perf_counter(), None
+    if measure_memory:
+        begun = time.perf_counter()
+        peak, _ = memory.peak_increase(call)
+        times = [time.perf_counter() - begun]
+    else:
+        times = [_timed(call)[0]]
+    while len(times) < WARMUP_CALLS and time.perf_counter() - started < WARMUP_SECONDS:
         times.append(_timed(call)[0])
-    return min(times)
+    return min(times), peak
 
 
 def check_fresh_inputs(cell: Cell, program, arrays, warm_seconds: float) -> None:
@@ -139,7 +148,8 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
     _require_verified(cell, verdict)
 
     traces_before = program.traces() if program.traces else None
-    warm_seconds = warm_up(call)
+    # Host memory is the work's memory on the CPU only (device memory: GPU cells).
+    warm_seconds, peak_memory = warm_up(call, measure_memory=device == "cpu")
     if program.traces and program.traces() != traces_before:
         raise RuntimeError(f"{cell.label}: the compiled callable retraced during warm-up")
     if execution != "eager":
@@ -152,4 +162,6 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
         "device_name": program.device_name,
         "dtype": dtype,
     }
-    return PreparedCell(cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded)
+    return PreparedCell(
+        cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory
+    )

@@ -80,7 +80,7 @@ def run_preset(
         return machine.returncode
     command = asv_command(
         "run", "--config", config, "--python=same", "--set-commit-hash", commit,
-        "--launch-method", "spawn", "--show-stderr",
+        "--launch-method", "forkserver", "--show-stderr",
     )
     for regex in regexes:
         command += ["--bench", regex]

@@ -2,8 +2,9 @@
 reference: a tolerance per output block, from a model of rounding error.
 
 The error is measured per block of an output (each parameter block of the mlp, the
-whole vector for Rosenbrock, the loss on its own) as a normwise relative error,
-``|x_b - y_b| / |y_b|`` in the 2-norm.  A correct computation in a dtype of unit
+whole vector for Rosenbrock, the loss on its own; for a Hessian, each pair of
+parameter blocks, ``H[W1,W2]``) as a normwise relative error, ``|x_b - y_b| / |y_b|``
+in the 2-norm (Frobenius for a matrix block).  A correct computation in a dtype of unit
 roundoff u is, to first order, the exact computation at inputs perturbed by about u,
 plus the rounding of its own sums.  So the tolerance of block b is
 
@@ -42,10 +43,11 @@ DRAWS = 1
 
 @dataclass(frozen=True)
 class Blocks:
-    """How one output is split for verification: names and slices of its flat form."""
+    """How one output is split for verification: names and index expressions (a slice
+    of the flat form, or a pair of slices of a matrix)."""
 
     names: tuple[str, ...]
-    slices: tuple[slice, ...]
+    slices: tuple
 
 
 def output_blocks(workload: Workload, case: Case) -> dict[str, Blocks]:
@@ -53,6 +55,13 @@ def output_blocks(workload: Workload, case: Case) -> dict[str, Blocks]:
     for key, kind in workload.outputs.items():
         if kind == "parameters":
             blocks[key] = Blocks(case.block_names, block_slices(case))
+        elif kind == "matrix":
+            pairs = [
+                (f"H[{row},{column}]", (rows, columns))
+                for row, rows in zip(case.block_names, block_slices(case), strict=True)
+                for column, columns in zip(case.block_names, block_slices(case), strict=True)
+            ]
+            blocks[key] = Blocks(tuple(name for name, _ in pairs), tuple(index for _, index in pairs))
         else:
             blocks[key] = Blocks((key,), (slice(None),))
     return blocks
@@ -60,8 +69,10 @@ def output_blocks(workload: Workload, case: Case) -> dict[str, Blocks]:
 
 def normwise_errors(actual, expected, blocks: Blocks) -> np.ndarray:
     """|x_b - y_b| / |y_b| per block (the absolute error where |y_b| is zero)."""
-    actual = np.asarray(actual, dtype=np.float64).reshape(-1)
-    expected = np.asarray(expected, dtype=np.float64).reshape(-1)
+    expected = np.asarray(expected, dtype=np.float64)
+    shape = expected.shape if expected.ndim == 2 else (-1,)  # a matrix keeps its rows
+    actual = np.asarray(actual, dtype=np.float64).reshape(shape)
+    expected = expected.reshape(shape)
     errors = []
     for s in blocks.slices:
         scale = np.linalg.norm(expected[s])

@@ -34,13 +34,15 @@ SUITE_VERSION = "1"
 _prepared: dict[Cell, PreparedCell] = {}
 
 
-def suite_params(workload: str, model: str) -> tuple[list[str], list[list]]:
+def suite_params(workload: str, model: str, modes: tuple | None = None) -> tuple[list[str], list[list]]:
+    """asv's param_names and params of a suite of ``workload`` and ``model``; ``modes``
+    narrows the mode axis for a suite that times some modes only."""
     spec = workloads.get(workload)
     names = ["backend"]
     values: list[list] = [list(BACKENDS)]
     if len(spec.modes) > 1:
         names.append("mode")
-        values.append(list(spec.modes))
+        values.append(list(modes or spec.modes))
     names += ["execution", "size", "device", "dtype"]
     values += [list(EXECUTIONS), list(spec.sizes[model]), list(DEVICES), list(DTYPES)]
     return names, values
@@ -63,6 +65,7 @@ def verified_outcome(prepared: PreparedCell, prepared_in: str) -> Outcome:
         margin=verdict.margin,
         first_call_seconds=prepared.first_call_seconds,
         warm_call_seconds=prepared.warm_call_seconds,
+        peak_memory_bytes=prepared.peak_memory_bytes,
         conditions=prepared.conditions,
         prepared_in=prepared_in,
     )
@@ -99,13 +102,16 @@ def prepare_and_record(cell: Cell, prepared_in: str) -> PreparedCell:
 class CellSuite:
     workload: str
     model: str
+    # The workload's modes this suite runs (None: all).  Suites of one workload that
+    # differ in their timing settings split its modes between them.
+    modes: tuple | None = None
     rounds = 1  # every round is another process paying the framework import again
     version = SUITE_VERSION
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "workload" in cls.__dict__:
-            cls.param_names, cls.params = suite_params(cls.workload, cls.model)
+            cls.param_names, cls.params = suite_params(cls.workload, cls.model, cls.modes)
 
     def _cell(self, params) -> Cell:
         values = dict(zip(self.param_names, params, strict=True))
@@ -115,7 +121,8 @@ class CellSuite:
 
 class TimeSuite(CellSuite):
     """Times one unit of a prepared cell.  Subclasses add ``time_<workload>``, calling
-    ``self.prepared()``."""
+    ``self.prepared()``; suites of calls that take seconds sample less
+    (``LongCallTimeSuite``, ``SlowTimeSuite``)."""
 
     # Setup already compiled and warmed the cell.  asv times one call per sample (the
     # suite has a setup hook), so the sample count is the measuring window: 50 samples
@@ -129,6 +136,28 @@ class TimeSuite(CellSuite):
 
     def setup(self, *params):
         self.prepared = prepare_and_record(self._cell(params), "time")
+
+
+class LongCallTimeSuite(TimeSuite):
+    """For cells whose one call takes tenths of a second to seconds at their main size
+    (dense Hessians of vectorised strategies), and less at small ones: setup has warmed
+    the cell up, so no more asv warm-up; at least 3 samples, up to 2 s of them."""
+
+    warmup_time = 0.0
+    repeat = (3, 1000, 2.0)
+
+
+class SlowTimeSuite(TimeSuite):
+    """For cells whose one call takes from tens of milliseconds to minutes (a Hessian
+    built by a Python loop of n HVPs): no asv warm-up (setup did it), one call per
+    sample, 1 to 5 samples within about 4 s.  The timeout covers the slowest such call
+    of the cpu preset (TensorFlow's eager loop of 2,442 HVPs at mlp XS, about 2
+    minutes) three times: its first call, its warm-up call and a sample."""
+
+    warmup_time = 0.0
+    number = 1
+    repeat = (1, 5, 4.0)
+    timeout = 900
 
 
 class CheckSuite(CellSuite):
@@ -160,3 +189,12 @@ class CheckSuite(CellSuite):
         return self.outcome.first_call_seconds
 
     track_first_call.unit = "seconds"
+
+    def track_peak_memory(self, *params):
+        """Bytes by which one warm call raised the process's peak resident memory above
+        its resident memory before the call (the work's own memory, CPU cells; NaN,
+        shown as n/a, where it is not measured)."""
+        peak = self.outcome.peak_memory_bytes
+        return float("nan") if peak is None else peak
+
+    track_peak_memory.unit = "bytes"

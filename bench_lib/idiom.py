@@ -21,9 +21,14 @@ from .workers import WorkerFailed, stream
 TARGET = 1.05
 
 
-def cells_to_compare(preset: str):
+def cells_to_compare(preset: str, workloads=None):
+    from . import handwritten
+
     for cell in presets.get(preset).cells():
-        if cell.model == "mlp" and cell.device == "cpu" and not skip_reason(cell):
+        if (
+            cell.model == "mlp" and cell.device == "cpu" and (workloads is None or cell.workload in workloads)
+            and handwritten.covers(cell.backend, cell.workload, cell.mode) and not skip_reason(cell)
+        ):
             yield cell
 
 
@@ -62,9 +67,9 @@ def _worker() -> None:
         print(json.dumps({"label": cell.label, **row}), flush=True)
 
 
-def compare(preset: str, rounds: int = 7, min_ms: float = 1.0) -> int:
+def compare(preset: str, rounds: int = 7, min_ms: float = 1.0, workloads=None) -> int:
     by_backend: dict[str, list] = {}
-    for cell in cells_to_compare(preset):
+    for cell in cells_to_compare(preset, workloads):
         by_backend.setdefault(cell.backend, []).append(cell.as_dict())
     total = sum(len(cells) for cells in by_backend.values())
     print(f"{total} cells of preset {preset!r}; suite / hand-written, interleaved, median of {rounds} rounds")

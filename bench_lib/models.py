@@ -96,8 +96,11 @@ CASES: dict[str, dict] = {
         "S": MLP(batch=128, n_in=64, hidden=64, n_out=10),
         "M": MLP(batch=256, n_in=512, hidden=1024, n_out=10),
         "L": MLP(batch=1024, n_in=1024, hidden=4096, n_out=10),
+        # Small enough for dense Hessians: n = 586 and n = 2,442.
+        "XXS": MLP(batch=64, n_in=8, hidden=16, n_out=10),
+        "XS": MLP(batch=128, n_in=32, hidden=32, n_out=10),
     },
-    "rosenbrock": {n: Rosenbrock(n) for n in (10**3, 10**5, 10**6)},
+    "rosenbrock": {n: Rosenbrock(n) for n in (10**3, 10**5, 10**6, 100, 4000)},
 }
 
 

@@ -26,6 +26,8 @@ class Outcome:
     margin: float | None = None  # largest error / tolerance; at most 1 when verified
     first_call_seconds: float | None = None
     warm_call_seconds: float | None = None  # fastest warm-up call, for reading asv's median
+    # how far one warm call raised the peak resident memory (CPU cells; see memory.py)
+    peak_memory_bytes: int | None = None
     conditions: dict = field(default_factory=dict)
     prepared_in: str | None = None  # which process prepared it: "time", "check", "verify"
 

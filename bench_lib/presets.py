@@ -13,13 +13,14 @@ import importlib.util
 import inspect
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import workloads as registry
 from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, Cell
 from .harness import CellSuite, suite_values
 from .models import MODELS
+from .workloads.hessian import LOOP_MODES
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class Selection:
     executions: tuple = EXECUTIONS
     devices: tuple = DEVICES
     dtypes: tuple = DTYPES
+    gpu_sizes: bool = True  # False: leave out the sizes each workload means for a GPU
 
     def cells(self):
         for workload, model in itertools.product(self.workloads or registry.WORKLOADS, self.models):
             spec = registry.get(workload)
-            sizes = [s for s in spec.sizes.get(model, ()) if self.sizes is None or s in self.sizes]
+            sizes = spec.sizes.get(model, ()) if self.gpu_sizes else spec.cpu_sizes(model)
+            sizes = [s for s in sizes if self.sizes is None or s in self.sizes]
             modes = [m for m in spec.modes if self.modes is None or m in self.modes]
             for backend, mode, execution, size, device, dtype in itertools.product(
                 self.backends, modes, self.executions, sizes, self.devices, self.dtypes
@@ -67,27 +70,47 @@ class Preset:
         return ordered
 
 
+# Loop strategies in eager execution call the framework op by op n times per Hessian:
+# at mlp XS (n = 2,442) one call takes about 35 s in JAX and 2 minutes in TensorFlow
+# (its eager ForwardAccumulator HVP takes 40 ms), so the default preset runs those
+# cells at mlp XXS (n = 586); every other strategy and execution runs at XS.
+_EAGER_LOOPS = Selection(workloads=("hessian",), modes=LOOP_MODES, executions=("eager",))
+
 PRESETS = {
     "default": Preset(
-        "CPU, float32: grad and every HVP mode of mlp S and M, in every backend and execution",
-        include=(Selection(models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),),
+        "CPU, float32: grad and every HVP mode of mlp S and M; every Hessian strategy at mlp XS "
+        "(eager loops at XXS); every backend and execution",
+        include=(
+            Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),
+            Selection(workloads=("hessian",), models=("mlp",), sizes=("XS",), devices=("cpu",), dtypes=("float32",)),
+            Selection(
+                workloads=("hessian",), models=("mlp",), sizes=("XXS",), modes=LOOP_MODES, executions=("eager",),
+                devices=("cpu",), dtypes=("float32",),
+            ),
+        ),
+        exclude=((replace(_EAGER_LOOPS, sizes=("XS",)), "one call takes 35 s (JAX) to 2 minutes (TensorFlow)"),),
     ),
     "smoke": Preset(
-        "A few seconds of asv: JAX grad and HVP of mlp S on the CPU, one cell skipped by the table",
+        "A few seconds of asv: JAX grad and HVP of mlp S, two JAX Hessians, on the CPU; one cell skipped by the table",
         include=(
             Selection(
                 workloads=("grad", "hvp"), models=("mlp",), sizes=("S",), backends=("jax",),
                 modes=("rev", "fwd_rev"), executions=("graph", "compiled"), devices=("cpu",),
                 dtypes=("float32",),
             ),
+            Selection(
+                workloads=("hessian",), models=("mlp",), sizes=("XXS",), backends=("jax",), modes=("vmap_hvp",),
+                executions=("compiled",), devices=("cpu",), dtypes=("float32",),
+            ),
+            Selection(
+                workloads=("hessian",), models=("rosenbrock",), sizes=(100,), backends=("jax",), modes=("loop_hvp",),
+                executions=("compiled",), devices=("cpu",), dtypes=("float32",),
+            ),
         ),
     ),
     "cpu": Preset(
-        "Every CPU cell of every CPU size (mlp L is a GPU size), both dtypes",
-        include=(
-            Selection(models=("mlp",), sizes=("S", "M"), devices=("cpu",)),
-            Selection(models=("rosenbrock",), devices=("cpu",)),
-        ),
+        "Every CPU cell of every CPU size (mlp L of grad and hvp, mlp S of hessian are GPU sizes), both dtypes",
+        include=(Selection(devices=("cpu",), gpu_sizes=False),),
     ),
     "gpu": Preset("Every GPU cell", include=(Selection(devices=("gpu",)),)),
     "full": Preset("Every cell", include=(Selection(),)),
@@ -115,14 +138,31 @@ def get(name: str) -> Preset:
     return PRESETS[name]
 
 
-def _param_string(cell: Cell) -> str:
-    return ", ".join(repr(value) for value in suite_values(cell))
+@dataclass(frozen=True)
+class Benchmark:
+    """One asv benchmark of the suite files: ``<module>.<class>.<method>``, its cells'
+    workload and model, the modes it runs and its asv params."""
+
+    name: str
+    workload: str
+    model: str
+    modes: tuple
+    params: tuple
+
+    def covers(self, cell: Cell) -> bool:
+        return (cell.workload, cell.model) == (self.workload, self.model) and cell.mode in self.modes
+
+    def combinations(self) -> list[tuple]:
+        return list(itertools.product(*self.params))
+
+    def index(self, cell: Cell) -> int:
+        """The cell's position in asv's list of parameter combinations."""
+        return self.combinations().index(suite_values(cell))
 
 
-def benchmark_names(benchmark_dir: str | Path = "benchmarks") -> dict[tuple[str, str], list[str]]:
-    """asv's names of the benchmarks of each (workload, model), found in the suite files
-    the way asv finds them: ``<module>.<class>.<method>``."""
-    names: dict[tuple[str, str], list[str]] = {}
+def benchmarks(benchmark_dir: str | Path = "benchmarks") -> list[Benchmark]:
+    """The benchmarks of the suite files, found the way asv finds them."""
+    found = []
     for path in sorted(Path(benchmark_dir).glob("*.py")):
         spec = importlib.util.spec_from_file_location(f"_suite_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
@@ -130,20 +170,27 @@ def benchmark_names(benchmark_dir: str | Path = "benchmarks") -> dict[tuple[str,
         for class_name, suite in vars(module).items():
             if not (inspect.isclass(suite) and issubclass(suite, CellSuite) and "workload" in suite.__dict__):
                 continue
+            modes = tuple(suite.modes or registry.get(suite.workload).modes)
             for method in sorted(dir(suite)):
                 if method.startswith(("time_", "track_")):
-                    key = (suite.workload, suite.model)
-                    names.setdefault(key, []).append(f"{path.stem}.{class_name}.{method}")
-    return names
+                    found.append(
+                        Benchmark(
+                            f"{path.stem}.{class_name}.{method}", suite.workload, suite.model, modes,
+                            tuple(tuple(values) for values in suite.params),
+                        )
+                    )
+    return found
 
 
 def asv_regexes(cells, benchmark_dir: str | Path = "benchmarks") -> list[str]:
     """One ``--bench`` expression per asv benchmark, matching exactly these cells."""
-    benchmarks = benchmark_names(benchmark_dir)
+    suite = benchmarks(benchmark_dir)
     by_benchmark: dict[str, list[str]] = {}
     for cell in cells:
-        for benchmark in benchmarks[(cell.workload, cell.model)]:
-            by_benchmark.setdefault(benchmark, []).append(re.escape(_param_string(cell)))
+        for benchmark in suite:
+            if benchmark.covers(cell):
+                values = ", ".join(repr(value) for value in suite_values(cell))
+                by_benchmark.setdefault(benchmark.name, []).append(re.escape(values))
     return [
         f"^{re.escape(name)}\\(({'|'.join(params)})\\)$" for name, params in by_benchmark.items()
     ]

@@ -12,6 +12,9 @@ prepares its own cell.  A record is scoped to the asv environment and commit too
 
 Each preparation of a cell appends one line to the cell's record, so a run can tell
 how often a cell was prepared (once, when asv runs the timing benchmark first).
+
+The processes of a run also share what every cell of a case needs and is costly to
+compute, such as the float64 reference (``shared``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -46,10 +50,32 @@ def directory(base: Path, token: str) -> Path:
     return base / safe
 
 
+def _key(fields: dict) -> str:
+    scope = {**fields, **{name: os.environ.get(name) for name in SCOPE_ENV}}
+    return hashlib.sha256(json.dumps(scope, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def _path(run: Path, cell: Cell) -> Path:
-    scope = {**cell.as_dict(), **{name: os.environ.get(name) for name in SCOPE_ENV}}
-    key = hashlib.sha256(json.dumps(scope, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return run / f"{key}.jsonl"
+    return run / f"{_key(cell.as_dict())}.jsonl"
+
+
+def shared(name: str, compute):
+    """``compute()`` once per run: the first process of the run to need ``name`` stores
+    it, the others read it.  Outside an explicit run, simply ``compute()``."""
+    run = run_directory()
+    if run is None:
+        return compute()
+    path = run / "shared" / f"{_key({'name': name})}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())  # written by this run's own processes
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(partial, path)  # a reader sees all of it or nothing
+    return value
 
 
 def save(outcome: Outcome) -> None:

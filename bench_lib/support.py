@@ -56,7 +56,31 @@ RULES = (
         "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor, "
         "pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
     ),
+    Rule(
+        {"workload": ("hessian",), "backend": ("tensorflow",), "mode": ("jacrev_jacrev",)},
+        "TensorFlow's Hessian is reverse over reverse already: the outer tape's jacobian (vectorised by pfor) "
+        "of the inner tape's gradient is the 'native' cell ('jacobian_while' without pfor), so a "
+        "jacrev_jacrev cell would time the same program again",
+    ),
+    Rule(
+        # Seen with torch 2.13.0: dynamo stops at the function autograd.functional passes on.
+        {"workload": ("hessian",), "backend": ("torch",), "mode": ("autograd_vectorize", "autograd_loop"),
+         "execution": ("compiled",)},
+        "torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian (torch 2.13: "
+        "'Unsupported: Failed to convert args/kwargs to proxy' for the nested function it differentiates); "
+        "the torch.func strategies compile whole",
+    ),
 )
+
+
+def _missing_mode(cell: Cell) -> str | None:
+    """A mode that is another framework's own function (the workload describes it) and
+    that this backend does not implement.  Any other mode without a builder stays an
+    error when the cell is built: a forgotten builder is never turned into a skip."""
+    what = cell.spec.mode_descriptions.get(cell.mode)
+    if what is None or (cell.workload, cell.mode) in backends.load(cell.backend).BUILDERS:
+        return None
+    return f"{cell.mode!r} is {what}, which {cell.backend} does not have"
 
 
 def static_reason(cell: Cell) -> str | None:
@@ -64,7 +88,7 @@ def static_reason(cell: Cell) -> str | None:
     for rule in RULES:
         if rule.matches(cell):
             return rule.reason
-    return None
+    return _missing_mode(cell)
 
 
 def skip_reason(cell: Cell) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import error_model, workloads
+from . import error_model, records, workloads
 from .error_model import Bound, normwise_errors
 from .workloads import inputs
 
@@ -83,9 +83,15 @@ def check(outputs: dict[str, np.ndarray], expected: dict, bounds: dict[str, Boun
 
 @functools.lru_cache(maxsize=4)
 def reference_outputs(workload: str, model: str, size, seed: int):
-    """The float64 reference outputs of a case, computed once per process."""
+    """The float64 reference outputs of a case, computed once per process, and once per
+    asv run (a dense mlp XS Hessian and its conditioning take 1.7 s, which dozens of
+    cells would otherwise pay each)."""
     spec = workloads.get(workload)
-    return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
+
+    def compute():
+        return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
+
+    return records.shared(f"reference-{workload}-{model}-{size}-{seed}", compute)
 
 
 @functools.lru_cache(maxsize=4)
@@ -93,9 +99,13 @@ def conditioning(workload: str, model: str, size, seed: int):
     """The condition number of each output block of a case; it does not depend on the
     dtype, and varies little between draws of the same case."""
     spec = workloads.get(workload)
-    case = spec.check_size(model, size)
-    arrays = inputs(workload, model, size, seed)
-    return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
+
+    def compute():
+        case = spec.check_size(model, size)
+        arrays = inputs(workload, model, size, seed)
+        return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
+
+    return records.shared(f"conditioning-{workload}-{model}-{size}-{seed}", compute)
 
 
 def verdict_for(cell, outputs: dict, seed: int | None = None) -> Verdict:

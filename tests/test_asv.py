@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import bench_lib.workloads
 from bench_lib import presets
-from bench_lib.harness import suite_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,13 +32,11 @@ def test_preset_regexes_select_exactly_the_preset_cells():
     cells = presets.get("default").cells()
     regexes = presets.asv_regexes(cells, REPO / "benchmarks")
     selected = 0
-    for (workload, model), names in presets.benchmark_names(REPO / "benchmarks").items():
-        _, values = suite_params(workload, model)
-        for name in names:
-            for combo in itertools.product(*values):
-                label = f"{name}({', '.join(repr(v) for v in combo)})"
-                selected += any(re.search(r, label) for r in regexes)
-    assert selected == 3 * len(cells)  # one timing and two check benchmarks per cell
+    for benchmark in presets.benchmarks(REPO / "benchmarks"):
+        for combo in benchmark.combinations():
+            label = f"{benchmark.name}({', '.join(repr(v) for v in combo)})"
+            selected += any(re.search(r, label) for r in regexes)
+    assert selected == 4 * len(cells)  # one timing and three check benchmarks per cell
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +80,12 @@ def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
     assert 0 < value(results, "hvp.MlpHVPChecks.track_error", compiled) <= 1e-4
     assert value(results, "hvp.MlpHVPChecks.track_first_call", compiled) > 0
     assert value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32")) > 0
+    vmap = ("jax", "vmap_hvp", "compiled", "XXS", "cpu", "float32")
+    assert 0 < value(results, "hessian.MlpHessian.time_hessian", vmap) < 1.0
+    assert value(results, "hessian.MlpHessianChecks.track_peak_memory", vmap) >= 586 * 586 * 4
+    loop = ("jax", "loop_hvp", "compiled", 100, "cpu", "float32")
+    assert 0 < value(results, "hessian.RosenbrockHessianByRows.time_hessian", loop) < 1.0
+    assert 0 < value(results, "hessian.RosenbrockHessianChecks.track_error", loop) <= 1e-4
     # A skip (jax has no graph mode) is NaN in asv's JSON, a failure would be null.
     skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32"))
     assert skipped is not None and math.isnan(skipped)
@@ -99,13 +103,16 @@ def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results)
     assert len(files) == 1 and str(files[0]) in stdout
     outcomes = [json.loads(line) for line in files[0].read_text().splitlines()]
     by_execution = {(o["cell"]["workload"], o["cell"]["execution"]): o for o in outcomes}
-    assert len(outcomes) == len(presets.get("smoke").cells()) == 4
+    assert len(outcomes) == len(presets.get("smoke").cells()) == 6
     skipped = by_execution[("grad", "graph")]
     assert skipped["status"] == "skipped" and "JAX has no graph execution" in skipped["reason"]
     verified = by_execution[("hvp", "compiled")]
     assert verified["status"] == "verified" and verified["margin"] <= 1.0
     assert 0 < verified["errors"]["hvp"] <= verified["tolerances"]["hvp"]
     assert verified["conditions"]["threads"] >= 1 and verified["conditions"]["jax"]
+    hessians = [o for o in outcomes if o["cell"]["workload"] == "hessian"]
+    assert len(hessians) == 2
+    assert all(o["status"] == "verified" and o["peak_memory_bytes"] > 0 for o in hessians)
 
 
 @pytest.mark.slow
@@ -133,3 +140,15 @@ def test_bad_thread_count_stops_the_run_before_asv_records_anything():
     assert run.returncode == 2
     assert "BENCH_THREADS must be a positive integer, got 'lots'" in run.stderr
     assert "asv:" not in run.stdout
+
+
+def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
+    """A cell is timed by exactly one benchmark and checked by every track_* method."""
+    benchmarks = presets.benchmarks(REPO / "benchmarks")
+    for name, workload in bench_lib.workloads.REGISTRY.items():
+        for model in workload.sizes:
+            ours = [b for b in benchmarks if (b.workload, b.model) == (name, model)]
+            timed = [mode for b in ours if ".time_" in b.name for mode in b.modes]
+            assert sorted(timed) == sorted(workload.modes), (name, model)
+            tracks = {b.name.rsplit(".", 1)[1] for b in ours if ".track_" in b.name and b.modes == workload.modes}
+            assert tracks == {"track_error", "track_first_call", "track_peak_memory"}, (name, model)

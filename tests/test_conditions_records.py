@@ -89,3 +89,25 @@ def test_an_outcome_round_trips_through_json_and_refuses_nonsense():
         Outcome(CELL, "skipped")
     with pytest.raises(ValueError, match="unknown status 'timed'"):
         Outcome(CELL, "timed")
+
+
+def test_a_run_computes_what_its_cells_share_once(run, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": [1.0, 2.0]}
+
+    assert records.shared("reference-x", compute) == records.shared("reference-x", compute) == {"value": [1.0, 2.0]}
+    assert len(calls) == 1
+    monkeypatch.setenv("ASV_COMMIT", "another")  # another commit's code computes anew
+    records.shared("reference-x", compute)
+    assert len(calls) == 2
+
+
+def test_without_a_run_shared_values_are_computed_each_time(monkeypatch):
+    monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
+    calls = []
+    records.shared("reference-x", lambda: calls.append(1))
+    records.shared("reference-x", lambda: calls.append(1))
+    assert len(calls) == 2

@@ -33,13 +33,13 @@ TORCH_SEGFAULT = (
 def expected_outputs(workload: str, arrays: dict) -> dict:
     """The float64 reference outputs, keyed as the cells key them."""
     spec = workloads.get(workload)
-    case = spec.check_size("mlp", "S")
+    case = spec.check_size("mlp", spec.smallest["mlp"])
     return {key: want.value for key, want in spec.reference(case, arrays).items()}
 
 
 @functools.lru_cache(maxsize=None)
 def case(workload: str, seed: int):
-    arrays = bench_lib.inputs(workload, "mlp", "S", seed=seed)
+    arrays = bench_lib.inputs(workload, "mlp", workloads.get(workload).smallest["mlp"], seed=seed)
     return arrays, expected_outputs(workload, arrays)
 
 
@@ -56,13 +56,18 @@ def assert_matches(outputs: dict, expected: dict, dtype: str) -> None:
 def cells():
     for backend, executions in EXECUTIONS.items():
         for execution in executions:
-            for workload, mode in CASES:
+            hessians = [("hessian", mode) for mode in handwritten.HESSIAN_MODES[backend]]
+            for workload, mode in CASES + tuple(hessians):
                 for dtype in DTYPES:
                     marks = []
                     if backend == "torch" and execution == "compiled":
                         marks.append(pytest.mark.slow)
                         if mode == "rev_fwd" and dtype == "float64":
                             marks.append(pytest.mark.skip(reason=TORCH_SEGFAULT))
+                        if mode == "autograd_vectorize":
+                            marks.append(pytest.mark.skip(reason="dynamo cannot trace autograd.functional"))
+                    elif workload == "hessian" and (execution != "eager" or dtype != "float32"):
+                        marks.append(pytest.mark.slow)
                     yield pytest.param(
                         backend, workload, mode, execution, dtype,
                         marks=marks, id=f"{backend}-{workload}-{mode}-{execution}-{dtype}",

@@ -38,9 +38,12 @@ def test_interleaved_alternates_which_side_goes_first():
 
 def test_idiom_compares_every_supported_default_mlp_cell_the_hand_written_modules_cover():
     cells = list(cells_to_compare("default"))
-    assert len(cells) == 54 and all(c.model == "mlp" for c in cells)
+    assert len(cells) == 54 + 22 and all(c.model == "mlp" for c in cells)  # grad and hvp, hessian
     for cell in cells:
-        assert cell.mode in handwritten.MODES[cell.workload] and cell.execution in handwritten.EXECUTIONS
+        assert handwritten.covers(cell.backend, cell.workload, cell.mode) and cell.execution in handwritten.EXECUTIONS
+    fastest_at_xs = {("jax", "jacrev_jacrev"), ("torch", "vmap_hvp"), ("tensorflow", "jacobian_while")}  # measured
+    compared = {(c.backend, c.mode) for c in cells if c.workload == "hessian" and c.execution == "compiled"}
+    assert fastest_at_xs <= compared
 
 
 def test_an_unknown_hand_written_backend_is_refused_by_name():
@@ -61,3 +64,26 @@ def test_agreement_reads_asvs_table(row, seconds):
     from bench_lib.agreement import parse_asv_time
 
     assert parse_asv_time(row) == (pytest.approx(seconds) if seconds else None)
+
+
+def test_scaling_fits_the_log_log_slope_per_strategy():
+    from bench_lib.scaling import fit, slope
+
+    assert slope([100, 1000, 4000], [1e-4 * n**2 for n in (100, 1000, 4000)]) == pytest.approx(2.0)
+    assert slope([586], [1.0]) is None  # one size: no slope
+    cell = {"backend": "jax", "mode": "vmap_hvp", "execution": "compiled", "model": "rosenbrock"}
+    rows = [
+        {"cell": cell, "n": n, "seconds": 1e-6 * n, "peak_bytes": 8 * n * n} for n in (4000, 100, 1000)
+    ] + [{"cell": {**cell, "mode": "native"}, "error": "VerificationError: ..."}]
+    [fitted] = fit(rows)
+    assert fitted["n"] == [100, 1000, 4000]
+    assert fitted["time_slope"] == pytest.approx(1.0) and fitted["memory_slope"] == pytest.approx(2.0)
+
+
+def test_scaling_measures_the_supported_cpu_cells_of_the_cpu_sizes():
+    from bench_lib.scaling import cells_to_measure
+
+    cells = list(cells_to_measure("hessian", "float32", ("torch",), ("mlp",)))
+    assert {c.size for c in cells} == {"XXS", "XS"}  # mlp S is the GPU size
+    assert {c.execution for c in cells} == {"eager", "compiled"}  # torch has no graph execution
+    assert all(c.device == "cpu" and c.dtype == "float32" and c.backend == "torch" for c in cells)

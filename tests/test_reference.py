@@ -87,10 +87,40 @@ def test_rosenbrock_minimum_has_zero_gradient():
 
 
 def test_expected_keys_per_workload():
-    arrays = inputs("hvp", "mlp", "S")
-    case = spec("mlp", "S")
     for name, workload in workloads.REGISTRY.items():
-        assert set(workload.reference(case, arrays)) == set(workload.outputs), name
+        for model, size in workload.smallest.items():
+            expected = workload.reference(spec(model, size), inputs(name, model, size))
+            assert set(expected) == set(workload.outputs), name
+
+
+@pytest.mark.parametrize("size", ["XXS", "XS"])
+def test_mlp_hessian_matches_finite_differences_of_the_gradient(size):
+    """The hand-written forward-over-reverse against central differences of the
+    hand-written gradient: along random directions and column by column."""
+    case, arrays = spec("mlp", size), inputs("hessian", "mlp", size)
+    hessian = reference.hessian(case, arrays)
+    assert hessian.shape == (case.n_params, case.n_params)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=0, atol=1e-14 * np.abs(hessian).max())
+    rng = np.random.default_rng(2)
+    gradient = lambda p: reference.gradient(case, {**arrays, "params": p})  # noqa: E731
+    for direction in [rng.standard_normal(case.n_params), np.eye(case.n_params)[0], np.eye(case.n_params)[-1]]:
+        fd = reference.directional_derivative(gradient, arrays["params"], direction)
+        assert np.linalg.norm(hessian @ direction - fd) <= 1e-9 * np.linalg.norm(fd)
+
+
+def test_rosenbrock_dense_hessian_is_the_closed_form_hvp_matrix():
+    case, arrays = spec("rosenbrock", 100), inputs("hessian", "rosenbrock", 100)
+    hessian = reference.hessian(case, arrays)
+    basis = np.eye(100)
+    columns = np.stack([reference._rosenbrock_hvp(arrays["params"], e) for e in basis], axis=1)
+    np.testing.assert_array_equal(hessian, columns)
+    assert np.count_nonzero(hessian) == 100 + 2 * 99  # tridiagonal
+
+
+def test_an_asymmetric_reference_hessian_is_refused(monkeypatch):
+    monkeypatch.setattr(reference, "hessian", lambda case, arrays: np.triu(np.ones((100, 100))))
+    with pytest.raises(AssertionError, match="not symmetric"):
+        workloads.get("hessian").reference(spec("rosenbrock", 100), inputs("hessian", "rosenbrock", 100))
 
 
 def test_the_finite_difference_reference_carries_its_own_error_estimate():

@@ -40,7 +40,29 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
         if (c.backend, c.mode, c.execution, c.model, c.dtype) == ("torch", "rev_fwd", "compiled", "mlp", "float64")
     }
     tf_folding = {c for c in reasons if (c.backend, c.mode, c.execution) == ("tensorflow", "rev_fwd", "compiled")}
-    assert skipped == graph | torch_crash | tf_folding
+    # Hessians: each framework's own functions elsewhere, TensorFlow's reverse-over-reverse
+    # being its native mode, and dynamo stopping at torch.autograd.functional.
+    own = {"autograd_vectorize": "torch", "autograd_loop": "torch", "jacobian_while": "tensorflow"}
+    not_theirs = {c for c in reasons if c.workload == "hessian" and own.get(c.mode, c.backend) != c.backend}
+    tf_jacrev = {c for c in reasons if (c.workload, c.backend, c.mode) == ("hessian", "tensorflow", "jacrev_jacrev")}
+    torch_functional = {
+        c for c in reasons
+        if c.backend == "torch" and c.mode in ("autograd_vectorize", "autograd_loop") and c.execution == "compiled"
+    }
+    assert skipped == graph | torch_crash | tf_folding | not_theirs | tf_jacrev | torch_functional
+    assert reasons[Cell("hessian", "jax", "jacobian_while", "eager", "mlp", "XXS")] == (
+        "'jacobian_while' is TensorFlow's GradientTape.jacobian(experimental_use_pfor=False), which jax does not have"
+    )
+
+
+def test_modes_lists_what_each_backend_implements():
+    import bench_lib
+
+    assert bench_lib.modes("hessian", "torch") == (
+        "native", "jacrev_jacrev", "vmap_hvp", "loop_hvp", "autograd_vectorize", "autograd_loop"
+    )
+    assert bench_lib.modes("hessian", "tensorflow") == ("native", "vmap_hvp", "loop_hvp", "jacobian_while")
+    assert bench_lib.modes("hessian", "jax") == ("native", "jacrev_jacrev", "vmap_hvp", "loop_hvp")
 
 
 def test_suite_params_cover_every_cell():

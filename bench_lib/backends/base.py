@@ -4,13 +4,14 @@ built, and native outputs to flat arrays only when they are copied back."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from ..cells import Cell
-from ..models import flatten, split
+from ..models import Case, flatten, split
 
 
 @dataclass
@@ -71,6 +72,40 @@ def hvp_builder(composition: Callable) -> Callable:
     return build
 
 
+@dataclass(frozen=True)
+class RowLoop:
+    """What a loop strategy builds: ``row(p, j, *data)``, the HVP with the j-th unit
+    vector (``j`` a 0-d integer array).  The backend runs each row in the cell's
+    execution (it compiles the row, never the loop, which stays in Python as users
+    write it) and stacks the rows with ``hessian_by_rows``."""
+
+    row: Callable
+
+
+def hessian_by_rows(row_at: Callable[[int], Any], n: int, stack: Callable) -> Any:
+    """``row_at(j)`` for j = 0..n-1, stacked into column blocks (one (n, n) array for a
+    single parameter vector, else H[:, block] shaped (n, *block shape) per block)."""
+    rows = [row_at(j) for j in range(n)]
+    if isinstance(rows[0], (list, tuple)):
+        return [stack([row[b] for row in rows]) for b in range(len(rows[0]))]
+    return stack(rows)
+
+
+def split_columns(matrix, params, size: Callable, reshape: Callable):
+    """The last axis of ``matrix`` (..., n) cut like the parameters ``params``: the
+    matrix itself for a single parameter vector, else a tuple (list, for a list of
+    parameters) of (..., *block shape) arrays.  With the identity it gives the basis that vmap maps over; with one unit
+    vector, one direction in the parameters' structure."""
+    if not isinstance(params, (list, tuple)):
+        return matrix
+    lead, blocks, start = tuple(matrix.shape[:-1]), [], 0
+    for block in params:
+        stop = start + size(block)
+        blocks.append(reshape(matrix[..., start:stop], (*lead, *block.shape)))
+        start = stop
+    return type(params)(blocks)
+
+
 def native_inputs(cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, container=tuple) -> tuple:
     """The cell's arguments in call order: parameter-shaped inputs split into the model's
     native structure (``container`` of blocks, or one array), data as they are; every
@@ -99,6 +134,30 @@ def flat_outputs(cell: Cell, out: dict, to_array: Callable) -> dict[str, np.ndar
         if kind == "parameters":
             blocks = [to_array(value)] if not isinstance(value, (list, tuple)) else [to_array(b) for b in value]
             result[key] = flatten(blocks)
+        elif kind == "matrix":
+            result[key] = flat_matrix(cell.case, value, to_array)
         else:
             result[key] = np.asarray(to_array(value))
     return result
+
+
+def flat_matrix(case: Case, value, to_array: Callable) -> np.ndarray:
+    """A Hessian in any of the frameworks' native forms, as one (n, n) array: an (n, n)
+    array (a single parameter vector); nested blocks H[i][j] shaped block_i + block_j
+    (what Jacobian-of-gradient calls return for a tuple of parameters); or column
+    blocks H[:, j] shaped (n, *block_j) (vmap and loops over the basis, the Jacobian
+    of a flat gradient)."""
+    n = case.n_params
+    if not isinstance(value, (list, tuple)):
+        return np.asarray(to_array(value)).reshape(n, n)
+    sizes = [math.prod(shape) for shape in case.param_shapes]
+    if isinstance(value[0], (list, tuple)):
+        return np.block(
+            [
+                [np.asarray(to_array(block)).reshape(rows, columns) for block, columns in zip(row, sizes, strict=True)]
+                for row, rows in zip(value, sizes, strict=True)
+            ]
+        )
+    return np.concatenate(
+        [np.asarray(to_array(block)).reshape(n, columns) for block, columns in zip(value, sizes, strict=True)], axis=1
+    )

@@ -14,7 +14,16 @@ import numpy as np
 from .. import conditions
 from ..cells import Cell
 from ..models import ArrayOps, loss_function
-from .base import Program, builder_for, flat_outputs, hvp_builder, native_inputs
+from .base import (
+    Program,
+    RowLoop,
+    builder_for,
+    flat_outputs,
+    hessian_by_rows,
+    hvp_builder,
+    native_inputs,
+    split_columns,
+)
 
 NAME = "jax"
 
@@ -80,12 +89,68 @@ def _grad(jax, f):
     return grad
 
 
+def _columns(jax, matrix, p):
+    return split_columns(matrix, p, lambda a: a.size, jax.numpy.reshape)
+
+
+def _basis_shape(jax, p):
+    leaves = jax.tree_util.tree_leaves(p)
+    return sum(leaf.size for leaf in leaves), leaves[0].dtype
+
+
+def _identity(jax, p):
+    """The n unit vectors in the parameters' structure, stacked on a leading axis."""
+    n, dtype = _basis_shape(jax, p)
+    return _columns(jax, jax.numpy.eye(n, dtype=dtype), p)
+
+
+def _unit(jax, p, j):
+    n, dtype = _basis_shape(jax, p)
+    return _columns(jax, (jax.numpy.arange(n) == j).astype(dtype), p)
+
+
+def _hessian(transform):
+    def build(jax, f):
+        hessian = transform(jax, f)
+        return lambda p, *data: {"hessian": hessian(p, *data)}
+
+    return build
+
+
+def _vmap_hvp(jax, f):
+    hvp = hvp_fwd_rev(jax, f)
+    return lambda p, *data: jax.vmap(lambda v: hvp(p, v, *data))(_identity(jax, p))
+
+
+def _loop_hvp(jax, f):
+    hvp = hvp_fwd_rev(jax, f)
+    return RowLoop(lambda p, j, *data: hvp(p, _unit(jax, p, j), *data))
+
+
 BUILDERS = {
     ("grad", "rev"): _grad,
     ("hvp", "rev_rev"): hvp_builder(hvp_rev_rev),
     ("hvp", "fwd_rev"): hvp_builder(hvp_fwd_rev),
     ("hvp", "rev_fwd"): hvp_builder(hvp_rev_fwd),
+    ("hessian", "native"): _hessian(lambda jax, f: jax.hessian(f)),  # forward over reverse
+    ("hessian", "jacrev_jacrev"): _hessian(lambda jax, f: jax.jacrev(jax.jacrev(f))),
+    ("hessian", "vmap_hvp"): _hessian(_vmap_hvp),
+    ("hessian", "loop_hvp"): _loop_hvp,
 }
+
+
+def _row_loop(jax, cell: Cell, loop: RowLoop, args):
+    """The cell's function of a loop strategy; compiled, each row is one call of the
+    row compiled ahead of time (the index is a run-time argument)."""
+    row = loop.row
+    if cell.execution == "compiled":
+        row = jax.jit(row).lower(args[0], np.int32(0), *args[1:]).compile()
+    n = cell.case.n_params
+
+    def hessian(p, *data):
+        return {"hessian": hessian_by_rows(lambda j: row(p, np.int32(j), *data), n, jax.numpy.stack)}
+
+    return hessian
 
 
 def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
@@ -102,7 +167,9 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         return native_inputs(cell, inputs, lambda a: jax.device_put(a, device))
 
     args = place(arrays)
-    if cell.execution == "compiled":
+    if isinstance(fn, RowLoop):
+        fn = _row_loop(jax, cell, fn, args)
+    elif cell.execution == "compiled":
         fn = jax.jit(fn).lower(*args).compile()
 
     return Program(

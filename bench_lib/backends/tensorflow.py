@@ -17,7 +17,16 @@ import numpy as np
 from .. import conditions
 from ..cells import Cell
 from ..models import ArrayOps, loss_function
-from .base import Program, builder_for, flat_outputs, hvp_builder, native_inputs
+from .base import (
+    Program,
+    RowLoop,
+    builder_for,
+    flat_outputs,
+    hessian_by_rows,
+    hvp_builder,
+    native_inputs,
+    split_columns,
+)
 
 NAME = "tensorflow"
 
@@ -106,11 +115,67 @@ def _grad(tf, f):
     return grad
 
 
+def _columns(tf, matrix, p):
+    return split_columns(matrix, p, lambda t: t.shape.num_elements(), tf.reshape)
+
+
+def _basis_shape(tf, p):
+    blocks = tf.nest.flatten(p)
+    return sum(b.shape.num_elements() for b in blocks), blocks[0].dtype
+
+
+def _identity(tf, p):
+    """The n unit vectors in the parameters' structure, stacked on a leading axis."""
+    n, dtype = _basis_shape(tf, p)
+    return _columns(tf, tf.eye(n, dtype=dtype), p)
+
+
+def _unit(tf, p, j):
+    n, dtype = _basis_shape(tf, p)
+    return _columns(tf, tf.cast(tf.equal(tf.range(n), j), dtype), p)
+
+
+def _tape_hessian(use_pfor: bool):
+    """Nested tapes: the outer tape's Jacobian of the inner tape's gradient, flattened
+    into one vector first (``jacobian`` takes one target tensor), vectorised by pfor or
+    a tf.while_loop over its entries (which in eager execution needs a persistent tape)."""
+
+    def build(tf, f):
+        def hessian(p, *data):
+            with tf.GradientTape(persistent=not use_pfor) as outer:
+                outer.watch(p)
+                with tf.GradientTape() as inner:
+                    inner.watch(p)
+                    value = f(p, *data)
+                g = inner.gradient(value, p)
+                if isinstance(g, list):
+                    g = tf.concat([tf.reshape(block, [-1]) for block in g], axis=0)
+            return {"hessian": outer.jacobian(g, p, experimental_use_pfor=use_pfor)}
+
+        return hessian
+
+    return build
+
+
+def _vmap_hvp(tf, f):
+    hvp = hvp_fwd_rev(tf, f)
+    return lambda p, *data: {"hessian": tf.vectorized_map(lambda v: hvp(p, v, *data), _identity(tf, p))}
+
+
+def _loop_hvp(tf, f):
+    hvp = hvp_fwd_rev(tf, f)
+    return RowLoop(lambda p, j, *data: hvp(p, _unit(tf, p, j), *data))
+
+
 BUILDERS = {
     ("grad", "rev"): _grad,
     ("hvp", "rev_rev"): hvp_builder(hvp_rev_rev),
     ("hvp", "fwd_rev"): hvp_builder(hvp_fwd_rev),
     ("hvp", "rev_fwd"): hvp_builder(hvp_rev_fwd),
+    ("hessian", "native"): _tape_hessian(use_pfor=True),
+    ("hessian", "jacobian_while"): _tape_hessian(use_pfor=False),
+    ("hessian", "vmap_hvp"): _vmap_hvp,
+    ("hessian", "loop_hvp"): _loop_hvp,
 }
 
 
@@ -144,7 +209,19 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         with tf.device(device):
             return native_inputs(cell, inputs, lambda a: tf.identity(tf.constant(a)), container=list)
 
+    # A loop strategy runs rows from Python: eager, each row op by op; traced, the
+    # traced function is one row, whose index is a run-time argument.
+    loop = fn if isinstance(fn, RowLoop) else None
+    n = cell.case.n_params
+
+    def by_rows(row_at):
+        with tf.device(device):  # the index tensors and the stacking too
+            return {"hessian": hessian_by_rows(row_at, n, tf.stack)}
+
     if cell.execution == "eager":
+        if loop:
+            fn = lambda p, *data: by_rows(lambda j: loop.row(p, j, *data))  # noqa: E731
+
         # Watched tensors: in eager execution they cost less than Variables.  Eager ops
         # go to the cell's device (TensorFlow would pick a GPU for a CPU cell otherwise).
         def on_device(*inputs):
@@ -167,19 +244,26 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         return tuple(rest)
 
     count = [0]
+    body = loop.row if loop else fn
 
     def traced(*rest):
         count[0] += 1  # Python side effect: runs only while tracing
-        return fn(variables, *rest)
+        return body(variables, *rest)
 
     args = tuple(first[1:])
-    signature = tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), args)
+    with tf.device(device):
+        traced_args = ((tf.constant(0),) if loop else ()) + args
+    signature = tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), traced_args)
     with tf.device(device):
         function = tf.function(traced, jit_compile=cell.execution == "compiled")
         concrete = function.get_concrete_function(*signature)
         if cell.execution == "compiled":
-            _require_runtime_parameters(tf, cell, function, args, len(tf.nest.flatten(variables)))
-    return _program(tf, cell, concrete, args, place, traces=lambda: count[0], device_name=_device_name(tf, first))
+            _require_runtime_parameters(tf, cell, function, traced_args, len(tf.nest.flatten(variables)))
+    if loop:
+        call = lambda *data: by_rows(lambda j: concrete(tf.constant(j), *data))  # noqa: E731
+    else:
+        call = concrete
+    return _program(tf, cell, call, args, place, traces=lambda: count[0], device_name=_device_name(tf, first))
 
 
 def _device_name(tf, inputs) -> str:

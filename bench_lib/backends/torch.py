@@ -15,7 +15,7 @@ import numpy as np
 from .. import conditions
 from ..cells import Cell
 from ..models import ArrayOps, loss_function
-from .base import Program, builder_for, flat_outputs, native_inputs
+from .base import Program, builder_for, flat_outputs, hessian_by_rows, native_inputs, split_columns
 
 NAME = "torch"
 
@@ -128,11 +128,90 @@ def _func_hvp(composition):
     return build
 
 
+def _columns(torch, matrix, p):
+    return split_columns(matrix, p, lambda t: t.numel(), torch.reshape)
+
+
+def _first(torch, p):
+    return p if isinstance(p, torch.Tensor) else p[0]
+
+
+def _size(torch, p) -> int:
+    return p.numel() if isinstance(p, torch.Tensor) else sum(t.numel() for t in p)
+
+
+def _identity(torch, p):
+    """The n unit vectors in the parameters' structure, stacked on a leading axis."""
+    first = _first(torch, p)
+    return _columns(torch, torch.eye(_size(torch, p), dtype=first.dtype, device=first.device), p)
+
+
+def _unit(torch, p, j):
+    first = _first(torch, p)
+    return _columns(torch, (torch.arange(_size(torch, p), device=first.device) == j).to(first.dtype), p)
+
+
+def _whole_hessian(transform):
+    """A strategy ``transform(torch, f)`` compiled whole in a compiled cell."""
+
+    def build(torch, f, compiled):
+        hessian = transform(torch, f)
+        if compiled:
+            hessian = _compile(torch, hessian)
+        return (lambda p, *data: {"hessian": hessian(p, *data)}), False
+
+    return build
+
+
+def _vmap_hvp(torch, f):
+    hvp = hvp_fwd_rev(torch, f)
+    return lambda p, *data: torch.func.vmap(lambda v: hvp(p, v, *data))(_identity(torch, p))
+
+
+def _loop_hvp(torch, f, compiled):
+    """n forward-over-reverse HVPs from Python; compiled, the row is compiled, with its
+    index a 0-d tensor argument (an int would be specialised: a recompile per row)."""
+    hvp = hvp_fwd_rev(torch, f)
+
+    def row(p, j, *data):
+        return hvp(p, _unit(torch, p, j), *data)
+
+    if compiled:
+        row = _compile(torch, row)
+
+    def hessian(p, *data):
+        device = _first(torch, p).device
+        rows = hessian_by_rows(lambda j: row(p, torch.tensor(j, device=device), *data), _size(torch, p), torch.stack)
+        return {"hessian": rows}
+
+    return hessian, False
+
+
+def _autograd_hessian(vectorize: bool):
+    """torch.autograd.functional.hessian, which takes a function of the inputs alone."""
+
+    def transform(torch, f):
+        def hessian(p, *data):
+            if isinstance(p, torch.Tensor):
+                return torch.autograd.functional.hessian(lambda q: f(q, *data), p, vectorize=vectorize)
+            return torch.autograd.functional.hessian(lambda *q: f(q, *data), p, vectorize=vectorize)
+
+        return hessian
+
+    return transform
+
+
 BUILDERS = {
     ("grad", "rev"): _grad,
     ("hvp", "rev_rev"): _rev_rev,
     ("hvp", "fwd_rev"): _func_hvp(hvp_fwd_rev),
     ("hvp", "rev_fwd"): _func_hvp(hvp_rev_fwd),
+    ("hessian", "native"): _whole_hessian(lambda torch, f: torch.func.hessian(f)),  # forward over reverse
+    ("hessian", "jacrev_jacrev"): _whole_hessian(lambda torch, f: torch.func.jacrev(torch.func.jacrev(f))),
+    ("hessian", "vmap_hvp"): _whole_hessian(_vmap_hvp),
+    ("hessian", "loop_hvp"): _loop_hvp,
+    ("hessian", "autograd_vectorize"): _whole_hessian(_autograd_hessian(vectorize=True)),
+    ("hessian", "autograd_loop"): _whole_hessian(_autograd_hessian(vectorize=False)),
 }
 
 

@@ -1,4 +1,4 @@
-"""Hand-written mlp gradients and HVPs: the yardstick for the suite's prepared cells.
+"""Hand-written mlp gradients, HVPs and Hessians: the yardstick for the suite's prepared cells.
 
 Each module here (``tensorflow``, ``jax``, ``torch``) writes the mlp loss inline and its
 derivatives the way that framework's documentation writes them, with no suite helper
@@ -10,7 +10,9 @@ most about as long (suite / hand-written <= 1.05).
 
 Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritten``:
 
-- ``workload`` "grad" (mode "rev") or "hvp" (mode "rev_rev", "fwd_rev", "rev_fwd");
+- ``workload`` "grad" (mode "rev"), "hvp" (mode "rev_rev", "fwd_rev", "rev_fwd") or
+  "hessian" (the vectorised strategies of each framework, ``HESSIAN_MODES``: among
+  them is each framework's fastest);
 - ``execution`` "eager", "graph" (TensorFlow only) or "compiled"; an execution the
   framework does not have raises ``NotImplementedError`` with the reason;
 - ``arrays`` as ``bench_lib.inputs(workload, "mlp", size)`` returns them (flat float64
@@ -18,9 +20,9 @@ Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritte
 - ``dtype`` "float32" or "float64"; everything runs on the CPU.
 
 ``run()`` performs one unit of work on inputs converted once in ``build`` and returns
-when it has finished; ``to_numpy(out)`` gives ``{"loss", "grad"}`` or ``{"hvp"}`` as
-NumPy arrays in the cell's dtype, flattened in the order W1, b1, W2, b2, W3, b3,
-row-major.  ``rerun(arrays)`` (not timed) calls the very same built function, without
+when it has finished; ``to_numpy(out)`` gives ``{"loss", "grad"}``, ``{"hvp"}`` or
+``{"hessian"}`` as NumPy arrays in the cell's dtype, flattened in the order W1, b1, W2,
+b2, W3, b3, row-major (the Hessian's rows and columns alike).  ``rerun(arrays)`` (not timed) calls the very same built function, without
 building it again, on other inputs of the same shapes, converted as ``build`` converts
 them, and leaves ``run()``'s inputs as they were: a check that the inputs are real
 arguments.  (An input that XLA takes as a compile-time constant still answers correctly,
@@ -38,6 +40,18 @@ import numpy as np
 
 BACKENDS = ("tensorflow", "jax", "torch")
 MODES = {"grad": ("rev",), "hvp": ("rev_rev", "fwd_rev", "rev_fwd")}
+HESSIAN_MODES = {
+    "tensorflow": ("native", "vmap_hvp", "jacobian_while"),
+    "jax": ("native", "jacrev_jacrev", "vmap_hvp"),
+    "torch": ("native", "jacrev_jacrev", "vmap_hvp", "autograd_vectorize"),
+}
+
+
+def covers(backend: str, workload: str, mode: str) -> bool:
+    """Whether a hand-written version of this (workload, mode) exists for ``backend``."""
+    if workload == "hessian":
+        return mode in HESSIAN_MODES.get(backend, ())
+    return mode in MODES.get(workload, ())
 EXECUTIONS = ("eager", "graph", "compiled")
 DTYPES = ("float32", "float64")
 
@@ -58,12 +72,13 @@ def load(backend_name: str):
     return importlib.import_module(f"{__name__}.{backend_name}")
 
 
-def check(workload: str, mode: str, execution: str, dtype: str) -> None:
+def check(workload: str, mode: str, execution: str, dtype: str, backend: str) -> None:
     """A clear ValueError for an argument outside the axes."""
-    if workload not in MODES:
-        raise ValueError(f"unknown workload {workload!r}; expected one of {tuple(MODES)}")
-    if mode not in MODES[workload]:
-        raise ValueError(f"unknown mode {mode!r} for workload {workload!r}; expected one of {MODES[workload]}")
+    modes = {**MODES, "hessian": HESSIAN_MODES[backend]}
+    if workload not in modes:
+        raise ValueError(f"unknown workload {workload!r}; expected one of {tuple(modes)}")
+    if mode not in modes[workload]:
+        raise ValueError(f"unknown mode {mode!r} for workload {workload!r}; expected one of {modes[workload]}")
     if execution not in EXECUTIONS:
         raise ValueError(f"unknown execution {execution!r}; expected one of {EXECUTIONS}")
     if dtype not in DTYPES:
@@ -113,3 +128,14 @@ def numpy_inputs(workload: str, arrays: dict, dtype: str) -> dict:
 def flat(blocks) -> np.ndarray:
     """Concatenate NumPy blocks, row-major, in order (keeps their dtype)."""
     return np.concatenate([np.asarray(b).ravel() for b in blocks])
+
+
+def flat_hessian(out, shapes, to_numpy: Callable) -> np.ndarray:
+    """The (n, n) Hessian from nested blocks H[i][j] (shaped block_i + block_j) or
+    column blocks H[:, j] (shaped (n,) + block_j), for parameter blocks of ``shapes``."""
+    sizes = [math.prod(shape) for shape in shapes]
+    if isinstance(out[0], (list, tuple)):
+        return np.block(
+            [[to_numpy(block).reshape(si, sj) for block, sj in zip(row, sizes)] for row, si in zip(out, sizes)]
+        )
+    return np.concatenate([to_numpy(block).reshape(sum(sizes), sj) for block, sj in zip(out, sizes)], axis=1)

@@ -1,4 +1,6 @@
-"""Hand-written JAX: ``value_and_grad``, and the HVPs of the JAX autodiff cookbook.
+"""Hand-written JAX: ``value_and_grad``, the HVPs of the JAX autodiff cookbook, and
+Hessians: ``jax.hessian``, ``jacrev(jacrev)`` and the cookbook's HVP vmapped over the
+unit vectors (``ravel_pytree``'s unravel of the identity's rows).
 
 Params are a tuple pytree (W1, b1, W2, b2, W3, b3).  eager: the transformed function
 called op by op; compiled: ``jax.jit`` of it, compiled by one call in ``build``; the
@@ -10,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.jax import framework  # set-up only: the suite's threads and precision
-from . import HandWritten, check, flat, numpy_inputs
+from . import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 
 def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) -> HandWritten:
-    check(workload, mode, execution, dtype)
+    check(workload, mode, execution, dtype, "jax")
     if execution == "graph":
         raise NotImplementedError("jax has no graph execution apart from its compiler (jax.jit: 'compiled')")
     jax = framework()
@@ -30,6 +32,8 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
 
     if workload == "grad":
         fn = jax.value_and_grad(loss)
+    elif workload == "hessian":
+        fn = _hessian(jax, loss, mode)
     elif mode == "rev_rev":
 
         def fn(params, v, x, y):
@@ -75,6 +79,28 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
         if workload == "grad":
             value, grads = out
             return {"loss": np.asarray(value), "grad": flat(grads)}
+        if workload == "hessian":
+            return {"hessian": flat_hessian(out, mlp_shapes(arrays), np.asarray)}
         return {"hvp": flat(out)}
 
     return HandWritten(run=run, to_numpy=to_numpy, rerun=rerun)
+
+
+def _hessian(jax, loss, mode: str):
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    if mode == "native":
+        return jax.hessian(loss)
+    if mode == "jacrev_jacrev":
+        return jax.jacrev(jax.jacrev(loss))
+
+    def vmap_hvp(params, x, y):
+        def hvp(v):
+            return jax.jvp(lambda p: jax.grad(loss)(p, x, y), (params,), (v,))[1]
+
+        flat_params, unravel = ravel_pytree(params)
+        basis = jax.vmap(unravel)(jnp.eye(flat_params.size, dtype=flat_params.dtype))
+        return jax.vmap(hvp)(basis)
+
+    return vmap_hvp

@@ -2,7 +2,8 @@
 
 grad: one tape; rev_rev: nested tapes, the outer one with ``output_gradients=v``;
 fwd_rev: a ``ForwardAccumulator`` around a tape; rev_fwd: a tape around a
-``ForwardAccumulator``.  eager: the tapes run op by op; graph: ``tf.function``;
+``ForwardAccumulator``; Hessians: nested tapes and ``jacobian`` (pfor or while loop),
+or ``tf.vectorized_map`` of the fwd_rev HVP.  eager: the tapes run op by op; graph: ``tf.function``;
 compiled: ``tf.function(jit_compile=True)``.  graph and compiled are traced once in
 ``build`` for the inputs' signature, called once there (XLA compiles at the first
 call), and timed as that concrete function, with every input a real argument of the
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.tensorflow import framework  # set-up only: the suite's threads and precision
-from . import HandWritten, check, flat, numpy_inputs
+from . import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 # Which parameters each execution uses: the faster of the two, measured.
 PARAMS_AS = {"eager": "tensors", "graph": "variables", "compiled": "variables"}
@@ -67,6 +68,9 @@ def _body(tf, workload: str, mode: str, execution: str, watch: bool):
         h = tf.tanh(affine(x, w1, b1))
         h = tf.tanh(affine(h, w2, b2))
         return 0.5 * tf.reduce_mean(tf.square(affine(h, w3, b3) - y))
+
+    if workload == "hessian":
+        return _hessian(tf, loss, mode, watch, fwd_rev=_body(tf, "hvp", "fwd_rev", execution, watch))
 
     if workload == "grad":
 
@@ -119,6 +123,38 @@ def _body(tf, workload: str, mode: str, execution: str, watch: bool):
     return rev_fwd
 
 
+def _hessian(tf, loss, mode: str, watch: bool, fwd_rev):
+    """native / jacobian_while: the outer tape's jacobian of the flattened gradient, with
+    pfor or a while loop (which needs a persistent tape in eager); vmap_hvp: the
+    forward-over-reverse HVP ``fwd_rev`` under tf.vectorized_map over the unit vectors."""
+    if mode == "vmap_hvp":
+
+        def vmap_hvp(params, x, y):
+            def hvp(v):
+                return fwd_rev(params, v, x, y)
+
+            sizes = [p.shape.num_elements() for p in params]
+            n = sum(sizes)
+            columns = tf.split(tf.eye(n, dtype=params[0].dtype), sizes, axis=1)
+            return tf.vectorized_map(hvp, [tf.reshape(c, (n, *p.shape)) for c, p in zip(columns, params)])
+
+        return vmap_hvp
+
+    def hessian(params, x, y):
+        with tf.GradientTape(persistent=mode == "jacobian_while") as outer:
+            if watch:
+                outer.watch(params)
+            with tf.GradientTape() as inner:
+                if watch:
+                    inner.watch(params)
+                value = loss(params, x, y)
+            grads = inner.gradient(value, params)
+            flat_grads = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)
+        return outer.jacobian(flat_grads, params, experimental_use_pfor=mode == "native")
+
+    return hessian
+
+
 def _function(workload: str, mode: str, execution: str, arrays: dict, dtype: str, params_as: str):
     """(fn, args, host, variables): the Python function of the cell, its arguments, the
     input conversion, and the parameter variables (None for tensors), before any tracing."""
@@ -144,7 +180,7 @@ def _function(workload: str, mode: str, execution: str, arrays: dict, dtype: str
 def build(
     workload: str, mode: str, execution: str, arrays: dict, dtype: str, *, params_as: str | None = None
 ) -> HandWritten:
-    check(workload, mode, execution, dtype)
+    check(workload, mode, execution, dtype, "tensorflow")
     params_as = params_as or PARAMS_AS[execution]
     if params_as not in ("tensors", "variables"):
         raise ValueError(f"params_as must be 'tensors' or 'variables', got {params_as!r}")
@@ -174,6 +210,8 @@ def build(
         if workload == "grad":
             value, grads = out
             return {"loss": np.asarray(value.numpy()), "grad": flat(g.numpy() for g in grads)}
+        if workload == "hessian":
+            return {"hessian": flat_hessian(out, mlp_shapes(arrays), lambda t: t.numpy())}
         return {"hvp": flat(t.numpy() for t in out)}
 
     return HandWritten(run=run, to_numpy=to_numpy, rerun=rerun)

@@ -1,4 +1,6 @@
-"""Hand-written PyTorch: autograd on six leaf tensors, and ``torch.func`` compositions.
+"""Hand-written PyTorch: autograd on six leaf tensors, and ``torch.func`` compositions;
+Hessians by ``torch.func.hessian``, ``jacrev(jacrev)``, the forward-over-reverse HVP
+vmapped over the unit vectors, and ``torch.autograd.functional.hessian``.
 
 eager: ``torch.autograd.grad`` for grad and rev_rev (double backward with
 ``create_graph=True``), ``torch.func`` (jvp of grad, grad of jvp) for fwd_rev and
@@ -15,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.torch import framework  # set-up only: the suite's threads and precision
-from . import HandWritten, check, flat, numpy_inputs
+from . import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 
 def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) -> HandWritten:
-    check(workload, mode, execution, dtype)
+    check(workload, mode, execution, dtype, "torch")
     if execution == "graph":
         raise NotImplementedError("torch has no graph execution apart from its compiler (torch.compile: 'compiled')")
     if execution == "compiled" and mode == "rev_fwd" and dtype == "float64":
@@ -47,6 +49,13 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
             value = forward(params, x, y)
             grads = torch.autograd.grad(value, params)
             return value.detach(), grads
+
+    elif workload == "hessian":
+        if compiled and mode == "autograd_vectorize":
+            raise NotImplementedError("torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian")
+        fn = _hessian(torch, loss, mode)
+        if compiled:
+            fn = torch.compile(fn, fullgraph=True, dynamic=False)
 
     elif autograd_leaves:  # eager rev_rev
 
@@ -97,6 +106,31 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
         if workload == "grad":
             value, grads = out
             return {"loss": np.asarray(value.numpy()), "grad": flat(g.detach().numpy() for g in grads)}
+        if workload == "hessian":
+            return {"hessian": flat_hessian(out, mlp_shapes(arrays), lambda t: t.detach().numpy())}
         return {"hvp": flat(t.detach().numpy() for t in out)}
 
     return HandWritten(run=run, to_numpy=to_numpy, rerun=rerun)
+
+
+def _hessian(torch, loss, mode: str):
+    func = torch.func
+    if mode == "native":
+        return func.hessian(loss)
+    if mode == "jacrev_jacrev":
+        return func.jacrev(func.jacrev(loss))
+    if mode == "autograd_vectorize":
+        return lambda params, x, y: torch.autograd.functional.hessian(
+            lambda *p: loss(p, x, y), params, vectorize=True
+        )
+
+    def vmap_hvp(params, x, y):
+        def hvp(v):
+            return func.jvp(lambda p: func.grad(loss)(p, x, y), (params,), (v,))[1]
+
+        n = sum(p.numel() for p in params)
+        columns = torch.split(torch.eye(n, dtype=params[0].dtype), [p.numel() for p in params], dim=1)
+        basis = tuple(c.reshape(n, *p.shape) for c, p in zip(columns, params))
+        return func.vmap(hvp)(basis)
+
+    return vmap_hvp

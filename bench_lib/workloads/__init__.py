@@ -16,10 +16,11 @@ import numpy as np
 
 from ..models import MODELS, Case, data_names, draw_data, draw_params, spec
 
-# An output is either a value of the loss ("value": a 0-d array) or shaped like the
-# parameters ("parameters": flat, in the flattening order, split into the model's
-# blocks when verified).
-OUTPUT_KINDS = ("value", "parameters")
+# An output is a value of the loss ("value": a 0-d array), shaped like the parameters
+# ("parameters": flat, in the flattening order, split into the model's blocks when
+# verified) or a matrix over the parameters ("matrix": (n, n), rows and columns in the
+# flattening order, split into blocks of parameter-block pairs when verified).
+OUTPUT_KINDS = ("value", "parameters", "matrix")
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,20 @@ class Workload:
     extra_inputs: tuple[str, ...] = ()
     # keyword parameters of compute/prepare and their allowed values (none yet)
     parameters: dict[str, tuple] = field(default_factory=dict)
+    # model -> sizes meant for a GPU: the CPU presets leave them out
+    gpu_sizes: dict[str, tuple] = field(default_factory=dict)
+    # mode -> what it computes with; the skip reason of a backend that has no such mode
+    mode_descriptions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         assert set(self.sizes) == set(self.smallest) and set(self.sizes) <= set(MODELS), self.name
         assert all(kind in OUTPUT_KINDS for kind in self.outputs.values()), self.name
+        assert all(set(sizes) <= set(self.sizes[model]) for model, sizes in self.gpu_sizes.items()), self.name
+        assert set(self.mode_descriptions) <= set(self.modes), self.name
+
+    def cpu_sizes(self, model: str) -> tuple:
+        """The sizes of ``model`` that the CPU presets run."""
+        return tuple(s for s in self.sizes.get(model, ()) if s not in self.gpu_sizes.get(model, ()))
 
     def check_size(self, model: str, size) -> Case:
         case = spec(model, size)  # a ValueError naming an unknown model or size
@@ -71,7 +82,7 @@ class Workload:
         return ("params", *self.extra_inputs)
 
 
-_MODULES = ("grad", "hvp")
+_MODULES = ("grad", "hvp", "hessian")
 REGISTRY: dict[str, Workload] = {
     name: importlib.import_module(f"{__name__}.{name}").WORKLOAD for name in _MODULES
 }

@@ -24,6 +24,7 @@ WORKLOAD = Workload(
     modes=("rev",),
     sizes={"mlp": ("S", "M", "L"), "rosenbrock": (10**3, 10**5, 10**6)},
     smallest={"mlp": "S", "rosenbrock": 10**3},
+    gpu_sizes={"mlp": ("L",)},
     outputs={"loss": "value", "grad": "parameters"},
     reference=_reference,
 )

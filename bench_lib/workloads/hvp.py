@@ -25,6 +25,7 @@ WORKLOAD = Workload(
     modes=("rev_rev", "fwd_rev", "rev_fwd"),
     sizes={"mlp": ("S", "M", "L"), "rosenbrock": (10**3, 10**5, 10**6)},
     smallest={"mlp": "S", "rosenbrock": 10**3},
+    gpu_sizes={"mlp": ("L",)},
     outputs={"hvp": "parameters"},
     reference=_reference,
     extra_inputs=("v",),

@@ -1,0 +1,140 @@
+"""``python -m bench_lib scaling``: how the time and the peak memory of each strategy of
+a workload grow with the number of parameters n, on the CPU.
+
+For every supported cell of the workload's CPU sizes (one worker process per backend,
+cells one after another), the cell is prepared as for asv (verified, warmed up, its
+peak memory measured on a warm call), then timed: the median over 5 batches of calls
+of about 0.2 s each; a call of a second or more (loops of HVPs, up to minutes) is
+timed by its fastest warm-up call instead, not called again.  Then, per
+strategy (backend, mode, execution) and model, the slope of log(time) and of
+log(memory) against log(n), fitted by least squares over the sizes: 1 is linear, 2
+quadratic (a dense Hessian has n**2 entries).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+import numpy as np
+
+from . import presets, workloads
+from .support import skip_reason
+from .workers import WorkerFailed, stream
+
+SLOW_CALL_SECONDS = 1.0
+
+
+def cells_to_measure(workload: str, dtype: str, backends, models):
+    workloads.get(workload)  # a ValueError naming an unknown workload
+    selection = presets.Selection(
+        workloads=(workload,), models=tuple(models), backends=tuple(backends), devices=("cpu",), dtypes=(dtype,),
+        gpu_sizes=False,
+    )
+    for cell in selection.cells():
+        if not skip_reason(cell):
+            yield cell
+
+
+def _measure(cell) -> dict:
+    from .api import prepare
+    from .timing import batch_mean
+
+    prepared = prepare(**cell.as_dict())
+    warm = prepared.warm_call_seconds
+    if warm >= SLOW_CALL_SECONDS:
+        seconds = [warm]
+    else:
+        calls = max(1, int(0.2 / warm))
+        seconds = [batch_mean(prepared.call, calls) for _ in range(5)]
+    return {
+        "n": cell.case.n_params, "seconds": statistics.median(seconds), "first_call": prepared.first_call_seconds,
+        "peak_bytes": prepared.peak_memory_bytes, "margin": prepared.verdict.margin,
+    }
+
+
+def _worker() -> None:
+    from .cells import Cell
+
+    for data in json.loads(sys.stdin.read())["cells"]:
+        cell = Cell(**data)
+        try:
+            row = _measure(cell)
+        except Exception as error:  # reported, and the other cells still run
+            row = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps({"cell": data, **row}), flush=True)
+
+
+def slope(ns, values) -> float | None:
+    """Least-squares slope of log(value) against log(n); None with fewer than two points."""
+    points = [(n, v) for n, v in zip(ns, values) if v]
+    if len(points) < 2:
+        return None
+    x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def fit(rows: list[dict]) -> list[dict]:
+    """One row per (backend, mode, execution, model): the sizes and both slopes."""
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        if "error" not in row:
+            c = row["cell"]
+            groups.setdefault((c["backend"], c["mode"], c["execution"], c["model"]), []).append(row)
+    fitted = []
+    for key, members in groups.items():
+        members.sort(key=lambda r: r["n"])
+        ns = [r["n"] for r in members]
+        fitted.append({
+            "strategy": key, "n": ns,
+            "time_slope": slope(ns, [r["seconds"] for r in members]),
+            "memory_slope": slope(ns, [r["peak_bytes"] for r in members]),
+        })
+    return fitted
+
+
+def _label(cell: dict) -> str:
+    return f"{cell['backend']}/{cell['mode']}/{cell['execution']}/{cell['model']}-{cell['size']}"
+
+
+def run(workload: str, dtype: str, backends, models, json_path: str | None) -> int:
+    cells = list(cells_to_measure(workload, dtype, backends, models))
+    by_backend: dict[str, list] = {}
+    for cell in cells:
+        by_backend.setdefault(cell.backend, []).append(cell.as_dict())
+    print(f"{len(cells)} supported {workload} cells, CPU, {dtype}; one worker process per backend")
+    print(f"{'cell':52s} {'n':>6s} {'seconds':>10s} {'first s':>8s} {'peak MiB':>9s}")
+    rows, failed = [], 0
+    for backend, members in by_backend.items():
+        try:
+            for row in stream("bench_lib.scaling", {"cells": members}):
+                rows.append(row)
+                if "error" in row:
+                    failed += 1
+                    print(f"{_label(row['cell']):52s} failed: {row['error']}", flush=True)
+                    continue
+                peak = "n/a" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.1f}"
+                print(
+                    f"{_label(row['cell']):52s} {row['n']:6d} {row['seconds']:10.4g} {row['first_call']:8.2f} {peak:>9s}",
+                    flush=True,
+                )
+        except WorkerFailed as error:
+            print(f"{backend}: {error}")
+            failed += 1
+    fitted = fit(rows)
+    print(f"\n{'strategy':52s} {'n':>18s} {'time slope':>10s} {'memory slope':>12s}")
+    for row in fitted:
+        backend, mode, execution, model = row["strategy"]
+        ns = ",".join(str(n) for n in row["n"])
+        time_slope = "n/a" if row["time_slope"] is None else f"{row['time_slope']:.2f}"
+        memory_slope = "n/a" if row["memory_slope"] is None else f"{row['memory_slope']:.2f}"
+        print(f"{backend + '/' + mode + '/' + execution + '/' + model:52s} {ns:>18s} {time_slope:>10s} {memory_slope:>12s}")
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump({"cells": rows, "fits": fitted}, out, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    _worker()

@@ -1,0 +1,107 @@
+"""The hessian workload: every cell at the smallest sizes against the exact reference,
+the native forms a framework returns, the error model on a matrix, peak memory and the
+presets."""
+
+import re
+
+import numpy as np
+import pytest
+
+import bench_lib
+from bench_lib import error_model, memory, presets, support, verify
+from bench_lib.backends.base import flat_matrix
+from bench_lib.models import block_slices, spec
+from bench_lib.workloads.hessian import LOOP_MODES
+
+CELLS = presets.smallest(workloads=("hessian",), devices=("cpu",)).cells()
+
+
+def quick_if_cheap(cell):
+    # Loops of HVPs in eager execution take seconds (TensorFlow: 30 s at mlp XXS), and
+    # tracing and compiling take seconds per cell: the quick subset keeps the rest.
+    slow = cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES
+    return pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
+
+
+@pytest.mark.parametrize("cell", [quick_if_cheap(c) for c in CELLS])
+def test_hessian_matches_the_reference_and_is_symmetric(cell):
+    reason = support.skip_reason(cell)
+    if reason:
+        with pytest.raises(NotImplementedError, match="^" + re.escape(reason)):
+            bench_lib.compute(**cell.as_dict())
+        pytest.skip(reason)
+    hessian = bench_lib.compute(**cell.as_dict())["hessian"]
+    n = cell.case.n_params
+    assert hessian.shape == (n, n) and hessian.dtype == np.dtype(cell.dtype)
+    verdict = verify.verdict_for(cell, {"hessian": hessian})
+    assert verdict.passed, verdict.describe()
+    # Symmetric within the rounding the error model allows for the whole matrix.
+    asymmetry = np.linalg.norm(hessian - hessian.T) / np.linalg.norm(hessian)
+    assert asymmetry <= 2 * max(verdict.tolerances.values())
+
+
+def test_prepare_records_the_peak_memory_of_a_call():
+    """A dense float64 Hessian of n = 4,000 is 128 MB; the call's peak shows at least that."""
+    prepared = bench_lib.prepare("hessian", "jax", "vmap_hvp", "compiled", "rosenbrock", 4000, dtype="float64")
+    assert prepared.peak_memory_bytes >= 4000 * 4000 * 8
+    assert prepared.verdict.passed
+
+
+def test_peak_increase_sees_memory_the_allocator_had_freed_before():
+    def allocate():
+        return float(np.ones(16 * 2**20 // 8)[-1])  # 16 MiB, below glibc's largest mmap threshold
+
+    allocate(), allocate()
+    peak, out = memory.peak_increase(allocate)
+    assert out == 1.0 and 16 * 2**20 <= peak < 24 * 2**20
+
+
+def _blocks(matrix, case):
+    """The mlp Hessian in the two blocked forms frameworks return: H[i][j] shaped
+    block_i + block_j, and H[:, j] shaped (n, *block_j)."""
+    blocks = list(zip(block_slices(case), case.param_shapes))
+    nested = [[matrix[rows, cols].reshape(*si, *sj) for cols, sj in blocks] for rows, si in blocks]
+    columns = [matrix[:, cols].reshape(case.n_params, *sj) for cols, sj in blocks]
+    return nested, columns
+
+
+def test_every_native_form_flattens_to_the_same_matrix():
+    case = spec("mlp", "XXS")
+    matrix = np.random.default_rng(0).standard_normal((case.n_params, case.n_params))
+    nested, columns = _blocks(matrix, case)
+    for form in (nested, tuple(tuple(row) for row in nested), columns, tuple(columns)):
+        np.testing.assert_array_equal(flat_matrix(case, form, np.asarray), matrix)
+    rosenbrock = spec("rosenbrock", 100)
+    square = np.arange(100.0 * 100).reshape(100, 100)
+    np.testing.assert_array_equal(flat_matrix(rosenbrock, square, np.asarray), square)
+
+
+@pytest.mark.parametrize("model,size", [("mlp", "XXS"), ("rosenbrock", 100)])
+def test_the_error_model_passes_a_rounded_hessian_and_fails_wrong_ones(model, size):
+    cell = bench_lib.Cell("hessian", "jax", "native", "compiled", model, size)
+    expected = verify.reference_outputs("hessian", model, size, 0)
+    kappa = verify.conditioning("hessian", model, size, 0)
+    bounds = error_model.bounds(cell.spec, cell.case, expected, kappa, "float32")
+    right = expected["hessian"].value.astype(np.float32)
+    assert verify.check({"hessian": right}, expected, bounds, "float32").passed
+    scaled = (right * np.float32(1.001)).astype(np.float32)
+    assert not verify.check({"hessian": scaled}, expected, bounds, "float32").passed
+    zeroed = right.copy()
+    zeroed[:, -10:] = 0  # the last columns: b3 for the mlp
+    assert not verify.check({"hessian": zeroed}, expected, bounds, "float32").passed
+
+
+def test_presets_hold_the_hessian_cells_that_matter():
+    default = {c for c in presets.get("default").cells() if c.workload == "hessian"}
+    for backend in bench_lib.BACKENDS:
+        for mode in bench_lib.modes("hessian", backend):
+            for execution in ("eager", "graph", "compiled"):
+                size = "XXS" if execution == "eager" and mode in LOOP_MODES else "XS"
+                cell = bench_lib.Cell("hessian", backend, mode, execution, "mlp", size)
+                assert cell in default, cell.label
+    cpu = {c for c in presets.get("cpu").cells() if c.workload == "hessian"}
+    every_cpu = {
+        c for c in presets.get("full").cells()
+        if c.workload == "hessian" and c.device == "cpu" and (c.model, c.size) != ("mlp", "S")
+    }
+    assert cpu == every_cpu and len(cpu) == 3 * 7 * 3 * 5 * 2
