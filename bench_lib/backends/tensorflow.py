@@ -253,8 +253,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     args = tuple(first[1:])
     with tf.device(device):
         traced_args = ((tf.constant(0),) if loop else ()) + args
-    signature = tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), traced_args)
-    with tf.device(device):
+        signature = tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), traced_args)
         function = tf.function(traced, jit_compile=cell.execution == "compiled")
         concrete = function.get_concrete_function(*signature)
         if cell.execution == "compiled":
