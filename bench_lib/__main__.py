@@ -60,7 +60,14 @@ def _agreement(args) -> int:
 def _scaling(args) -> int:
     from .scaling import run
 
-    return run(args.workload, args.dtype, args.backend, args.model, args.json)
+    keywords: dict = {}
+    for item in args.keyword or ():
+        name, _, value = item.partition("=")
+        keywords.setdefault(name, []).append(_size(value))  # an int where it reads as one
+    return run(
+        args.workload, args.dtype, args.backend, args.model, args.json, args.against,
+        {name: tuple(values) for name, values in keywords.items()},
+    )
 
 
 def _cells(args) -> int:
@@ -126,6 +133,11 @@ def main(argv=None) -> int:
     scaling.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     scaling.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
     scaling.add_argument("--json", help="also write the measurements and fits to this file")
+    scaling.add_argument("--against", default="n", help="n, or a keyword parameter of the workload (K for unrolled)")
+    scaling.add_argument(
+        "--keyword", action="append", metavar="NAME=VALUE",
+        help="only this value of a keyword parameter (repeat for several values: --keyword optimizer=sgd)",
+    )
     scaling.set_defaults(handler=_scaling)
 
     cells = commands.add_parser("cells", help="list the cells of a preset")

@@ -39,6 +39,8 @@ class PreparedCell:
     warm_call_seconds: float
     conditions: dict = field(default_factory=dict)
     peak_memory_bytes: int | None = None
+    # a labelled approximation's distance to the exact outputs (see verify.py)
+    approximation_errors: dict = field(default_factory=dict)
 
     def __call__(self):
         return self.call()
@@ -58,11 +60,13 @@ def _finished(program, args=None):
     return call
 
 
-def compute(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0):
+def compute(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(), **options):
     """Run one cell once and return its outputs as flat NumPy arrays (``"hvp"``, or
-    ``"loss"`` and ``"grad"``).  Raises NotImplementedError with the reason for a cell
-    that cannot run here."""
-    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed)
+    ``"loss"`` and ``"grad"``, ...; a mode that cannot give an output omits it).  The
+    workload's keyword parameters come as keywords (``K=10, optimizer="sgd"``) or as
+    ``keywords`` pairs.  Raises NotImplementedError with the reason for a cell that
+    cannot run here."""
+    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options})
     module, arrays = _build(cell)
     program = module.build(cell, arrays)
     return program.to_numpy(_finished(program)())
@@ -129,14 +133,14 @@ def _check_fresh_inputs(cell: Cell, program, warm_seconds: float) -> None:
     )
 
 
-def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0):
+def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(), **options):
     """Build, verify and warm up one cell; return the zero-argument callable that asv times.
 
-    Raises NotImplementedError (with the reason) for a cell that cannot run here, and
-    VerificationError when the output does not match the float64 reference, in which
-    case the cell is not timed.
+    Keyword parameters as for ``compute``.  Raises NotImplementedError (with the
+    reason) for a cell that cannot run here, and VerificationError when the output does
+    not match the float64 reference, in which case the cell is not timed.
     """
-    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed)
+    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options})
     module, arrays = _build(cell)
     started = time.perf_counter()
     program = module.build(cell, arrays)
@@ -144,8 +148,10 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
     out = call()
     first_call_seconds = time.perf_counter() - started
 
-    verdict = verify.verdict_for(cell, program.to_numpy(out))
+    outputs = program.to_numpy(out)
+    verdict = verify.verdict_for(cell, outputs)
     _require_verified(cell, verdict)
+    approximation_errors = verify.approximation_errors(cell, outputs)
 
     traces_before = program.traces() if program.traces else None
     # Host memory is the work's memory on the CPU only (device memory: GPU cells).
@@ -163,5 +169,6 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
         "dtype": dtype,
     }
     return PreparedCell(
-        cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory
+        cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory,
+        approximation_errors,
     )

@@ -1,5 +1,6 @@
 """The vocabulary of the suite and the Cell: one (workload, backend, mode, execution,
-model, size, device, dtype, seed) combination, the unit that is verified and timed.
+model, size, device, dtype, seed) combination with the workload's keyword parameters
+(``K`` and ``optimizer`` for unrolled), the unit that is verified and timed.
 
 Workloads, their modes and sizes come from the workload registry, backends from the
 backend registry: nothing here lists them again.
@@ -30,10 +31,15 @@ class Cell:
     device: str = "cpu"
     dtype: str = "float32"
     seed: int = 0
+    # The workload's keyword parameters as (name, value) pairs: given as a mapping or
+    # pairs, stored complete (defaults filled in) in the workload's order, so that one
+    # cell has one identity.
+    keywords: tuple = ()
 
     def __post_init__(self):
         spec = workloads.get(self.workload)  # a ValueError naming an unknown workload
         spec.check_size(self.model, self.size)  # ... or a bad model or size
+        object.__setattr__(self, "keywords", spec.keywords(self.keywords))  # ... or parameter
         for field, allowed in (
             ("backend", BACKENDS),
             ("mode", spec.modes),
@@ -62,10 +68,16 @@ class Cell:
         return self.spec.arguments(self.model)
 
     @property
+    def options(self) -> dict:
+        """The keyword parameters as a dict (what ``compute`` takes as keywords)."""
+        return dict(self.keywords)
+
+    @property
     def label(self) -> str:
+        keywords = "".join(f"/{name}={value}" for name, value in self.keywords)
         return (
             f"{self.workload}/{self.backend}/{self.mode}/{self.execution}/"
-            f"{self.model}-{self.size}/{self.device}/{self.dtype}"
+            f"{self.model}-{self.size}/{self.device}/{self.dtype}{keywords}"
         )
 
     def as_dict(self) -> dict:

@@ -43,15 +43,17 @@ def suite_params(workload: str, model: str, modes: tuple | None = None) -> tuple
     if len(spec.modes) > 1:
         names.append("mode")
         values.append(list(modes or spec.modes))
-    names += ["execution", "size", "device", "dtype"]
+    names += ["execution", "size", "device", "dtype", *spec.parameters]
     values += [list(EXECUTIONS), list(spec.sizes[model]), list(DEVICES), list(DTYPES)]
+    values += [list(parameter.values) for parameter in spec.parameters.values()]
     return names, values
 
 
 def suite_values(cell: Cell) -> tuple:
     """The cell's asv parameter values, in the order of its suite's ``param_names``."""
     names, _ = suite_params(cell.workload, cell.model)
-    return tuple(getattr(cell, name) for name in names)
+    options = cell.options
+    return tuple(options[name] if name in options else getattr(cell, name) for name in names)
 
 
 def verified_outcome(prepared: PreparedCell, prepared_in: str) -> Outcome:
@@ -66,6 +68,7 @@ def verified_outcome(prepared: PreparedCell, prepared_in: str) -> Outcome:
         first_call_seconds=prepared.first_call_seconds,
         warm_call_seconds=prepared.warm_call_seconds,
         peak_memory_bytes=prepared.peak_memory_bytes,
+        approximation_errors=prepared.approximation_errors,
         conditions=prepared.conditions,
         prepared_in=prepared_in,
     )
@@ -114,9 +117,11 @@ class CellSuite:
             cls.param_names, cls.params = suite_params(cls.workload, cls.model, cls.modes)
 
     def _cell(self, params) -> Cell:
+        spec = workloads.get(self.workload)
         values = dict(zip(self.param_names, params, strict=True))
-        values.setdefault("mode", workloads.get(self.workload).modes[0])
-        return Cell(workload=self.workload, model=self.model, **values)
+        values.setdefault("mode", spec.modes[0])
+        keywords = {name: values.pop(name) for name in spec.parameters}
+        return Cell(workload=self.workload, model=self.model, keywords=keywords, **values)
 
 
 class TimeSuite(CellSuite):
@@ -160,11 +165,10 @@ class SlowTimeSuite(TimeSuite):
     timeout = 900
 
 
-class CheckSuite(CellSuite):
-    """The verification error and the first-call time of a cell, as asv track metrics."""
+class OutcomeSuite(CellSuite):
+    """Track metrics of a cell's outcome: the timing process's record when one exists,
+    else the cell is prepared here."""
 
-    # 2: track_error became the normwise error of the worst block (it was elementwise).
-    version = "2"
     timeout = 300
 
     def setup(self, *params):
@@ -175,6 +179,23 @@ class CheckSuite(CellSuite):
         if outcome.status == "failed":
             raise RuntimeError(f"{cell.label} failed in preparation: {outcome.message}")
         self.outcome = outcome
+
+
+class UnrolledTimeSuite(TimeSuite):
+    """For unrolled optimization, whose calls take from under a millisecond (compiled,
+    K = 1) to seconds (eager JAX and TensorFlow at K = 100): asv's short warm-up stays
+    for the fast cells; at least 3 samples, up to 2 s of them.  The timeout covers the
+    slowest eager cell's preparation (first call and warm-up) and samples."""
+
+    repeat = (3, 1000, 2.0)
+    timeout = 900
+
+
+class CheckSuite(OutcomeSuite):
+    """The verification error and the first-call time of a cell, as asv track metrics."""
+
+    # 2: track_error became the normwise error of the worst block (it was elementwise).
+    version = "2"
 
     def track_error(self, *params):
         """Largest normwise relative error of an output block against the float64
@@ -198,3 +219,15 @@ class CheckSuite(CellSuite):
         return float("nan") if peak is None else peak
 
     track_peak_memory.unit = "bytes"
+
+
+class ApproximationSuite(OutcomeSuite):
+    """For the modes that compute a labelled approximation (``modes``): its distance to
+    the exact outputs, as an asv track metric."""
+
+    def track_approximation_error(self, *params):
+        """Largest normwise relative distance of an output block to the exact float64
+        reference: what the approximation gives up (reported, not judged)."""
+        return self.outcome.approximation_error
+
+    track_approximation_error.unit = "relative error"

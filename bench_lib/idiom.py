@@ -41,7 +41,7 @@ def _measure(cell, rounds: int) -> dict:
 
     prepared = prepare(**cell.as_dict())
     arrays = inputs(cell.workload, cell.model, cell.size, cell.seed)
-    hand = handwritten.load(cell.backend).build(cell.workload, cell.mode, cell.execution, arrays, cell.dtype)
+    hand = handwritten.build(cell.backend, cell.workload, cell.mode, cell.execution, arrays, cell.dtype, **cell.options)
     # The same computation on the same inputs, or the comparison means nothing.
     suite_outputs, hand_outputs = prepared.to_numpy(prepared.call()), hand.to_numpy(hand.run())
     disagreement = max(elementwise_error(hand_outputs[key], suite_outputs[key]) for key in suite_outputs)

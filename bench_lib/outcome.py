@@ -28,6 +28,8 @@ class Outcome:
     warm_call_seconds: float | None = None  # fastest warm-up call, for reading asv's median
     # how far one warm call raised the peak resident memory (CPU cells; see memory.py)
     peak_memory_bytes: int | None = None
+    # a labelled approximation's distance to the exact outputs, per output (first_order)
+    approximation_errors: dict[str, float] = field(default_factory=dict)
     conditions: dict = field(default_factory=dict)
     prepared_in: str | None = None  # which process prepared it: "time", "check", "verify"
 
@@ -42,6 +44,10 @@ class Outcome:
     @property
     def error(self) -> float | None:
         return max(self.errors.values()) if self.errors else None
+
+    @property
+    def approximation_error(self) -> float | None:
+        return max(self.approximation_errors.values()) if self.approximation_errors else None
 
     def to_json(self) -> dict:
         data = asdict(self)

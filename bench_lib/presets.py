@@ -39,6 +39,9 @@ class Selection:
     devices: tuple = DEVICES
     dtypes: tuple = DTYPES
     gpu_sizes: bool = True  # False: leave out the sizes each workload means for a GPU
+    # keyword parameter -> the values selected (a workload's parameter not named here:
+    # every value asv runs; a name a workload does not take is ignored for it)
+    keywords: dict = field(default_factory=dict)
 
     def cells(self):
         for workload, model in itertools.product(self.workloads or registry.WORKLOADS, self.models):
@@ -46,10 +49,12 @@ class Selection:
             sizes = spec.sizes.get(model, ()) if self.gpu_sizes else spec.cpu_sizes(model)
             sizes = [s for s in sizes if self.sizes is None or s in self.sizes]
             modes = [m for m in spec.modes if self.modes is None or m in self.modes]
-            for backend, mode, execution, size, device, dtype in itertools.product(
-                self.backends, modes, self.executions, sizes, self.devices, self.dtypes
+            names = tuple(spec.parameters)
+            keyword_values = [self.keywords.get(name, spec.parameters[name].values) for name in names]
+            for backend, mode, execution, size, device, dtype, *values in itertools.product(
+                self.backends, modes, self.executions, sizes, self.devices, self.dtypes, *keyword_values
             ):
-                yield Cell(workload, backend, mode, execution, model, size, device, dtype)
+                yield Cell(workload, backend, mode, execution, model, size, device, dtype, keywords=zip(names, values))
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ _EAGER_LOOPS = Selection(workloads=("hessian",), modes=LOOP_MODES, executions=("
 PRESETS = {
     "default": Preset(
         "CPU, float32: grad and every HVP mode of mlp S and M; every Hessian strategy at mlp XS "
-        "(eager loops at XXS); every backend and execution",
+        "(eager loops at XXS); unrolled SGD at mlp S, K = 10, and K = 100 compiled; every backend and execution",
         include=(
             Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),
             Selection(workloads=("hessian",), models=("mlp",), sizes=("XS",), devices=("cpu",), dtypes=("float32",)),
@@ -87,11 +92,20 @@ PRESETS = {
                 workloads=("hessian",), models=("mlp",), sizes=("XXS",), modes=LOOP_MODES, executions=("eager",),
                 devices=("cpu",), dtypes=("float32",),
             ),
+            Selection(
+                workloads=("unrolled",), models=("mlp",), sizes=("S",), devices=("cpu",), dtypes=("float32",),
+                keywords={"K": (10,), "optimizer": ("sgd",)},
+            ),
+            Selection(
+                workloads=("unrolled",), models=("mlp",), sizes=("S",), executions=("compiled",), devices=("cpu",),
+                dtypes=("float32",), keywords={"K": (100,), "optimizer": ("sgd",)},
+            ),
         ),
         exclude=((replace(_EAGER_LOOPS, sizes=("XS",)), "one call takes 35 s (JAX) to 2 minutes (TensorFlow)"),),
     ),
     "smoke": Preset(
-        "A few seconds of asv: JAX grad and HVP of mlp S, two JAX Hessians, on the CPU; one cell skipped by the table",
+        "A few seconds of asv: JAX grad and HVP of mlp S, two JAX Hessians, JAX first-order MAML through 10 SGD "
+        "steps, on the CPU; one cell skipped by the table",
         include=(
             Selection(
                 workloads=("grad", "hvp"), models=("mlp",), sizes=("S",), backends=("jax",),
@@ -106,10 +120,16 @@ PRESETS = {
                 workloads=("hessian",), models=("rosenbrock",), sizes=(100,), backends=("jax",), modes=("loop_hvp",),
                 executions=("compiled",), devices=("cpu",), dtypes=("float32",),
             ),
+            Selection(
+                workloads=("unrolled",), models=("mlp",), sizes=("S",), backends=("jax",), modes=("first_order",),
+                executions=("compiled",), devices=("cpu",), dtypes=("float32",),
+                keywords={"K": (10,), "optimizer": ("sgd",)},
+            ),
         ),
     ),
     "cpu": Preset(
-        "Every CPU cell of every CPU size (mlp L of grad and hvp, mlp S of hessian are GPU sizes), both dtypes",
+        "Every CPU cell of every CPU size (mlp L of grad and hvp, mlp S of hessian, mlp M of unrolled are GPU "
+        "sizes), both dtypes, every K and inner optimizer",
         include=(Selection(devices=("cpu",), gpu_sizes=False),),
     ),
     "gpu": Preset("Every GPU cell", include=(Selection(devices=("gpu",)),)),

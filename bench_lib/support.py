@@ -83,6 +83,12 @@ def _missing_mode(cell: Cell) -> str | None:
     return f"{cell.mode!r} is {what}, which {cell.backend} does not have"
 
 
+def omitted_outputs(cell: Cell) -> dict[str, str]:
+    """The outputs the cell's mode cannot give, each with the reason (the cell runs and
+    is verified on the others)."""
+    return dict(cell.spec.omitted_outputs.get(cell.mode, {}))
+
+
 def static_reason(cell: Cell) -> str | None:
     """Why the framework cannot do this cell on any machine, from the table alone."""
     for rule in RULES:

@@ -81,21 +81,35 @@ def check(outputs: dict[str, np.ndarray], expected: dict, bounds: dict[str, Boun
     return Verdict(errors, tolerances, worst_blocks, elementwise, margin)
 
 
-@functools.lru_cache(maxsize=4)
-def reference_outputs(workload: str, model: str, size, seed: int):
-    """The float64 reference outputs of a case, computed once per process, and once per
-    asv run (a dense mlp XS Hessian and its conditioning take 1.7 s, which dozens of
-    cells would otherwise pay each)."""
+def _reference(spec, keywords: tuple, approximation: str | None):
+    """The reference of a cell as ``(case, arrays) -> outputs``: the workload's exact
+    one, or that of the approximation a mode computes, at the cell's keywords."""
+    function = spec.approximations[approximation] if approximation else spec.reference
+    options = dict(spec.keywords(keywords))  # defaults filled in
+    return lambda case, arrays: function(case, arrays, **options)
+
+
+def _approximation(cell) -> str | None:
+    return cell.mode if cell.mode in cell.spec.approximations else None
+
+
+@functools.lru_cache(maxsize=16)
+def reference_outputs(workload: str, model: str, size, seed: int, keywords: tuple = (), approximation=None):
+    """The float64 reference outputs of a case (at the workload's keyword parameters;
+    of the approximation named, if any), computed once per process, and once per asv
+    run (a dense mlp XS Hessian and its conditioning take 1.7 s, which dozens of cells
+    would otherwise pay each)."""
     spec = workloads.get(workload)
 
     def compute():
-        return spec.reference(spec.check_size(model, size), inputs(workload, model, size, seed))
+        reference = _reference(spec, keywords, approximation)
+        return reference(spec.check_size(model, size), inputs(workload, model, size, seed))
 
-    return records.shared(f"reference-{workload}-{model}-{size}-{seed}", compute)
+    return records.shared(f"reference-{workload}-{model}-{size}-{seed}-{keywords}-{approximation}", compute)
 
 
-@functools.lru_cache(maxsize=4)
-def conditioning(workload: str, model: str, size, seed: int):
+@functools.lru_cache(maxsize=16)
+def conditioning(workload: str, model: str, size, seed: int, keywords: tuple = (), approximation=None):
     """The condition number of each output block of a case; it does not depend on the
     dtype, and varies little between draws of the same case."""
     spec = workloads.get(workload)
@@ -103,16 +117,40 @@ def conditioning(workload: str, model: str, size, seed: int):
     def compute():
         case = spec.check_size(model, size)
         arrays = inputs(workload, model, size, seed)
-        return error_model.conditioning(spec, case, arrays, reference_outputs(workload, model, size, seed), seed)
+        expected = reference_outputs(workload, model, size, seed, keywords, approximation)
+        reference = _reference(spec, keywords, approximation)
+        return error_model.conditioning(spec, case, arrays, expected, seed, reference)
 
-    return records.shared(f"conditioning-{workload}-{model}-{size}-{seed}", compute)
+    return records.shared(f"conditioning-{workload}-{model}-{size}-{seed}-{keywords}-{approximation}", compute)
+
+
+def expected_for(cell, seed: int | None = None, exact: bool = False) -> dict:
+    """The reference outputs the cell's mode gives (from the inputs of ``seed``, the
+    cell's own by default): those of its approximation unless ``exact``."""
+    approximation = None if exact else _approximation(cell)
+    seed = cell.seed if seed is None else seed
+    expected = reference_outputs(cell.workload, cell.model, cell.size, seed, cell.keywords, approximation)
+    return {key: expected[key] for key in cell.spec.outputs_of(cell.mode)}
 
 
 def verdict_for(cell, outputs: dict, seed: int | None = None) -> Verdict:
     """The cell's outputs (computed from the inputs of ``seed``, the cell's own by
     default) against the reference within the error model's tolerances.  The
     conditioning is always the cell's own draw's."""
-    expected = reference_outputs(cell.workload, cell.model, cell.size, cell.seed if seed is None else seed)
-    kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed)
+    expected = expected_for(cell, seed)
+    kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed, cell.keywords, _approximation(cell))
     case = cell.case
     return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)
+
+
+def approximation_errors(cell, outputs: dict) -> dict[str, float]:
+    """For a mode that computes a labelled approximation: per output, the worst block's
+    normwise distance to the exact reference (what the approximation costs in
+    accuracy, reported, never judged).  Empty for every other mode."""
+    if _approximation(cell) is None:
+        return {}
+    blocks = error_model.output_blocks(cell.spec, cell.case)
+    return {
+        key: float(normwise_errors(outputs[key], want.value, blocks[key]).max())
+        for key, want in expected_for(cell, exact=True).items()
+    }

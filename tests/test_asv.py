@@ -36,7 +36,10 @@ def test_preset_regexes_select_exactly_the_preset_cells():
         for combo in benchmark.combinations():
             label = f"{benchmark.name}({', '.join(repr(v) for v in combo)})"
             selected += any(re.search(r, label) for r in regexes)
-    assert selected == 4 * len(cells)  # one timing and three check benchmarks per cell
+    # one timing and three check benchmarks per cell, and the approximation error of
+    # each first-order MAML cell
+    approximations = sum(1 for cell in cells if cell.mode in cell.spec.approximations)
+    assert approximations > 0 and selected == 4 * len(cells) + approximations
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +89,12 @@ def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
     loop = ("jax", "loop_hvp", "compiled", 100, "cpu", "float32")
     assert 0 < value(results, "hessian.RosenbrockHessianByRows.time_hessian", loop) < 1.0
     assert 0 < value(results, "hessian.RosenbrockHessianChecks.track_error", loop) <= 1e-4
+    # K and the optimizer are asv parameters; first-order MAML is timed, verified
+    # against its own reference, and its distance to the exact outputs recorded.
+    maml = ("jax", "first_order", "compiled", "S", "cpu", "float32", 10, "sgd")
+    assert 0 < value(results, "unrolled.MlpUnrolled.time_unrolled", maml) < 1.0
+    assert 0 < value(results, "unrolled.MlpUnrolledChecks.track_error", maml) <= 1e-4
+    assert value(results, "unrolled.MlpUnrolledFirstOrder.track_approximation_error", maml) > 0.1
     # A skip (jax has no graph mode) is NaN in asv's JSON, a failure would be null.
     skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32"))
     assert skipped is not None and math.isnan(skipped)
@@ -103,7 +112,7 @@ def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results)
     assert len(files) == 1 and str(files[0]) in stdout
     outcomes = [json.loads(line) for line in files[0].read_text().splitlines()]
     by_execution = {(o["cell"]["workload"], o["cell"]["execution"]): o for o in outcomes}
-    assert len(outcomes) == len(presets.get("smoke").cells()) == 6
+    assert len(outcomes) == len(presets.get("smoke").cells()) == 7
     skipped = by_execution[("grad", "graph")]
     assert skipped["status"] == "skipped" and "JAX has no graph execution" in skipped["reason"]
     verified = by_execution[("hvp", "compiled")]
@@ -113,6 +122,9 @@ def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results)
     hessians = [o for o in outcomes if o["cell"]["workload"] == "hessian"]
     assert len(hessians) == 2
     assert all(o["status"] == "verified" and o["peak_memory_bytes"] > 0 for o in hessians)
+    [maml] = [o for o in outcomes if o["cell"]["workload"] == "unrolled"]
+    assert maml["cell"]["keywords"] == [["K", 10], ["optimizer", "sgd"]]
+    assert maml["status"] == "verified" and maml["approximation_errors"]["d_init"] > 0.1
 
 
 @pytest.mark.slow
@@ -152,3 +164,5 @@ def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
             assert sorted(timed) == sorted(workload.modes), (name, model)
             tracks = {b.name.rsplit(".", 1)[1] for b in ours if ".track_" in b.name and b.modes == workload.modes}
             assert tracks == {"track_error", "track_first_call", "track_peak_memory"}, (name, model)
+            approximated = [mode for b in ours if b.name.endswith(".track_approximation_error") for mode in b.modes]
+            assert approximated == list(workload.approximations), (name, model)

@@ -89,7 +89,8 @@ def test_rosenbrock_minimum_has_zero_gradient():
 def test_expected_keys_per_workload():
     for name, workload in workloads.REGISTRY.items():
         for model, size in workload.smallest.items():
-            expected = workload.reference(spec(model, size), inputs(name, model, size))
+            keywords = dict(workload.keywords({}))  # the defaults (K = 10, sgd for unrolled)
+            expected = workload.reference(spec(model, size), inputs(name, model, size), **keywords)
             assert set(expected) == set(workload.outputs), name
 
 

@@ -11,10 +11,12 @@ from bench_lib.models import CASES
 
 def every_cell():
     for name, workload in workloads.REGISTRY.items():
+        names = tuple(workload.parameters)
+        keyword_values = [parameter.values for parameter in workload.parameters.values()]
         for model, sizes in workload.sizes.items():
-            for combo in itertools.product(BACKENDS, workload.modes, EXECUTIONS, sizes, DEVICES, DTYPES):
-                backend, mode, execution, size, device, dtype = combo
-                yield Cell(name, backend, mode, execution, model, size, device, dtype)
+            for combo in itertools.product(BACKENDS, workload.modes, EXECUTIONS, sizes, DEVICES, DTYPES, *keyword_values):
+                backend, mode, execution, size, device, dtype, *values = combo
+                yield Cell(name, backend, mode, execution, model, size, device, dtype, keywords=zip(names, values))
 
 
 def test_every_rule_names_real_fields_and_values():
@@ -71,10 +73,8 @@ def test_suite_params_cover_every_cell():
         for model in workload.sizes:
             names, values = harness.suite_params(name, model)
             assert len(names) == len(values)
-            suite_cells = {
-                Cell(workload=name, model=model, **{"mode": workload.modes[0], **dict(zip(names, combo, strict=True))})
-                for combo in itertools.product(*values)
-            }
+            suite = type("Suite", (harness.CheckSuite,), {"workload": name, "model": model})()
+            suite_cells = {suite._cell(combo) for combo in itertools.product(*values)}
             assert suite_cells == {c for c in every_cell() if (c.workload, c.model) == (name, model)}
 
 

@@ -38,7 +38,8 @@ class Program:
 
 class Backend(Protocol):
     NAME: str
-    # (workload, mode) -> builder of the cell's function; no entry, no cell
+    # (workload, mode) -> builder of the cell's function, called with the framework,
+    # the loss and the cell; no entry, no cell
     BUILDERS: dict[tuple[str, str], Callable]
 
     def versions(self) -> dict[str, str | None]: ...
@@ -65,7 +66,7 @@ def hvp_builder(composition: Callable) -> Callable:
     """A builder of the cell's function from an HVP composition ``composition(fw, f)``
     (which the Hessian strategies reuse as it is)."""
 
-    def build(fw, f):
+    def build(fw, f, _cell):
         hvp = composition(fw, f)
         return lambda p, v, *data: {"hvp": hvp(p, v, *data)}
 
@@ -129,8 +130,8 @@ def native_inputs(cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, 
 def flat_outputs(cell: Cell, out: dict, to_array: Callable) -> dict[str, np.ndarray]:
     """The outputs as NumPy, parameter-shaped ones flattened in the flattening order."""
     result = {}
-    for key, kind in cell.spec.outputs.items():
-        value = out[key]
+    for key in cell.spec.outputs_of(cell.mode):
+        kind, value = cell.spec.outputs[key], out[key]
         if kind == "parameters":
             blocks = [to_array(value)] if not isinstance(value, (list, tuple)) else [to_array(b) for b in value]
             result[key] = flatten(blocks)

@@ -14,6 +14,7 @@ import numpy as np
 from .. import conditions
 from ..cells import Cell
 from ..models import ArrayOps, loss_function
+from ..workloads.unrolled import initial_velocity, inner_update
 from .base import (
     Program,
     RowLoop,
@@ -81,7 +82,7 @@ def hvp_rev_fwd(jax, f):
     return lambda p, v, *data: jax.grad(lambda q: jax.jvp(lambda r: f(r, *data), (q,), (v,))[1])(p)
 
 
-def _grad(jax, f):
+def _grad(jax, f, _cell):
     def grad(p, *data):
         value, g = jax.value_and_grad(f)(p, *data)
         return {"loss": value, "grad": g}
@@ -110,7 +111,7 @@ def _unit(jax, p, j):
 
 
 def _hessian(transform):
-    def build(jax, f):
+    def build(jax, f, _cell):
         hessian = transform(jax, f)
         return lambda p, *data: {"hessian": hessian(p, *data)}
 
@@ -122,9 +123,63 @@ def _vmap_hvp(jax, f):
     return lambda p, *data: jax.vmap(lambda v: hvp(p, v, *data))(_identity(jax, p))
 
 
-def _loop_hvp(jax, f):
+def _loop_hvp(jax, f, _cell):
     hvp = hvp_fwd_rev(jax, f)
     return RowLoop(lambda p, j, *data: hvp(p, _unit(jax, p, j), *data))
+
+
+def _unroll(jax, cell: Cell, step, carry):
+    """K steps of ``step(carry) -> carry``: a Python loop in eager execution (what an
+    eager user writes); compiled, one ``lax.scan`` whose body is compiled once."""
+    steps = cell.options["K"]
+    if cell.execution != "compiled":
+        for _ in range(steps):
+            carry = step(carry)
+        return carry
+    carry, _ = jax.lax.scan(lambda c, _: (step(c), None), carry, None, length=steps)
+    return carry
+
+
+def _outer_loss(jax, f, cell: Cell, first_order: bool):
+    """The validation loss after K inner steps, as a function of (p_0, lr)."""
+    optimizer = cell.options["optimizer"]
+    update = inner_update(optimizer)
+
+    def outer(p0, lr, xv, yv, x, y):
+        def step(carry):
+            p, m = carry
+            g = jax.grad(f)(p, x, y)
+            if first_order:  # first-order MAML: the inner gradients are constants
+                g = jax.lax.stop_gradient(g)
+            return update(p, m, g, lr)
+
+        p, _ = _unroll(jax, cell, step, (p0, initial_velocity(optimizer, p0, jax.numpy.zeros_like)))
+        return f(p, xv, yv)
+
+    return outer
+
+
+def _unrolled_reverse(first_order: bool):
+    def build(jax, f, cell):
+        gradients = jax.grad(_outer_loss(jax, f, cell, first_order), argnums=(0, 1))
+
+        def unrolled(p0, lr, xv, yv, x, y):
+            d_init, d_lr = gradients(p0, lr, xv, yv, x, y)
+            return {"d_lr": d_lr, "d_init": d_init}
+
+        return unrolled
+
+    return build
+
+
+def _unrolled_forward(jax, f, cell):
+    outer = _outer_loss(jax, f, cell, first_order=False)
+
+    def unrolled(p0, lr, xv, yv, x, y):
+        _, d_lr = jax.jvp(lambda rate: outer(p0, rate, xv, yv, x, y), (lr,), (jax.numpy.ones_like(lr),))
+        return {"d_lr": d_lr}
+
+    return unrolled
 
 
 BUILDERS = {
@@ -136,6 +191,9 @@ BUILDERS = {
     ("hessian", "jacrev_jacrev"): _hessian(lambda jax, f: jax.jacrev(jax.jacrev(f))),
     ("hessian", "vmap_hvp"): _hessian(_vmap_hvp),
     ("hessian", "loop_hvp"): _loop_hvp,
+    ("unrolled", "reverse"): _unrolled_reverse(first_order=False),
+    ("unrolled", "forward"): _unrolled_forward,
+    ("unrolled", "first_order"): _unrolled_reverse(first_order=True),
 }
 
 
@@ -161,7 +219,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     device = _device(jax, cell)
     jnp = jax.numpy
     ops = ArrayOps(tanh=jnp.tanh, square=jnp.square, mean=jnp.mean, sum=jnp.sum)
-    fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.case, ops))
+    fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.case, ops), cell)
 
     def place(inputs):
         return native_inputs(cell, inputs, lambda a: jax.device_put(a, device))

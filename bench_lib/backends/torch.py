@@ -4,8 +4,8 @@ the parameters as separate tensors (leaf tensors for autograd, a tuple for torch
 eager: autograd for grad and rev_rev (the idiom PyTorch users write), ``torch.func`` for
 the forward-mode compositions.  compiled: ``torch.compile(fullgraph=True, dynamic=False)``
 of the loss for grad (AOTAutograd compiles forward and backward), and of the whole
-``torch.func`` composition for every HVP mode.  PyTorch has no graph mode apart from
-compile.
+``torch.func`` composition for every HVP mode; for unrolled optimization, of one inner
+step (and its JVP), called K times.  PyTorch has no graph mode apart from compile.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from .. import conditions
 from ..cells import Cell
 from ..models import ArrayOps, loss_function
+from ..workloads.unrolled import initial_velocity, inner_update
 from .base import Program, builder_for, flat_outputs, hessian_by_rows, native_inputs, split_columns
 
 NAME = "torch"
@@ -93,37 +94,42 @@ def _like_params(torch, p, grads):
     return grads[0] if isinstance(p, torch.Tensor) else grads
 
 
-# A builder returns (the cell's function, whether the parameters are autograd leaves).
-def _grad(torch, f, compiled):
-    forward = _compile(torch, f) if compiled else f
+def _compiled(cell) -> bool:
+    return cell.execution == "compiled"
+
+
+# A builder returns (the cell's function, the inputs autograd differentiates with
+# respect to, as leaf tensors that require grad).
+def _grad(torch, f, cell):
+    forward = _compile(torch, f) if _compiled(cell) else f
 
     def grad(p, *data):
         value = forward(p, *data)
         return {"loss": value.detach(), "grad": _like_params(torch, p, torch.autograd.grad(value, p))}
 
-    return grad, True
+    return grad, ("params",)
 
 
-def _rev_rev(torch, f, compiled):
-    if not compiled:
+def _rev_rev(torch, f, cell):
+    if not _compiled(cell):
         double_backward = hvp_double_backward(torch, f)
 
         def hvp(p, v, *data):
             return {"hvp": _like_params(torch, p, double_backward(p, v, *data))}
 
-        return hvp, True
+        return hvp, ("params",)
     # autograd.grad(create_graph=True) through a compiled loss raises "torch.compile
     # with aot_autograd does not currently support double backward"; the torch.func
     # composition compiles whole.
-    return _func_hvp(hvp_rev_rev)(torch, f, compiled)
+    return _func_hvp(hvp_rev_rev)(torch, f, cell)
 
 
 def _func_hvp(composition):
-    def build(torch, f, compiled):
+    def build(torch, f, cell):
         hvp = composition(torch, f)
-        if compiled:
+        if _compiled(cell):
             hvp = _compile(torch, hvp)
-        return (lambda p, v, *data: {"hvp": hvp(p, v, *data)}), False
+        return (lambda p, v, *data: {"hvp": hvp(p, v, *data)}), ()
 
     return build
 
@@ -154,11 +160,11 @@ def _unit(torch, p, j):
 def _whole_hessian(transform):
     """A strategy ``transform(torch, f)`` compiled whole in a compiled cell."""
 
-    def build(torch, f, compiled):
+    def build(torch, f, cell):
         hessian = transform(torch, f)
-        if compiled:
+        if _compiled(cell):
             hessian = _compile(torch, hessian)
-        return (lambda p, *data: {"hessian": hessian(p, *data)}), False
+        return (lambda p, *data: {"hessian": hessian(p, *data)}), ()
 
     return build
 
@@ -168,7 +174,7 @@ def _vmap_hvp(torch, f):
     return lambda p, *data: torch.func.vmap(lambda v: hvp(p, v, *data))(_identity(torch, p))
 
 
-def _loop_hvp(torch, f, compiled):
+def _loop_hvp(torch, f, cell):
     """n forward-over-reverse HVPs from Python; compiled, the row is compiled, with its
     index a 0-d tensor argument (an int would be specialised: a recompile per row)."""
     hvp = hvp_fwd_rev(torch, f)
@@ -176,7 +182,7 @@ def _loop_hvp(torch, f, compiled):
     def row(p, j, *data):
         return hvp(p, _unit(torch, p, j), *data)
 
-    if compiled:
+    if _compiled(cell):
         row = _compile(torch, row)
 
     def hessian(p, *data):
@@ -184,7 +190,7 @@ def _loop_hvp(torch, f, compiled):
         rows = hessian_by_rows(lambda j: row(p, torch.tensor(j, device=device), *data), _size(torch, p), torch.stack)
         return {"hessian": rows}
 
-    return hessian, False
+    return hessian, ()
 
 
 def _autograd_hessian(vectorize: bool):
@@ -201,6 +207,96 @@ def _autograd_hessian(vectorize: bool):
     return transform
 
 
+def _inner_step(torch, f, cell, first_order: bool):
+    """One inner step ``(p, m, lr, x, y) -> (p, m)`` in ``torch.func`` form (the
+    gradient by ``func.grad``: a function that a compiled region and a JVP can hold)."""
+    update = inner_update(cell.options["optimizer"])
+
+    def step(p, m, lr, x, y):
+        g = torch.func.grad(f)(p, x, y)
+        if first_order:  # first-order MAML: the inner gradients are constants
+            g = tuple(block.detach() for block in g)
+        return update(p, m, g, lr)
+
+    return step
+
+
+def _unrolled_reverse(first_order: bool):
+    """Reverse mode through the K steps, by autograd from the validation loss back to
+    p_0 and lr, which are leaf tensors.  eager, as PyTorch users write it:
+    ``autograd.grad`` with ``create_graph=True`` at every inner step (without it,
+    first-order MAML: the inner gradients are constants).  compiled: the inner step
+    (``func.grad`` and the update) and the validation loss compiled once each, the K
+    steps a Python loop of compiled calls that autograd differentiates through each
+    step's compiled backward: torch.compile has no loop construct, and compiling the
+    unrolled loop whole took 22-68 s at K = 10 (K = 30 had not finished after 2.5
+    minutes)."""
+
+    def build(torch, f, cell):
+        steps, optimizer = cell.options["K"], cell.options["optimizer"]
+        if _compiled(cell):
+            step, outer_loss = _compile(torch, _inner_step(torch, f, cell, first_order)), _compile(torch, f)
+        else:
+            update, outer_loss = inner_update(optimizer), f
+
+            def step(p, m, lr, x, y):
+                g = torch.autograd.grad(f(p, x, y), p, create_graph=not first_order)
+                return update(p, m, g, lr)
+
+        def unrolled(p0, lr, xv, yv, x, y):
+            p, m = tuple(p0), initial_velocity(optimizer, p0, torch.zeros_like)
+            for _ in range(steps):
+                p, m = step(p, m, lr, x, y)
+            *d_init, d_lr = torch.autograd.grad(outer_loss(p, xv, yv), (*p0, lr))
+            return {"d_lr": d_lr, "d_init": tuple(d_init)}
+
+        return unrolled, ("params", "lr")
+
+    return build
+
+
+def _unrolled_forward(torch, f, cell):
+    """``torch.func.jvp`` along lr (tangent 1) of the K inner steps and the validation
+    loss: eager, one JVP around the whole loop; compiled, the JVP of one step (and of
+    the validation loss) compiled once, carrying the tangents from step to step."""
+    steps, optimizer = cell.options["K"], cell.options["optimizer"]
+    step = _inner_step(torch, f, cell, first_order=False)
+
+    if not _compiled(cell):
+
+        def outer(p0, lr, xv, yv, x, y):
+            p, m = p0, initial_velocity(optimizer, p0, torch.zeros_like)
+            for _ in range(steps):
+                p, m = step(p, m, lr, x, y)
+            return f(p, xv, yv)
+
+        def jvp(p0, lr, xv, yv, x, y):
+            return torch.func.jvp(lambda rate: outer(p0, rate, xv, yv, x, y), (lr,), (torch.ones_like(lr),))[1]
+
+    else:
+        step_jvp = _compile(
+            torch, lambda p, m, lr, dp, dm, x, y: torch.func.jvp(
+                lambda q, v, rate: step(q, v, rate, x, y), (p, m, lr), (dp, dm, torch.ones_like(lr))
+            )
+        )
+        loss_jvp = _compile(torch, lambda p, dp, xv, yv: torch.func.jvp(lambda q: f(q, xv, yv), (p,), (dp,))[1])
+
+        def jvp(p0, lr, xv, yv, x, y):
+            p, m = p0, initial_velocity(optimizer, p0, torch.zeros_like)
+            dp, dm = tuple(torch.zeros_like(b) for b in p), tuple(torch.zeros_like(b) for b in m)
+            for _ in range(steps):
+                (p, m), (dp, dm) = step_jvp(p, m, lr, dp, dm, x, y)
+            return loss_jvp(p, dp, xv, yv)
+
+    def unrolled(p0, lr, xv, yv, x, y):
+        # torch 2.13's forward AD gives a 0-d tensor times a Python float a float64
+        # tangent (0.5 * mean(...) in the loss; pytorch/pytorch#160513): the value is
+        # the float32 one, exactly (0.5 is a power of two); the dtype is put back.
+        return {"d_lr": jvp(p0, lr, xv, yv, x, y).to(lr.dtype)}
+
+    return unrolled, ()
+
+
 BUILDERS = {
     ("grad", "rev"): _grad,
     ("hvp", "rev_rev"): _rev_rev,
@@ -212,6 +308,9 @@ BUILDERS = {
     ("hessian", "loop_hvp"): _loop_hvp,
     ("hessian", "autograd_vectorize"): _whole_hessian(_autograd_hessian(vectorize=True)),
     ("hessian", "autograd_loop"): _whole_hessian(_autograd_hessian(vectorize=False)),
+    ("unrolled", "reverse"): _unrolled_reverse(first_order=False),
+    ("unrolled", "forward"): _unrolled_forward,
+    ("unrolled", "first_order"): _unrolled_reverse(first_order=True),
 }
 
 
@@ -231,14 +330,14 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     device = torch.device("cuda" if cell.device == "gpu" else "cpu")
     ops = ArrayOps(tanh=torch.tanh, square=torch.square, mean=torch.mean, sum=torch.sum)
     f = loss_function(cell.case, ops)
-    fn, leaves = builder_for(NAME, BUILDERS, cell)(torch, f, cell.execution == "compiled")
+    fn, leaves = builder_for(NAME, BUILDERS, cell)(torch, f, cell)
 
     def place(inputs):
         args = native_inputs(cell, inputs, lambda a: torch.from_numpy(a).to(device))
-        if leaves:  # autograd differentiates with respect to these leaf tensors
-            params = args[0]
-            for tensor in [params] if isinstance(params, torch.Tensor) else params:
-                tensor.requires_grad_(True)
+        for name, arg in zip(cell.argument_names, args, strict=True):
+            if name in leaves:  # autograd differentiates with respect to these leaf tensors
+                for tensor in [arg] if isinstance(arg, torch.Tensor) else arg:
+                    tensor.requires_grad_(True)
         return args
 
     def wait(_out):

@@ -47,11 +47,32 @@ HESSIAN_MODES = {
 }
 
 
+# Unrolled optimization (``unrolled_<backend>.py``, keywords K and optimizer): the
+# exact modes; first_order is the reverse program with the inner gradients stopped.
+UNROLLED_MODES = ("reverse", "forward")
+
+
 def covers(backend: str, workload: str, mode: str) -> bool:
     """Whether a hand-written version of this (workload, mode) exists for ``backend``."""
     if workload == "hessian":
         return mode in HESSIAN_MODES.get(backend, ())
+    if workload == "unrolled":
+        return backend in BACKENDS and mode in UNROLLED_MODES
     return mode in MODES.get(workload, ())
+
+
+def build(backend: str, workload: str, mode: str, execution: str, arrays: dict, dtype: str, **keywords) -> HandWritten:
+    """The hand-written version of one cell (``keywords``: the workload's, K and
+    optimizer for unrolled)."""
+    if workload != "unrolled":
+        return load(backend).build(workload, mode, execution, arrays, dtype, **keywords)
+    if mode not in UNROLLED_MODES:
+        raise ValueError(f"unknown mode {mode!r} for workload 'unrolled'; expected one of {UNROLLED_MODES}")
+    if execution not in EXECUTIONS or dtype not in DTYPES:
+        raise ValueError(f"unknown execution {execution!r} or dtype {dtype!r}")
+    return importlib.import_module(f"{__name__}.unrolled_{load(backend).__name__.rsplit('.', 1)[1]}").build(
+        mode, execution, arrays, dtype, **keywords
+    )
 EXECUTIONS = ("eager", "graph", "compiled")
 DTYPES = ("float32", "float64")
 
@@ -122,6 +143,15 @@ def numpy_inputs(workload: str, arrays: dict, dtype: str) -> dict:
     }
     if workload == "hvp":
         out["v"] = [np.array(a, dtype=dtype) for a in split(arrays["v"], shapes)]
+    return out
+
+
+def unrolled_inputs(arrays: dict, dtype: str) -> dict:
+    """The unrolled cell's inputs as fresh NumPy arrays of ``dtype``: ``params`` as six
+    arrays, ``lr`` 0-d, the training and validation batches as they are."""
+    shapes = mlp_shapes(arrays)
+    out = {name: np.array(arrays[name], dtype=dtype) for name in ("lr", "xv", "yv", "x", "y")}
+    out["params"] = [np.array(a, dtype=dtype) for a in split(arrays["params"], shapes)]
     return out
 
 

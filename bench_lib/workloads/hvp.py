@@ -29,4 +29,5 @@ WORKLOAD = Workload(
     outputs={"hvp": "parameters"},
     reference=_reference,
     extra_inputs=("v",),
+    shaped_like_params=("v",),
 )

@@ -1,0 +1,172 @@
+"""Unrolled optimization: every cell against the reference at K in {1, 10}, both
+optimizers and dtypes at mlp S; the reference's own checks; the keyword parameters
+through Cell, asv and presets; first-order MAML's approximation error."""
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+
+import bench_lib
+from bench_lib import harness, presets, reference, support, verify, workloads
+from bench_lib.cells import BACKENDS, EXECUTIONS, Cell
+from bench_lib.models import spec
+from bench_lib.workloads import unrolled
+
+WORKLOAD = workloads.get("unrolled")
+CASE = spec("mlp", "S")
+
+
+def unrolled_cells():
+    for backend, mode, execution, K, optimizer, dtype in itertools.product(
+        BACKENDS, WORKLOAD.modes, EXECUTIONS, (1, 10), unrolled.OPTIMIZERS, ("float32", "float64")
+    ):
+        cell = Cell("unrolled", backend, mode, execution, "mlp", "S", dtype=dtype, keywords={"K": K, "optimizer": optimizer})
+        # Eager float32 at K = 1 is the quick subset; tracing and compiling take seconds.
+        slow = execution != "eager" or dtype != "float32" or K != 1
+        yield pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
+
+
+@pytest.mark.parametrize("cell", list(unrolled_cells()))
+def test_every_unrolled_cell_matches_the_reference(cell):
+    reason = support.skip_reason(cell)
+    if reason:
+        with pytest.raises(NotImplementedError, match="^" + re.escape(reason)):
+            bench_lib.compute(**cell.as_dict())
+        pytest.skip(reason)
+    outputs = bench_lib.compute(**cell.as_dict())
+    # forward mode gives d_lr alone, and says why d_init is missing
+    assert tuple(outputs) == WORKLOAD.outputs_of(cell.mode)
+    assert outputs["d_lr"].shape == () and outputs["d_lr"].dtype == np.dtype(cell.dtype)
+    if "d_init" in outputs:
+        assert outputs["d_init"].shape == (CASE.n_params,) and outputs["d_init"].dtype == np.dtype(cell.dtype)
+    verdict = verify.verdict_for(cell, outputs)
+    assert verdict.passed, verdict.describe()
+
+
+def test_prepare_verifies_times_and_reports_the_approximation_error_of_first_order():
+    exact = bench_lib.prepare("unrolled", "jax", "reverse", "compiled", "mlp", "S", K=10, optimizer="momentum")
+    approximate = bench_lib.prepare("unrolled", "jax", "first_order", "compiled", "mlp", "S", K=10, optimizer="momentum")
+    assert exact.verdict.passed and approximate.verdict.passed
+    assert exact.approximation_errors == {}
+    # First-order MAML is verified against its own reference and is far from the exact
+    # meta-gradient: the distance is reported, not verified away.
+    errors = approximate.approximation_errors
+    assert set(errors) == {"d_lr", "d_init"}
+    assert errors["d_init"] > 0.1 and errors["d_lr"] > 0.1
+    assert errors["d_init"] > 1e3 * approximate.verdict.errors["d_init"]
+
+
+def test_first_order_matches_the_exact_hypergradient_at_one_step_only():
+    arrays = bench_lib.inputs("unrolled", "mlp", "S")
+    for K in (1, 10):
+        exact = WORKLOAD.reference(CASE, arrays, K=K, optimizer="sgd")
+        first = WORKLOAD.approximations["first_order"](CASE, arrays, K=K, optimizer="sgd")
+        # at K = 1 the only inner gradient is taken at p_0, which lr does not move
+        same = np.isclose(first["d_lr"].value, exact["d_lr"].value, rtol=1e-12)
+        assert same == (K == 1)
+        assert not np.allclose(first["d_init"].value, exact["d_init"].value, rtol=1e-3)
+
+
+@pytest.mark.parametrize("optimizer", unrolled.OPTIMIZERS)
+def test_the_exact_meta_gradient_agrees_with_central_differences_along_random_directions(optimizer):
+    arrays = bench_lib.inputs("unrolled", "mlp", "S")
+    mu = unrolled.momentum_of(optimizer)
+    d_init = WORKLOAD.reference(CASE, arrays, K=10, optimizer=optimizer)["d_init"].value
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        u = rng.standard_normal(CASE.n_params)
+        (difference,) = reference.directional_derivatives(
+            lambda p: reference.unrolled_outer_loss(CASE, {**arrays, "params": p}, 10, mu), arrays["params"], u
+        )
+        assert abs(d_init @ u - difference) <= 1e-8 * abs(difference)
+
+
+def test_the_reference_d_lr_is_checked_against_a_central_difference(monkeypatch):
+    arrays = bench_lib.inputs("unrolled", "mlp", "S")
+    exact = reference.unrolled_derivatives
+
+    def off_by_a_thousandth(*args):
+        d_lr, d_init = exact(*args)
+        return 1.001 * d_lr, d_init
+
+    monkeypatch.setattr(reference, "unrolled_derivatives", off_by_a_thousandth)
+    with pytest.raises(AssertionError, match="disagrees with the central difference"):
+        WORKLOAD.reference(CASE, arrays, K=10, optimizer="sgd")
+
+
+def test_momentum_at_one_step_is_sgd_and_differs_after():
+    arrays = bench_lib.inputs("unrolled", "mlp", "S")
+    sgd = {K: WORKLOAD.reference(CASE, arrays, K=K, optimizer="sgd") for K in (1, 10)}
+    momentum = {K: WORKLOAD.reference(CASE, arrays, K=K, optimizer="momentum") for K in (1, 10)}
+    np.testing.assert_allclose(momentum[1]["d_init"].value, sgd[1]["d_init"].value, rtol=1e-14)
+    assert not np.allclose(momentum[10]["d_init"].value, sgd[10]["d_init"].value, rtol=1e-2)
+
+
+def test_inputs_add_a_validation_batch_and_the_learning_rate():
+    arrays = bench_lib.inputs("unrolled", "mlp", "S")
+    assert list(arrays) == ["params", "x", "y", "lr", "xv", "yv"]
+    assert arrays["lr"].shape == () and float(arrays["lr"]) == unrolled.LEARNING_RATE
+    assert arrays["xv"].shape == arrays["x"].shape and not np.allclose(arrays["xv"], arrays["x"])
+    # params and the training batch are the other workloads' draw of the same case
+    grad_inputs = bench_lib.inputs("grad", "mlp", "S")
+    for name in ("params", "x", "y"):
+        np.testing.assert_array_equal(arrays[name], grad_inputs[name])
+    assert WORKLOAD.arguments("mlp") == ("params", "lr", "xv", "yv", "x", "y")
+
+
+def test_keyword_parameters_are_part_of_the_cell_and_checked():
+    cell = Cell("unrolled", "jax", "reverse", "compiled", "mlp", "S")
+    assert cell.keywords == (("K", 10), ("optimizer", "sgd"))  # the defaults, filled in
+    assert cell.label.endswith("/K=10/optimizer=sgd")
+    assert Cell(**cell.as_dict()) == cell
+    assert Cell("unrolled", "jax", "reverse", "compiled", "mlp", "S", keywords=[["K", 10]]) == cell
+    assert Cell("unrolled", "jax", "reverse", "compiled", "mlp", "S", keywords={"K": 37}).options["K"] == 37
+    for keywords, message in (
+        ({"K": 0}, "K=0 is not valid"),
+        ({"K": 2.5}, "K=2.5 is not valid"),
+        ({"K": True}, "K=True is not valid"),
+        ({"optimizer": "adam"}, "optimizer='adam' is not valid .*expected one of \\('sgd', 'momentum'\\)"),
+        ({"steps": 3}, "takes no parameter 'steps'; its parameters: \\('K', 'optimizer'\\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Cell("unrolled", "jax", "reverse", "compiled", "mlp", "S", keywords=keywords)
+    with pytest.raises(ValueError, match="workload 'hvp' takes no parameter 'K'"):
+        bench_lib.compute("hvp", "jax", "fwd_rev", "eager", "mlp", "S", K=3)
+
+
+def test_asv_parameters_carry_K_and_the_optimizer():
+    names, values = harness.suite_params("unrolled", "mlp")
+    assert names[-2:] == ["K", "optimizer"] and values[-2:] == [[1, 10, 100], ["sgd", "momentum"]]
+    cell = Cell("unrolled", "torch", "forward", "eager", "mlp", "S", keywords={"K": 100, "optimizer": "momentum"})
+    assert harness.suite_values(cell) == ("torch", "forward", "eager", "S", "cpu", "float32", 100, "momentum")
+
+    class Suite(harness.CheckSuite):
+        workload, model = "unrolled", "mlp"
+
+    assert Suite()._cell(harness.suite_values(cell)) == cell
+
+
+def test_presets_hold_the_unrolled_cells_that_matter():
+    default = [c for c in presets.get("default").cells() if c.workload == "unrolled"]
+    assert {(c.dtype, c.device, c.size) for c in default} == {("float32", "cpu", "S")}
+    at = {(c.backend, c.mode, c.execution, c.options["K"], c.options["optimizer"]) for c in default}
+    for backend, mode, execution in itertools.product(BACKENDS, WORKLOAD.modes, EXECUTIONS):
+        assert (backend, mode, execution, 10, "sgd") in at
+        assert ((backend, mode, execution, 100, "sgd") in at) == (execution == "compiled")
+    cpu = {c for c in presets.get("cpu").cells() if c.workload == "unrolled"}
+    assert len(cpu) == len(BACKENDS) * len(WORKLOAD.modes) * len(EXECUTIONS) * 3 * 2 * 2  # K, optimizer, dtype
+    assert all(c.size == "S" and c.device == "cpu" for c in cpu)
+
+
+def test_every_unrolled_cell_of_every_parameter_combination_is_supported_or_skipped_with_a_reason():
+    cells = [c for c in presets.get("full").cells() if c.workload == "unrolled"]
+    assert len(cells) == 3 * 3 * 3 * 2 * 2 * 2 * 3 * 2  # backend, mode, execution, size, device, dtype, K, optimizer
+    for cell in cells:
+        reason = support.static_reason(cell)
+        if reason is None:
+            assert (cell.workload, cell.mode) in bench_lib.backends.load(cell.backend).BUILDERS, cell.label
+        else:
+            assert cell.execution == "graph" and cell.backend in ("jax", "torch"), (cell.label, reason)
+    assert "d_init" in support.omitted_outputs(Cell("unrolled", "jax", "forward", "eager", "mlp", "S"))
