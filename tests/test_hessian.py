@@ -96,9 +96,11 @@ def test_presets_hold_the_hessian_cells_that_matter():
     for backend in bench_lib.BACKENDS:
         for mode in bench_lib.modes("hessian", backend):
             for execution in ("eager", "graph", "compiled"):
-                size = "XXS" if execution == "eager" and mode in LOOP_MODES else "XS"
+                size = "XXS" if mode in LOOP_MODES else "XS"
                 cell = bench_lib.Cell("hessian", backend, mode, execution, "mlp", size)
-                assert cell in default, cell.label
+                # TensorFlow's eager loop of HVPs takes 27 s per call even at XXS
+                left_out = (backend, mode, execution) == ("tensorflow", "loop_hvp", "eager")
+                assert (cell in default) != left_out, cell.label
     cpu = {c for c in presets.get("cpu").cells() if c.workload == "hessian"}
     every_cpu = {
         c for c in presets.get("full").cells()
