@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,overhead,idiom,agreement,scaling,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,overhead,idiom,agreement,scaling,report,compare,cells}``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,26 @@ def _scaling(args) -> int:
         args.workload, args.dtype, args.backend, args.model, args.json, args.against,
         {name: tuple(values) for name, values in keywords.items()},
     )
+
+
+def _report(args) -> int:
+    from .report import run
+
+    try:
+        return run(args.results, args.out, args.machine, args.commit)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 2
+
+
+def _compare(args) -> int:
+    from .compare import run
+
+    try:
+        return run(args.old, args.new, args.results, args.factor, args.across_environments)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"compare: {error}", file=sys.stderr)
+        return 2
 
 
 def _cells(args) -> int:
@@ -140,6 +160,26 @@ def main(argv=None) -> int:
     )
     scaling.set_defaults(handler=_scaling)
 
+    report = commands.add_parser(
+        "report", help="the results as one HTML report with figures, a Markdown summary, CSV and Parquet"
+    )
+    report.add_argument("--results", default="results", help="asv's results folder (every kept run is read)")
+    report.add_argument("--out", default="results/report", help="where the report's files go")
+    report.add_argument("--machine", help="only this machine's runs")
+    report.add_argument("--commit", help="only runs of this commit (a prefix)")
+    report.set_defaults(handler=_report)
+    compare = commands.add_parser(
+        "compare", help="two runs cell by cell with verdicts; exit status 1 on a regression beyond --factor"
+    )
+    compare.add_argument("old", help="a results folder, run id, commit (prefix) or machine: its latest run")
+    compare.add_argument("new", help="the same, for the new side")
+    compare.add_argument("--results", default="results", help="where run ids, commits and machines are looked up")
+    compare.add_argument("--factor", type=float, default=1.1, help="a ratio beyond this (or its inverse) is a change")
+    compare.add_argument(
+        "--across-environments", action="store_true",
+        help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
+    )
+    compare.set_defaults(handler=_compare)
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
     cells.set_defaults(handler=_cells)

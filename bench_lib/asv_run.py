@@ -10,12 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 from asv.config import Config
 
-from . import conditions, presets, records
+from . import conditions, presets, records, results
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -87,13 +88,36 @@ def run_preset(
     command += list(extra_asv_args)
     print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
     _say_load()
+    started = time.time()
     try:
         status = subprocess.run(command, cwd=repo, env=env).returncode
         outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
+        archived = results.archive_runs(results_dir, commit, token, started)
     finally:
         records.discard(records_dir, token)
     subprocess.run(asv_command("publish", "--config", config), cwd=repo, env=env)
     print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
     print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
+    for path in archived:
+        print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
     print(f"dashboard: {html_dir}/index.html (`asv preview` serves it)")
+    _write_report(results_dir, repo / "benchmarks", token)
     return status
+
+
+def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> None:
+    """The report over every kept run, then this run's summary (cells by status with
+    the reasons, each backend's best time per workload and case); a report that cannot
+    be written is said, and changes nothing the run recorded."""
+    from . import report
+
+    try:
+        table = results.load(results_dir, benchmark_dir)
+        paths = report.write(table, results_dir / "report")
+        this_run = table[table.run_id == run_id]
+        summary = report.summary_markdown(this_run) if len(this_run) else ""
+    except Exception as error:  # the run's results stand whatever the report does
+        print(f"warning: no report: {type(error).__name__}: {error}", file=sys.stderr)
+        return
+    print(f"\n{summary}")
+    print(f"report: {paths['report.html']} (summary: {paths['summary.md']}; table: {paths['results.csv']})")

@@ -1,0 +1,281 @@
+"""Views derived from the tidy results table (``results.load``), and the report:
+one self-contained HTML file (tables and embedded matplotlib figures), a Markdown
+summary, and the table itself as CSV and Parquet.
+
+Views, each a DataFrame over the verified (``ok``) time rows:
+- ``ratios_to_grad``: a cell's time over the gradient's at the same run, model, size,
+  backend, execution, device and dtype (HVP/grad, unrolled/grad): a cost in gradients,
+  comparable across machines.  The gradient runs at mlp S, M and L and Rosenbrock's
+  sizes, so a Hessian at mlp XXS or XS has no ratio (NaN).
+- ``side_by_side``: the backends' times per case, mode and execution, with the fastest
+  backend and each one's time over the fastest's.
+- ``best_per_backend``: each backend's fastest mode and execution per workload and case.
+- ``slopes``: log-log slopes of time against n (Hessian) and against K (unrolled).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import results
+from .models import spec
+from .scaling import slope
+
+CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "K", "optimizer"]
+
+
+def times(table: pd.DataFrame) -> pd.DataFrame:
+    """The verified time rows, with the cell's number of parameters n."""
+    rows = table[(table.metric == "time") & (table.status == "ok")].copy()
+    rows["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(rows.model, rows["size"])]
+    return rows
+
+
+def _size(model: str, size: str):
+    return int(size) if model == "rosenbrock" else size
+
+
+def _observed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns without their unused categories (groupby and pivot tables
+    would otherwise make a row for every category)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
+def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
+    rows = _observed(times(table))
+    keys = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype"]
+    grad = rows[rows.workload == "grad"][keys + ["value"]].rename(columns={"value": "grad_seconds"})
+    others = rows[rows.workload != "grad"]
+    merged = others.merge(grad, on=keys, how="left")
+    merged["ratio_to_grad"] = merged["value"] / merged["grad_seconds"]
+    columns = ["run_id", "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K",
+               "optimizer", "value", "grad_seconds", "ratio_to_grad"]
+    return merged[columns].rename(columns={"value": "seconds"})
+
+
+def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    rows = _observed(times(table))
+    index = CASE + ["mode", "execution"]
+    wide = rows.pivot_table(index=index, columns="backend", values="value", aggfunc="first", dropna=False)
+    wide = wide.dropna(how="all")
+    backends = list(wide.columns)
+    best = wide[backends].min(axis=1)
+    wide["fastest"] = wide[backends].idxmin(axis=1)
+    for backend in backends:
+        wide[f"{backend}/fastest"] = wide[backend] / best
+    return wide.reset_index()
+
+
+def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
+    rows = _observed(times(table))
+    keys = CASE + ["backend"]
+    fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
+    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75"]].rename(columns={"value": "seconds"})
+
+
+def slopes(table: pd.DataFrame) -> pd.DataFrame:
+    """Slopes of log(time) against log(n) for Hessians (over sizes) and against log(K)
+    for unrolled optimization, per strategy; NaN with fewer than two points."""
+    rows = _observed(times(table))
+    found = []
+    for (workload, against) in (("hessian", "n"), ("unrolled", "K")):
+        part = rows[rows.workload == workload]
+        keys = ["run_id", "model", "backend", "mode", "execution", "device", "dtype"]
+        if workload == "unrolled":
+            keys.append("optimizer")
+        for key, group in part.groupby(keys, dropna=False):
+            group = group.sort_values(against)
+            xs = [int(x) for x in group[against]]
+            fitted = slope(xs, list(group["value"]))
+            found.append({**dict(zip(keys, key)), "workload": workload, "against": against,
+                          "points": ",".join(map(str, xs)), "slope": np.nan if fitted is None else fitted})
+    return pd.DataFrame(found)
+
+
+# --- figures ---------------------------------------------------------------------
+
+def _figure_html(figure, title: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(title)}</figcaption></figure>'
+
+
+def figures(table: pd.DataFrame) -> list[str]:
+    """The report's plots as HTML <figure> elements with embedded PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    devices = sorted(set(table.device.dropna().astype(str)))
+    ratios = ratios_to_grad(table)
+    hvp = ratios[(ratios.workload == "hvp") & ratios.ratio_to_grad.notna()]
+    if len(hvp):
+        figure, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4), squeeze=False)
+        for axis, device in zip(axes[0], devices):
+            part = hvp[hvp.device == device]
+            labels = [f"{b}\n{e}" for b, e in sorted(set(zip(part.backend, part.execution)))]
+            for offset, mode in enumerate(sorted(set(part["mode"]))):
+                values = [part[(part.backend == b) & (part.execution == e) & (part["mode"] == mode)].ratio_to_grad.median()
+                          for b, e in sorted(set(zip(part.backend, part.execution)))]
+                axis.bar(np.arange(len(labels)) + 0.27 * (offset - 1), values, width=0.27, label=mode)
+            axis.set_xticks(range(len(labels)), labels, fontsize=7)
+            axis.set_ylabel("HVP time / grad time")
+            axis.set_title(f"HVP cost in gradients ({device})")
+            axis.legend(fontsize=7)
+        made.append(_figure_html(figure, "HVP / grad by backend, execution and mode"))
+    rows = _observed(times(table))
+    hessian = rows[rows.workload == "hessian"]
+    if len(hessian):
+        figure, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4), squeeze=False)
+        for axis, device in zip(axes[0], devices):
+            part = hessian[hessian.device == device]
+            for key, group in part.groupby(["backend", "mode", "execution"]):
+                group = group.sort_values("n")
+                axis.plot(group.n, group.value, marker="o", label="/".join(key))
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.set_xlabel("n (parameters)")
+            axis.set_ylabel("seconds per Hessian")
+            axis.set_title(f"Hessian time against n ({device})")
+            axis.legend(fontsize=5, ncol=2)
+        made.append(_figure_html(figure, "Hessian time against n, log-log"))
+    unrolled = table[(table.workload == "unrolled") & (table.status == "ok")]
+    if len(unrolled):
+        figure, axes = plt.subplots(1, 2, figsize=(12, 4))
+        for axis, metric, label in ((axes[0], "time", "seconds per call"), (axes[1], "peak_memory", "peak MiB")):
+            part = _observed(unrolled[unrolled.metric == metric])
+            for key, group in part.groupby(["backend", "mode", "execution", "optimizer", "device"]):
+                group = group.sort_values("K")
+                values = group.value / (2**20 if metric == "peak_memory" else 1)
+                axis.plot(group.K.astype(int), values, marker="o", label="/".join(map(str, key)))
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.set_xlabel("K (inner steps)")
+            axis.set_ylabel(label)
+            axis.legend(fontsize=5, ncol=2)
+        axes[0].set_title("Unrolled optimization: time against K")
+        axes[1].set_title("Unrolled optimization: peak memory against K")
+        made.append(_figure_html(figure, "Unrolled time and memory against K"))
+    errors = _observed(table[(table.metric == "error") & (table.status == "ok")])
+    if len(errors):
+        figure, axis = plt.subplots(figsize=(8, 4))
+        for offset, (backend, group) in enumerate(errors.groupby("backend")):
+            workloads_ = sorted(set(errors.workload))
+            xs = [workloads_.index(w) + 0.2 * (offset - 1) for w in group.workload]
+            axis.scatter(xs, group.value.clip(lower=1e-18), s=8, label=backend)
+        axis.set_xticks(range(len(set(errors.workload))), sorted(set(errors.workload)))
+        axis.set_yscale("log")
+        axis.set_ylabel("normwise relative error")
+        axis.set_title("Verification errors against the float64 reference")
+        axis.legend(fontsize=7)
+        made.append(_figure_html(figure, "Verification errors"))
+    return made
+
+
+# --- the report --------------------------------------------------------------------
+
+def _table_html(frame: pd.DataFrame, title: str, limit: int = 200) -> str:
+    shown = frame.head(limit)
+    more = f"<p>{len(frame) - limit} more rows in the CSV.</p>" if len(frame) > limit else ""
+    return f"<h2>{html.escape(title)}</h2>" + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="") + more
+
+
+def _status_counts(table: pd.DataFrame) -> pd.DataFrame:
+    cells = _observed(table[table.metric == "time"])
+    return cells.groupby(["run_id", "status"]).size().rename("cells").reset_index()
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    """Cells by status (with the skip reasons), and each backend's best time per workload."""
+    lines = ["# Results summary", ""]
+    counts = _status_counts(table)
+    for run_id, group in counts.groupby("run_id"):
+        run = table[table.run_id == run_id].iloc[0]
+        lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
+                     + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
+    reasons = _observed(table[(table.metric == "time") & (table.status.isin(["skipped", "failed"]))])
+    if len(reasons):
+        lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
+        for (status, reason), group in reasons.groupby(["status", "reason"]):
+            lines.append(f"| {status} | {len(group)} | {str(reason).replace('|', '/')} |")
+    best = best_per_backend(table)
+    if len(best):
+        lines += ["", "Best time per backend, workload and case (median; asv's quartiles):", "",
+                  "| workload | case | backend | mode | execution | seconds | q_25 - q_75 |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for row in best.sort_values(["workload", "model", "size", "seconds"]).itertuples():
+            case = f"{row.model} {row.size}, {row.device}, {row.dtype}" + (f", K={row.K}, {row.optimizer}" if pd.notna(row.K) else "")
+            lines.append(f"| {row.workload} | {case} | {row.backend} | {row.mode} | {row.execution} | {row.seconds:.4g} | "
+                         f"{row.q_25:.3g} - {row.q_75:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def latest_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each machine's latest run (the figures show one run per machine:
+    runs of different presets or commits would mix strategies and sizes)."""
+    started = table.groupby(["machine", "run_id"], observed=True)["date"].min().reset_index()
+    latest = started.loc[started.groupby("machine")["date"].idxmax(), "run_id"]
+    return table[table.run_id.isin(set(latest))]
+
+
+def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
+    """Write report.html, summary.md, results.csv and results.parquet into ``out_dir``:
+    the tables cover every run of ``table``, the figures each machine's latest run."""
+    if table.empty:
+        raise ValueError("no results to report")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
+    table.to_csv(paths["results.csv"], index=False)
+    table.to_parquet(paths["results.parquet"], index=False)
+    summary = summary_markdown(table)
+    paths["summary.md"].write_text(summary)
+    sections = [
+        _table_html(_status_counts(table), "Cells by status"),
+        *figures(latest_runs(table)),
+        _table_html(best_per_backend(table), "Best mode and execution per backend"),
+        _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),
+        _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),
+        _table_html(slopes(table).dropna(subset=["slope"]), "Slopes of time against n (Hessian) and K (unrolled)"),
+    ]
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Higher-order AD benchmarks: report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>"
+        "<h1>Higher-order AD benchmarks</h1>"
+        "<p>asv's dashboard (per commit): <a href='../../html/index.html'>html/index.html</a>. "
+        "The full table: <a href='results.csv'>results.csv</a>, <a href='results.parquet'>results.parquet</a>.</p>"
+        + "".join(sections) + "</body></html>"
+    )
+    paths["report.html"].write_text(page)
+    return paths
+
+
+def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None, benchmark_dir: str = "benchmarks") -> int:
+    table = results.load(results_dir, benchmark_dir, machine=machine, commit=commit)
+    if table.empty:
+        what = ", ".join(f"{k} {v!r}" for k, v in (("machine", machine), ("commit", commit)) if v) or "any selection"
+        known = results.load(results_dir, benchmark_dir)
+        raise ValueError(
+            f"no results in {results_dir} for {what}; machines: {sorted(set(known.machine))}, "
+            f"commits: {sorted({c[:8] for c in known.commit})}"
+        )
+    paths = write(table, out_dir)
+    for path in paths.values():
+        print(path)
+    return 0

@@ -1,0 +1,268 @@
+"""The suite's results as one tidy pandas table: one row per run x cell x metric.
+
+``load(results_dir)`` reads every run the results folder keeps: the copy of asv's
+result file that ``make bench`` archives for each run (``history/<machine>/``, so that a
+second run at the same commit does not replace the first) and any asv result file
+without such a copy (a plain ``asv run``).  Files are read with asv's own API, which
+checks their format version; the benchmark names and parameters come from the suite's
+benchmark files, and each run's outcome records (``outcomes/<commit>-<run>.jsonl``)
+add what asv does not keep: skip reasons, failure messages, framework versions and
+the conditions of the run.
+
+Columns (``COLUMNS``): the run (machine, commit, date, run_id, env_name, the framework
+versions), the cell (workload, model, size, backend, mode, execution, device, dtype, K,
+optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
+the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
+value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
+number of samples, the status (``STATUSES``) with its reason, and the conditions
+(threads, cpu).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from asv import results as asv_results
+
+from . import presets, workloads
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS
+from .harness import suite_params
+from .models import CASES, MODELS
+
+HISTORY = "history"  # results/history/<machine>/<commit>-<run>.asv-result: one file per run
+OUTCOMES = "outcomes"
+ARCHIVE_SUFFIX = ".asv-result"  # not ".json": asv's own loader must not read the archive twice
+
+# asv benchmark method -> (metric, unit)
+METRICS = {
+    "time_": ("time", "seconds"),
+    "track_error": ("error", "relative error"),
+    "track_first_call": ("first_call", "seconds"),
+    "track_peak_memory": ("peak_memory", "bytes"),
+    "track_approximation_error": ("approximation_error", "relative error"),
+}
+# ok: a number; skipped: the support table's reason; failed: the failure message;
+# not_measured: the cell ran but this metric has no value there (peak memory off the CPU)
+STATUSES = ("ok", "skipped", "failed", "not_measured")
+CATEGORIES = {
+    "workload": workloads.WORKLOADS,
+    "model": MODELS,
+    "size": tuple(dict.fromkeys(str(size) for sizes in CASES.values() for size in sizes)),
+    "backend": BACKENDS,
+    "mode": tuple(dict.fromkeys(mode for modes in workloads.MODES.values() for mode in modes)),
+    "execution": EXECUTIONS,
+    "device": DEVICES,
+    "dtype": DTYPES,
+    "optimizer": tuple(
+        dict.fromkeys(
+            value
+            for spec in workloads.REGISTRY.values()
+            if "optimizer" in spec.parameters
+            for value in spec.parameters["optimizer"].values
+        )
+    ),
+    "metric": tuple(metric for metric, _ in METRICS.values()),
+    "status": STATUSES,
+}
+VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")
+COLUMNS = (
+    "machine", "commit", "date", "run_id", "env_name", *VERSIONS,
+    "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer",
+    "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "status", "reason",
+    "threads", "cpu",
+)
+
+
+def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Path]:
+    """Keep a copy, under the run's id, of each asv result file of ``commit`` written
+    since ``since`` (a time.time()): asv names its file after the commit and the
+    environment only, so the next run at the same commit would replace it."""
+    kept = []
+    for source in sorted(Path(results_dir).glob(f"*/{commit[:8]}-*.json")):
+        if source.stat().st_mtime < since:
+            continue
+        target = Path(results_dir) / HISTORY / source.parent.name / f"{commit[:8]}-{run_id}{ARCHIVE_SUFFIX}"
+        if len(kept):  # several environments in one run (asv.matrix.conf.json)
+            target = target.with_name(f"{commit[:8]}-{run_id}-{source.stem.split('-', 1)[1]}{ARCHIVE_SUFFIX}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+        kept.append(target)
+    return kept
+
+
+def _benchmarks(benchmark_dir) -> dict:
+    """asv benchmark name -> (workload, model, param_names, metric, unit)."""
+    found = {}
+    for benchmark in presets.benchmarks(benchmark_dir):
+        method = benchmark.name.rsplit(".", 1)[1]
+        metric = next(value for prefix, value in METRICS.items() if method.startswith(prefix))
+        names, _ = suite_params(benchmark.workload, benchmark.model)
+        found[benchmark.name] = (benchmark.workload, benchmark.model, names, *metric)
+    return found
+
+
+def _outcome_files(results_dir: Path) -> dict[str, Path]:
+    """run id -> its outcome file (``outcomes/<commit>-<run id>.jsonl``)."""
+    return {path.stem.split("-", 1)[1]: path for path in (Path(results_dir) / OUTCOMES).glob("*.jsonl")}
+
+
+def _read_outcomes(path: Path | None) -> dict:
+    """{cell key: outcome record} of one run's outcome file."""
+    cells = {}
+    for line in path.read_text().splitlines() if path else ():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short
+        cells[_cell_key(record["cell"])] = record
+    return cells
+
+
+def _outcomes_for(files: dict[str, Path], commit: str, run_id: str, archived: bool) -> dict:
+    """The run's outcome records; for an asv file that no archived copy stands for, those
+    of the latest run at its commit (asv's file is that run's, or a plain asv run's)."""
+    if archived:
+        return _read_outcomes(files.get(run_id))
+    same_commit = [path for path in files.values() if path.name.startswith(commit[:8])]
+    return _read_outcomes(max(same_commit, key=lambda p: p.stat().st_mtime) if same_commit else None)
+
+
+def _cell_key(cell: dict) -> tuple:
+    keywords = tuple(tuple(pair) for pair in cell.get("keywords") or ())
+    return (
+        cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
+        cell["device"], cell["dtype"], keywords,
+    )
+
+
+def _runs(results_dir: Path):
+    """(result, machine, run_id, archived) for every run kept: the archived copies, then
+    asv's files that no archived copy stands for."""
+    archived = set()
+    for path in sorted((Path(results_dir) / HISTORY).glob(f"*/*{ARCHIVE_SUFFIX}")):
+        result = asv_results.Results.load(str(path))
+        run_id = path.name[len(path.name.split("-", 1)[0]) + 1 : -len(ARCHIVE_SUFFIX)]
+        archived.add((path.parent.name, result.commit_hash, result.env_name, _started(result)))
+        yield result, path.parent.name, run_id, True
+    for result in asv_results.iter_results(str(results_dir)):
+        machine = result.params.get("machine")
+        if (machine, result.commit_hash, result.env_name, _started(result)) not in archived:
+            yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", False
+
+
+def _started(result) -> int:
+    """When the run began, in ms (asv's ``date`` is the commit's, the same for every run
+    of a commit)."""
+    started = [t for t in result.started_at.values() if t]
+    return min(started) if started else result.date
+
+
+def _parse(value_repr: str):
+    try:
+        return ast.literal_eval(value_repr)
+    except (ValueError, SyntaxError):
+        return value_repr
+
+
+def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None = None, commit: str | None = None):
+    """Every kept run of ``results_dir`` as one tidy DataFrame (see the module docstring);
+    ``machine`` and ``commit`` (a prefix) narrow it.  Cells a run did not select are not
+    rows; a run without outcome records (a plain ``asv run``) gives its numbers only, as
+    asv keeps no way to tell a skip from a cell it did not select."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"no results folder {results_dir}")
+    benchmarks = _benchmarks(benchmark_dir)
+    files = _outcome_files(results_dir)
+    rows = []
+    for result, machine_name, run_id, archived in _runs(results_dir):
+        if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
+            continue
+        run_outcomes = _outcomes_for(files, result.commit_hash, run_id, archived)
+        by_case: dict[tuple, list] = {}
+        for record in run_outcomes.values():
+            by_case.setdefault((record["cell"]["workload"], record["cell"]["model"]), []).append(record)
+        run = {
+            "machine": machine_name, "commit": result.commit_hash, "run_id": run_id, "env_name": result.env_name,
+            "date": pd.Timestamp(_started(result), unit="ms", tz="UTC"),
+        }
+        for key in result.get_all_result_keys():
+            if key not in benchmarks:
+                continue  # a benchmark the suite no longer has
+            workload, model, names, metric, unit = benchmarks[key]
+            params = result.get_result_params(key)
+            values = result.get_result_value(key, params)
+            stats = result.get_result_stats(key, params)
+            axes = [[_parse(value) for value in axis] for axis in params]
+            for index in _selected(axes, names, values, by_case.get((workload, model), ())):
+                position = np.unravel_index(index, [len(axis) for axis in axes])
+                cell = {name: axis[i] for name, axis, i in zip(names, axes, position, strict=True)}
+                row = _row(run, workload, model, cell, metric, unit, values[index], stats[index], run_outcomes)
+                if row is not None:
+                    rows.append(row)
+    return _frame(rows)
+
+
+def _selected(axes, names, values, outcomes) -> list[int]:
+    """Positions in asv's grid of parameter combinations worth a row: the cells the run
+    recorded an outcome for or, without outcome records, those with a number.  (A grid
+    holds every combination of every parameter: thousands per benchmark.)"""
+    if not outcomes:
+        return [i for i, value in enumerate(values) if value is not None and not math.isnan(value)]
+    lookup = [{value: i for i, value in enumerate(axis)} for axis in axes]
+    found = []
+    for record in outcomes:
+        cell = {**record["cell"], **dict(record["cell"].get("keywords") or ())}
+        position = [lookup[axis].get(cell.get(name)) for axis, name in enumerate(names)]
+        if None not in position:
+            found.append(int(np.ravel_multi_index(position, [len(axis) for axis in axes])))
+    return sorted(found)
+
+
+def _row(run, workload, model, cell, metric, unit, value, stat, run_outcomes):
+    spec = workloads.get(workload)
+    cell.setdefault("mode", spec.modes[0])
+    keywords = tuple((name, cell[name]) for name in spec.parameters)
+    key = (workload, model, str(cell["size"]), cell["backend"], cell["mode"], cell["execution"], cell["device"],
+           cell["dtype"], keywords)
+    outcome = run_outcomes.get(key)
+    number = None if value is None or math.isnan(value) else float(value)
+    if outcome is None and (run_outcomes or number is None):
+        return None  # outside the run's selection, or a plain asv run's NaN or null
+    status, reason = "ok", None
+    if outcome is not None and outcome["status"] != "verified":
+        status, reason = outcome["status"], outcome.get("reason") or outcome.get("message")
+    elif number is None:
+        status = "not_measured"
+    conditions = (outcome or {}).get("conditions") or {}
+    stat = stat or {}
+    return {
+        **run,
+        **{name: conditions.get(name) for name in VERSIONS},
+        "workload": workload, "model": model, "size": str(cell["size"]), "backend": cell["backend"],
+        "mode": cell["mode"], "execution": cell["execution"], "device": cell["device"], "dtype": cell["dtype"],
+        "K": cell.get("K"), "optimizer": cell.get("optimizer"),
+        "metric": metric, "value": number, "unit": unit,
+        "q_25": stat.get("q_25"), "q_75": stat.get("q_75"), "ci_99_a": stat.get("ci_99_a"),
+        "ci_99_b": stat.get("ci_99_b"), "samples": stat.get("repeat"),
+        "status": status, "reason": reason,
+        "threads": conditions.get("threads"), "cpu": conditions.get("cpu"),
+    }
+
+
+def _frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column, categories in CATEGORIES.items():
+        frame[column] = pd.Categorical(frame[column], categories=categories)
+    frame["K"] = frame["K"].astype("Int64")
+    frame["samples"] = frame["samples"].astype("Int64")
+    frame["threads"] = frame["threads"].astype("Int64")
+    return frame
+
+
+__all__ = ["CATEGORIES", "COLUMNS", "METRICS", "STATUSES", "archive_runs", "load"]

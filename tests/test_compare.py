@@ -1,0 +1,81 @@
+"""Verdicts of `compare` on runs with known values: every verdict reachable, the exit
+status a CI gate can use, and bad selections named."""
+
+import pytest
+
+from bench_lib import compare, results
+from bench_lib.__main__ import main
+
+
+def run(cells, run_id, jax="0.10.2"):
+    """A run's time rows: cells as (backend, execution, seconds, status)."""
+    rows = []
+    for backend, execution, seconds, status in cells:
+        rows.append({
+            "machine": "m", "commit": "c" * 40, "date": None, "run_id": run_id, "workload": "hvp", "model": "mlp",
+            "size": "S", "backend": backend, "mode": "fwd_rev", "execution": execution, "device": "cpu",
+            "dtype": "float32", "metric": "time", "value": seconds, "q_25": seconds and 0.98 * seconds,
+            "q_75": seconds and 1.02 * seconds, "status": status, "jax": jax if backend == "jax" else None,
+            "threads": 2,
+        })
+    table = results._frame(rows)
+    return table.assign(**{column: table[column].astype(object) for column in compare.CELL})
+
+
+OLD = [
+    ("jax", "compiled", 1.0, "ok"),  # faster
+    ("jax", "eager", 1.0, "ok"),  # slower
+    ("tensorflow", "eager", 1.0, "ok"),  # unchanged: within the factor
+    ("tensorflow", "graph", 1.0, "ok"),  # missing
+    ("torch", "eager", 1.0, "ok"),  # newly failing
+    ("torch", "compiled", None, "failed"),  # fixed
+]
+NEW = [
+    ("jax", "compiled", 0.5, "ok"),
+    ("jax", "eager", 2.0, "ok"),
+    ("tensorflow", "eager", 1.05, "ok"),
+    ("tensorflow", "compiled", 1.0, "ok"),  # new
+    ("torch", "eager", None, "failed"),
+    ("torch", "compiled", 1.0, "ok"),
+]
+
+
+def test_every_verdict_is_reachable():
+    table = compare.verdicts(run(OLD, "old"), run(NEW, "new")).set_index(["backend", "execution"])
+    assert table.loc[("jax", "compiled"), "verdict"] == "faster" and table.loc[("jax", "compiled"), "ratio"] == 0.5
+    assert table.loc[("jax", "eager"), "verdict"] == "slower"
+    assert table.loc[("tensorflow", "eager"), "verdict"] == "unchanged"
+    assert table.loc[("tensorflow", "graph"), "verdict"] == "missing"
+    assert table.loc[("tensorflow", "compiled"), "verdict"] == "new"
+    assert table.loc[("torch", "eager"), "verdict"] == "newly failing"
+    assert table.loc[("torch", "compiled"), "verdict"] == "fixed"
+    # A framework upgrade makes JAX's cells not comparable, unless asked for
+    upgraded = run(NEW, "new", jax="0.11.0")
+    assert set(compare.verdicts(run(OLD, "old"), upgraded).query("backend == 'jax'").verdict) == {"not comparable"}
+    across = compare.verdicts(run(OLD, "old"), upgraded, across_environments=True)
+    assert set(across.query("backend == 'jax'").verdict) == {"faster", "slower"}
+    assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable"}
+
+
+def test_a_change_within_the_recorded_noise_is_unchanged():
+    noisy_old = run([("jax", "compiled", 1.0, "ok")], "old")
+    noisy_new = run([("jax", "compiled", 1.2, "ok")], "new")
+    noisy_old["q_75"], noisy_new["q_25"] = 1.5, 0.9  # interquartile ranges overlap
+    assert compare.verdicts(noisy_old, noisy_new).verdict.item() == "unchanged"
+    with pytest.raises(ValueError, match="--factor must be above 1"):
+        compare.verdicts(noisy_old, noisy_new, factor=0.9)
+
+
+def test_the_exit_status_gates_on_regressions(monkeypatch, capsys):
+    sides = {"old": run(OLD, "old"), "new": run(NEW, "new"), "same": run(OLD, "same")}
+    monkeypatch.setattr(compare, "resolve", lambda side, *_: sides[side])
+    assert compare.run("old", "new", "results", 1.1, False) == 1
+    assert "1 slower" in capsys.readouterr().out
+    assert compare.run("old", "same", "results", 1.1, False) == 0
+    assert "every cell unchanged" in capsys.readouterr().out
+
+
+def test_a_side_that_names_nothing_is_an_error_naming_what_there_is(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    assert main(["compare", "nothing", "else", "--results", str(tmp_path / "results")]) == 2
+    assert "'nothing' names no run, commit, machine or results folder" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""Derived views on results with known values, and the report from a real asv run."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench_lib import report, results
+from bench_lib.__main__ import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def row(workload, backend, mode, execution, seconds, size="S", K=None, metric="time", run_id="run"):
+    return {
+        "machine": "m", "commit": "c" * 40, "date": pd.Timestamp("2026-11-29", tz="UTC"), "run_id": run_id,
+        "env_name": "e", "workload": workload, "model": "mlp", "size": size, "backend": backend, "mode": mode,
+        "execution": execution, "device": "cpu", "dtype": "float32", "K": K,
+        "optimizer": "sgd" if workload == "unrolled" else None, "metric": metric, "value": seconds,
+        "unit": "seconds", "q_25": seconds, "q_75": seconds, "status": "ok",
+    }
+
+
+@pytest.fixture
+def known():
+    rows = [
+        row("grad", "jax", "rev", "compiled", 0.001),
+        row("grad", "torch", "rev", "compiled", 0.002),
+        row("hvp", "jax", "fwd_rev", "compiled", 0.003),
+        row("hvp", "torch", "fwd_rev", "compiled", 0.004),
+        row("hvp", "torch", "fwd_rev", "eager", 0.010),
+        *(row("unrolled", "jax", "reverse", "compiled", 0.0005 * K, K=K) for K in (1, 10, 100)),
+        row("hessian", "jax", "vmap_hvp", "compiled", 0.01, size="XXS"),
+        row("hessian", "jax", "vmap_hvp", "compiled", 0.01 * (2442 / 586) ** 2, size="XS"),
+    ]
+    return results._frame(rows)
+
+
+def test_ratios_to_the_gradient_of_the_same_case(known):
+    ratios = report.ratios_to_grad(known).set_index(["workload", "backend", "execution"])
+    assert ratios.loc[("hvp", "jax", "compiled"), "ratio_to_grad"] == pytest.approx(3.0)
+    assert ratios.loc[("hvp", "torch", "compiled"), "ratio_to_grad"] == pytest.approx(2.0)
+    assert np.isnan(ratios.loc[("hvp", "torch", "eager"), "ratio_to_grad"])  # no eager grad
+    unrolled = ratios.loc[("unrolled", "jax", "compiled")].set_index("K")
+    assert unrolled.loc[100, "ratio_to_grad"] == pytest.approx(50.0)
+
+
+def test_backends_side_by_side_name_the_fastest(known):
+    wide = report.side_by_side(known)
+    hvp = wide[(wide.workload == "hvp") & (wide.execution == "compiled")].iloc[0]
+    assert hvp.fastest == "jax" and hvp["torch/fastest"] == pytest.approx(4 / 3) and hvp["jax/fastest"] == 1.0
+
+
+def test_best_mode_and_execution_per_backend(known):
+    best = report.best_per_backend(known)
+    torch_hvp = best[(best.workload == "hvp") & (best.backend == "torch")]
+    assert len(torch_hvp) == 1 and torch_hvp.execution.item() == "compiled" and torch_hvp.seconds.item() == 0.004
+
+
+def test_slopes_against_n_and_K(known):
+    fitted = report.slopes(known).set_index("workload")
+    assert fitted.loc["unrolled", "slope"] == pytest.approx(1.0)
+    assert fitted.loc["unrolled", "points"] == "1,10,100"
+    assert fitted.loc["hessian", "slope"] == pytest.approx(2.0)
+
+
+@pytest.mark.slow
+def test_the_report_of_a_real_run(smoke_results, tmp_path):
+    _, work, stdout = smoke_results
+    assert f"report: {work / 'results' / 'report' / 'report.html'}" in stdout
+    # the run ends with its own summary: cells by status, reasons, best times
+    summary = stdout[stdout.rindex("# Results summary"):]
+    assert "5 ok, 2 skipped" in summary and "JAX has no graph execution" in summary
+    assert "Best time per backend" in summary
+    table = results.load(work / "results", REPO / "benchmarks")
+    paths = report.write(table, tmp_path / "report")
+    page = paths["report.html"].read_text()
+    assert page.count("<img") >= 3 and "data:image/png;base64," in page
+    assert "Best mode and execution per backend" in page and "unrolled" in page
+    summary = paths["summary.md"].read_text()
+    assert "skipped" in summary and "JAX has no graph execution" in summary
+    assert len(pd.read_csv(paths["results.csv"])) == len(table)
+    assert len(pd.read_parquet(paths["results.parquet"])) == len(table)
+
+
+def test_a_bad_selection_is_named_and_writes_nothing(tmp_path, capsys):
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    out = tmp_path / "out"
+    assert main(["report", "--results", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "no results folder" in capsys.readouterr().err
+    assert main(["report", "--results", str(results_dir), "--out", str(out), "--machine", "nosuch"]) == 2
+    error = capsys.readouterr().err
+    assert "no results in" in error and "machine 'nosuch'" in error
+    assert not out.exists()

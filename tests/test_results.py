@@ -1,0 +1,77 @@
+"""The tidy results table, read from a real asv run (the smoke preset, run once per
+test session), and the history that keeps every run."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench_lib import presets, results
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def table(smoke_results):
+    _, work, _ = smoke_results
+    return results.load(work / "results", REPO / "benchmarks")
+
+
+@pytest.mark.slow
+def test_one_row_per_cell_and_metric_of_the_run(table):
+    cells = presets.get("smoke").cells()
+    assert list(table.columns) == list(results.COLUMNS)
+    assert table["run_id"].nunique() == 1 and table["commit"].nunique() == 1
+    # time, error, first call and peak memory per cell; the approximation error for the
+    # first-order MAML cell
+    assert len(table) == 4 * len(cells) + 1
+    for column, categories in results.CATEGORIES.items():
+        assert isinstance(table[column].dtype, pd.CategoricalDtype)
+        assert tuple(table[column].cat.categories) == tuple(categories), column
+    assert set(table["status"].unique()) == {"ok", "skipped"}
+
+
+@pytest.mark.slow
+def test_values_statuses_and_conditions_are_the_runs(table):
+    skipped = table[(table.workload == "grad") & (table.execution == "graph")]
+    assert (skipped.status == "skipped").all() and skipped.value.isna().all()
+    assert skipped.reason.str.contains("JAX has no graph execution").all()
+
+    time = table[(table.metric == "time") & (table.workload == "hvp") & (table.execution == "compiled")].iloc[0]
+    assert time.status == "ok" and 0 < time.value < 1.0 and time.unit == "seconds"
+    assert time.q_25 <= time.value <= time.q_75 and time.samples >= 5
+    assert time.jax == "0.10.2" and time.threads >= 1 and time.machine
+
+    maml = table[(table.workload == "unrolled")]
+    assert set(maml.K) == {10} and set(maml.optimizer) == {"sgd"}
+    approximation = maml[maml.metric == "approximation_error"].value.item()
+    assert approximation > 0.1
+    assert table[table.workload != "unrolled"].K.isna().all()
+
+
+@pytest.mark.slow
+def test_every_run_is_kept_even_at_the_same_commit(smoke_results, tmp_path):
+    _, work, stdout = smoke_results
+    [archived] = (work / "results" / results.HISTORY).glob(f"*/*{results.ARCHIVE_SUFFIX}")
+    assert str(archived) in stdout
+    # A second run at the same commit (say after upgrading JAX) overwrites asv's file;
+    # its archived copy and outcome records stand beside the first run's.
+    copy = tmp_path / "results"
+    shutil.copytree(work / "results", copy)
+    commit, first_run = archived.name.split("-", 1)
+    first_run = first_run[: -len(results.ARCHIVE_SUFFIX)]
+    second = archived.parent.relative_to(work / "results") / f"{commit}-smoke-second{results.ARCHIVE_SUFFIX}"
+    shutil.copy(archived, copy / second)
+    shutil.copy(
+        copy / results.OUTCOMES / f"{commit}-{first_run}.jsonl", copy / results.OUTCOMES / f"{commit}-smoke-second.jsonl"
+    )
+    both = results.load(copy, REPO / "benchmarks")
+    assert set(both.run_id) == {first_run, "smoke-second"}
+    assert len(both) == 2 * len(results.load(work / "results", REPO / "benchmarks"))
+    assert len(results.load(copy, REPO / "benchmarks", commit="0000000")) == 0
+
+
+def test_a_missing_results_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results folder .*nowhere"):
+        results.load(tmp_path / "nowhere")
