@@ -108,7 +108,7 @@ class Workload:
         assert all(set(o) < set(self.outputs) for o in self.omitted_outputs.values()), self.name
         assert set(self.shaped_like_params) <= set(self.extra_inputs), self.name
         assert self.draw_extra or set(self.extra_inputs) == set(self.shaped_like_params), self.name
-        assert "parameters" not in self.parameters, self.name  # compute's keyword of that name
+        assert "keywords" not in self.parameters, self.name  # compute's argument of that name
 
     def outputs_of(self, mode: str) -> tuple[str, ...]:
         """The output keys a mode's result holds."""
