@@ -50,9 +50,8 @@ def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
 def _latest(table: pd.DataFrame, what: str) -> pd.DataFrame:
     if table.empty:
         raise ValueError(f"no results for {what}")
-    started = table.groupby("run_id", observed=True)["date"].min()
-    rows = table[(table.run_id == started.idxmax()) & (table.metric == "time")]
-    return rows.assign(**{column: rows[column].astype(object) for column in CELL})
+    latest = results.latest_runs(table, by=())
+    return results.as_objects(latest[latest.metric == "time"])
 
 
 def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_environments: bool = False):

@@ -41,18 +41,8 @@ def _size(model: str, size: str):
     return int(size) if model == "rosenbrock" else size
 
 
-def _observed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns without their unused categories (groupby and pivot tables
-    would otherwise make a row for every category)."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype(object)
-    return frame
-
-
 def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
-    rows = _observed(times(table))
+    rows = results.as_objects(times(table))
     keys = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype"]
     grad = rows[rows.workload == "grad"][keys + ["value"]].rename(columns={"value": "grad_seconds"})
     others = rows[rows.workload != "grad"]
@@ -64,7 +54,7 @@ def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
-    rows = _observed(times(table))
+    rows = results.as_objects(times(table))
     index = CASE + ["mode", "execution"]
     wide = rows.pivot_table(index=index, columns="backend", values="value", aggfunc="first", dropna=False)
     wide = wide.dropna(how="all")
@@ -77,7 +67,7 @@ def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
-    rows = _observed(times(table))
+    rows = results.as_objects(times(table))
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
     return fastest[keys + ["mode", "execution", "value", "q_25", "q_75"]].rename(columns={"value": "seconds"})
@@ -86,7 +76,7 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
 def slopes(table: pd.DataFrame) -> pd.DataFrame:
     """Slopes of log(time) against log(n) for Hessians (over sizes) and against log(K)
     for unrolled optimization, per strategy; NaN with fewer than two points."""
-    rows = _observed(times(table))
+    rows = results.as_objects(times(table))
     found = []
     for (workload, against) in (("hessian", "n"), ("unrolled", "K")):
         part = rows[rows.workload == workload]
@@ -139,7 +129,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_title(f"HVP cost in gradients ({device})")
             axis.legend(fontsize=7)
         made.append(_figure_html(figure, "HVP / grad by backend, execution and mode"))
-    rows = _observed(times(table))
+    rows = results.as_objects(times(table))
     hessian = rows[rows.workload == "hessian"]
     if len(hessian):
         figure, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4), squeeze=False)
@@ -159,7 +149,7 @@ def figures(table: pd.DataFrame) -> list[str]:
     if len(unrolled):
         figure, axes = plt.subplots(1, 2, figsize=(12, 4))
         for axis, metric, label in ((axes[0], "time", "seconds per call"), (axes[1], "peak_memory", "peak MiB")):
-            part = _observed(unrolled[unrolled.metric == metric])
+            part = results.as_objects(unrolled[unrolled.metric == metric])
             for key, group in part.groupby(["backend", "mode", "execution", "optimizer", "device"]):
                 group = group.sort_values("K")
                 values = group.value / (2**20 if metric == "peak_memory" else 1)
@@ -172,7 +162,7 @@ def figures(table: pd.DataFrame) -> list[str]:
         axes[0].set_title("Unrolled optimization: time against K")
         axes[1].set_title("Unrolled optimization: peak memory against K")
         made.append(_figure_html(figure, "Unrolled time and memory against K"))
-    errors = _observed(table[(table.metric == "error") & (table.status == "ok")])
+    errors = results.as_objects(table[(table.metric == "error") & (table.status == "ok")])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
         for offset, (backend, group) in enumerate(errors.groupby("backend")):
@@ -197,7 +187,7 @@ def _table_html(frame: pd.DataFrame, title: str, limit: int = 200) -> str:
 
 
 def _status_counts(table: pd.DataFrame) -> pd.DataFrame:
-    cells = _observed(table[table.metric == "time"])
+    cells = results.as_objects(table[table.metric == "time"])
     return cells.groupby(["run_id", "status"]).size().rename("cells").reset_index()
 
 
@@ -209,7 +199,7 @@ def summary_markdown(table: pd.DataFrame) -> str:
         run = table[table.run_id == run_id].iloc[0]
         lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
-    reasons = _observed(table[(table.metric == "time") & (table.status.isin(["skipped", "failed"]))])
+    reasons = results.as_objects(table[(table.metric == "time") & (table.status.isin(["skipped", "failed"]))])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
@@ -223,14 +213,6 @@ def summary_markdown(table: pd.DataFrame) -> str:
             lines.append(f"| {row.workload} | {case} | {row.backend} | {row.mode} | {row.execution} | {row.seconds:.4g} | "
                          f"{row.q_25:.3g} - {row.q_75:.3g} |")
     return "\n".join(lines) + "\n"
-
-
-def latest_runs(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each machine's latest run (the figures show one run per machine:
-    runs of different presets or commits would mix strategies and sizes)."""
-    started = table.groupby(["machine", "run_id"], observed=True)["date"].min().reset_index()
-    latest = started.loc[started.groupby("machine")["date"].idxmax(), "run_id"]
-    return table[table.run_id.isin(set(latest))]
 
 
 def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
@@ -247,7 +229,7 @@ def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
     paths["summary.md"].write_text(summary)
     sections = [
         _table_html(_status_counts(table), "Cells by status"),
-        *figures(latest_runs(table)),
+        *figures(results.latest_runs(table)),
         _table_html(best_per_backend(table), "Best mode and execution per backend"),
         _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),
         _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),

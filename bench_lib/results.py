@@ -255,6 +255,23 @@ def _row(run, workload, model, cell, metric, unit, value, stat, run_outcomes):
     }
 
 
+def latest_runs(table: pd.DataFrame, by=("machine",)) -> pd.DataFrame:
+    """The rows of the latest run (by start) of each ``by`` group; ``by=()``: of the
+    latest run overall."""
+    started = table.groupby([*by, "run_id"], observed=True)["date"].min().reset_index()
+    latest = started.loc[started.groupby(list(by))["date"].idxmax()] if by else started.nlargest(1, "date")
+    return table[table.run_id.isin(set(latest.run_id))]
+
+
+def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with plain object columns instead of categoricals (groupby, pivots and
+    merges would otherwise make a row for every unused category)."""
+    return frame.assign(**{
+        column: frame[column].astype(object)
+        for column in frame.columns if isinstance(frame[column].dtype, pd.CategoricalDtype)
+    })
+
+
 def _frame(rows) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for column, categories in CATEGORIES.items():
@@ -265,4 +282,4 @@ def _frame(rows) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["CATEGORIES", "COLUMNS", "METRICS", "STATUSES", "archive_runs", "load"]
+__all__ = ["CATEGORIES", "COLUMNS", "METRICS", "STATUSES", "archive_runs", "as_objects", "latest_runs", "load"]

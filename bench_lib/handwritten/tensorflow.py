@@ -194,18 +194,6 @@ def build(
     def run():
         return fn(*args)  # CPU: eager ops and graph calls return finished tensors
 
-    def rerun(other):
-        fresh = host(other)
-        if params is None:
-            return fn(*fresh)
-        own = [p.read_value() for p in params]
-        for variable, value in zip(params, fresh.pop(0)):
-            variable.assign(value)  # the next call reads the assigned values
-        out = fn(*fresh)
-        for variable, value in zip(params, own):
-            variable.assign(value)  # run() keeps its own inputs
-        return out
-
     def to_numpy(out):
         if workload == "grad":
             value, grads = out
@@ -214,4 +202,19 @@ def build(
             return {"hessian": flat_hessian(out, mlp_shapes(arrays), lambda t: t.numpy())}
         return {"hvp": flat(t.numpy() for t in out)}
 
-    return HandWritten(run=run, to_numpy=to_numpy, rerun=rerun)
+    return HandWritten(run=run, to_numpy=to_numpy, rerun=lambda other: rerun(fn, host(other), params))
+
+
+def rerun(fn, fresh: list, variables) -> object:
+    """``fn`` on other inputs (``fresh``: converted as for ``run``, the parameters first)
+    without building it again; with parameter ``variables``, assigned for the call and
+    put back after it, so that ``run()`` keeps its own inputs."""
+    if variables is None:
+        return fn(*fresh)
+    own = [v.read_value() for v in variables]
+    for variable, value in zip(variables, fresh.pop(0)):
+        variable.assign(value)  # the next call reads the assigned values
+    out = fn(*fresh)
+    for variable, value in zip(variables, own):
+        variable.assign(value)
+    return out

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends.tensorflow import framework  # set-up only: the suite's threads and precision
 from . import HandWritten, flat, unrolled_inputs
+from .tensorflow import rerun
 
 
 def build(mode: str, execution: str, arrays: dict, dtype: str, K: int, optimizer: str) -> HandWritten:
@@ -74,22 +75,10 @@ def build(mode: str, execution: str, arrays: dict, dtype: str, K: int, optimizer
         fn = traced.get_concrete_function(*signature)
         fn(*args)  # XLA compiles at the first call: do it now
 
-    def rerun(other):
-        fresh = host(other)
-        if variables is None:
-            return fn(*fresh)
-        own = [v.read_value() for v in variables]
-        for variable, value in zip(variables, fresh.pop(0)):
-            variable.assign(value)
-        out = fn(*fresh)
-        for variable, value in zip(variables, own):
-            variable.assign(value)
-        return out
-
     def to_numpy(out):
         if mode == "reverse":
             d_init, d_lr = out
             return {"d_lr": np.asarray(d_lr.numpy()), "d_init": flat(t.numpy() for t in d_init)}
         return {"d_lr": np.asarray(out.numpy())}
 
-    return HandWritten(run=lambda: fn(*args), to_numpy=to_numpy, rerun=rerun)
+    return HandWritten(run=lambda: fn(*args), to_numpy=to_numpy, rerun=lambda other: rerun(fn, host(other), variables))
