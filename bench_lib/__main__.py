@@ -90,6 +90,16 @@ def _compare(args) -> int:
         return 2
 
 
+def _publish(args) -> int:
+    from .publish import publish
+
+    try:
+        return publish(args.config)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"publish: {error}", file=sys.stderr)
+        return 2
+
+
 def _cells(args) -> int:
     preset = presets.get(args.preset)
     for cell in preset.cells():
@@ -180,6 +190,11 @@ def main(argv=None) -> int:
         help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
     )
     compare.set_defaults(handler=_compare)
+    publish = commands.add_parser(
+        "publish", help="asv publish, with the dashboard's scripts served from its folder (no network needed)"
+    )
+    publish.add_argument("--config", default="asv.conf.json", help="asv's configuration file")
+    publish.set_defaults(handler=_publish)
     cells = commands.add_parser("cells", help="list the cells of a preset")
     cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
     cells.set_defaults(handler=_cells)

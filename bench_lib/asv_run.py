@@ -16,7 +16,7 @@ from pathlib import Path
 
 from asv.config import Config
 
-from . import conditions, presets, records, results
+from . import conditions, presets, publish, records, results
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -95,12 +95,13 @@ def run_preset(
         archived = results.archive_runs(results_dir, commit, token, started)
     finally:
         records.discard(records_dir, token)
-    subprocess.run(asv_command("publish", "--config", config), cwd=repo, env=env)
+    published = publish.publish(config, repo, html_dir)
     print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
     print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
     for path in archived:
         print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
-    print(f"dashboard: {html_dir}/index.html (`asv preview` serves it)")
+    if published == 0:
+        print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
     _write_report(results_dir, repo / "benchmarks", token)
     return status
 
