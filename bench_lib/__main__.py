@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,overhead,idiom,agreement,scaling,report,compare,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,publish,overhead,idiom,agreement,scaling,report,compare,cells}``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def _verify(args) -> int:
 def _bench(args) -> int:
     from .asv_run import run_preset
 
-    return run_preset(args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args))
+    return run_preset(
+        args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
+        workloads=tuple(args.workloads or ()), models=tuple(args.models or ()),
+    )
 
 
 def _overhead(args) -> int:
@@ -74,7 +77,7 @@ def _report(args) -> int:
     from .report import run
 
     try:
-        return run(args.results, args.out, args.machine, args.commit)
+        return run(args.results, args.out, args.machine, args.commit, readme=args.readme)
     except (ValueError, FileNotFoundError) as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
@@ -128,6 +131,10 @@ def main(argv=None) -> int:
     bench.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
     bench.add_argument("--repo", default=".")
     bench.add_argument("--config", default="asv.conf.json")
+    bench.add_argument(
+        "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
+    )
+    bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
     bench.add_argument("asv_args", nargs="*", help="passed on to `asv run` (after --)")
     bench.set_defaults(handler=_bench)
 
@@ -177,6 +184,7 @@ def main(argv=None) -> int:
     report.add_argument("--out", default="results/report", help="where the report's files go")
     report.add_argument("--machine", help="only this machine's runs")
     report.add_argument("--commit", help="only runs of this commit (a prefix)")
+    report.add_argument("--readme", help="also regenerate the headline table of this README (between its markers)")
     report.set_defaults(handler=_report)
     compare = commands.add_parser(
         "compare", help="two runs cell by cell with verdicts; exit status 1 on a regression beyond --factor"

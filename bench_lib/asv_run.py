@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from asv import util as asv_util
 from asv.config import Config
 
-from . import conditions, presets, publish, records, results
+from . import conditions, flops, presets, publish, records, results
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -52,6 +54,38 @@ def _say_load() -> None:
         print("warning: the machine is busy; times will be slow and noisy (each cell records the load)", flush=True)
 
 
+LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
+# asv's progress lines: a benchmark's name and its status, the commit and the environment
+PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
+
+
+def _run_logged(command: list[str], cwd: Path, env: dict, log, show: re.Pattern | None = None) -> int:
+    """Run ``command`` with all its output in ``log``, echoing the lines ``show``
+    matches (asv's per-parameter grids and every framework's start-up banner stay in
+    the log)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        log.write(line)
+        if show is not None and show.match(line):
+            print(line.rstrip(), flush=True)
+    return process.wait()
+
+
+def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
+    """A copy of the asv configuration whose matrix names the run's thread count as an
+    environment variable: asv then puts it in the environment's name, so `asv compare`
+    and the dashboard never mix two thread counts (the benchmarks read the same
+    variable, ``conditions.THREADS_ENV``)."""
+    settings = asv_util.load_json(str(repo / config), js_comments=True)
+    matrix = dict(settings.get("matrix") or {})
+    matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
+    settings["matrix"] = matrix
+    path = (repo / ".asv" / f"{token}.conf.json").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1))
+    return str(path)
+
+
 def asv_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args]
 
@@ -61,11 +95,19 @@ def run_preset(
     repo: Path,
     config: str = "asv.conf.json",
     extra_asv_args: tuple[str, ...] = (),
+    workloads: tuple[str, ...] = (),
+    models: tuple[str, ...] = (),
 ) -> int:
-    """Run the preset's cells with asv, publish the dashboard; return asv's exit status."""
+    """Run the preset's cells (those of ``workloads`` and ``models`` where given) with
+    asv, publish the dashboard; return asv's exit status."""
     preset = presets.get(preset_name)
-    conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
-    cells = preset.cells()
+    threads = conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
+    cells = [
+        cell for cell in preset.cells()
+        if (not workloads or cell.workload in workloads) and (not models or cell.model in models)
+    ]
+    if not cells:
+        raise ValueError(f"preset {preset_name!r} has no cells of workloads {list(workloads)} and models {list(models)}")
     regexes = presets.asv_regexes(cells, repo / "benchmarks")
     commit = git_commit(repo)
     settings = Config.load(str(repo / config))
@@ -76,49 +118,65 @@ def run_preset(
     records_dir = (repo / ".asv" / "records").resolve()
     env = {**os.environ, records.RUN_ID_ENV: token, records.RECORDS_DIR_ENV: str(records_dir)}
 
-    machine = subprocess.run(asv_command("machine", "--yes", "--config", config), cwd=repo, env=env)
-    if machine.returncode != 0:
-        return machine.returncode
+    run_config = _with_conditions(repo, config, token, threads)
+    log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = asv_command(
-        "run", "--config", config, "--python=same", "--set-commit-hash", commit,
+        "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
         "--launch-method", "forkserver", "--show-stderr",
     )
     for regex in regexes:
         command += ["--bench", regex]
     command += list(extra_asv_args)
     print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
+    print(f"asv's own output: {log_path}", flush=True)
     _say_load()
     started = time.time()
     try:
-        status = subprocess.run(command, cwd=repo, env=env).returncode
+        with log_path.open("w") as log:
+            machine = _run_logged(asv_command("machine", "--yes", "--config", run_config), repo, env, log)
+            if machine != 0:
+                print(f"asv machine failed (exit {machine}); see {log_path}", file=sys.stderr)
+                return machine
+            status = _run_logged(command, repo, env, log, show=PROGRESS)
         outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
         archived = results.archive_runs(results_dir, commit, token, started)
     finally:
         records.discard(records_dir, token)
-    published = publish.publish(config, repo, html_dir)
+        Path(run_config).unlink(missing_ok=True)
+    # After the run, not during it: the report holds each cell's FLOP rate against it.
+    print("measuring the machine's peak FLOP rate (dense matmuls) for the report", flush=True)
+    for machine_name in sorted({path.parent.name for path in archived}):
+        flops.record_peak(results_dir, machine_name, threads)
+    with log_path.open("a") as log:
+        published = publish.publish(config, repo, html_dir, log=log)
+    summary, report_path = _write_report(results_dir, repo / "benchmarks", token)
+    # What the user reads last: the run's summary, then where everything is.
+    print(f"\n{summary}")
     print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
     print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
     for path in archived:
         print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
+    if report_path is not None:
+        print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
     if published == 0:
         print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
-    _write_report(results_dir, repo / "benchmarks", token)
+    print(f"asv's own output: {log_path}")
     return status
 
 
-def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> None:
-    """The report over every kept run, then this run's summary (cells by status with
-    the reasons, each backend's best time per workload and case); a report that cannot
-    be written is said, and changes nothing the run recorded."""
+def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> tuple[str, Path | None]:
+    """The report over every kept run, and this run's summary (cells by status with the
+    reasons, each backend's best time per workload and case); a report that cannot be
+    written is said, and changes nothing the run recorded."""
     from . import report
 
     try:
         table = results.load(results_dir, benchmark_dir)
-        paths = report.write(table, results_dir / "report")
+        peaks = flops.load_peaks(results_dir)
+        paths = report.write(table, results_dir / "report", peaks)
         this_run = table[table.run_id == run_id]
-        summary = report.summary_markdown(this_run) if len(this_run) else ""
+        summary = report.summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"
     except Exception as error:  # the run's results stand whatever the report does
-        print(f"warning: no report: {type(error).__name__}: {error}", file=sys.stderr)
-        return
-    print(f"\n{summary}")
-    print(f"report: {paths['report.html']} (summary: {paths['summary.md']}; table: {paths['results.csv']})")
+        return f"warning: no report: {type(error).__name__}: {error}", None
+    return summary, paths["report.html"]

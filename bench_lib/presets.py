@@ -86,10 +86,12 @@ _LOOPS = Selection(workloads=("hessian",), modes=LOOP_MODES)
 PRESETS = {
     "default": Preset(
         "CPU, float32: grad and every HVP mode of mlp S and M; every Hessian strategy at mlp XS "
-        "(loops of HVPs at XXS, but for TensorFlow's eager one); unrolled SGD at mlp S, K = 10, and K = 100 "
-        "compiled; every backend and execution",
+        "(loops of HVPs at XXS, but for TensorFlow's eager one) and the grad of both sizes; unrolled SGD at "
+        "mlp S, K = 10, and K = 100 compiled; every backend and execution",
         include=(
             Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),
+            # the Hessians' cost in gradients
+            Selection(workloads=("grad",), models=("mlp",), sizes=("XXS", "XS"), devices=("cpu",), dtypes=("float32",)),
             Selection(workloads=("hessian",), models=("mlp",), sizes=("XS",), devices=("cpu",), dtypes=("float32",)),
             Selection(
                 workloads=("hessian",), models=("mlp",), sizes=("XXS",), modes=LOOP_MODES, devices=("cpu",),

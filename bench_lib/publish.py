@@ -116,15 +116,19 @@ def make_offline(html_dir: str | Path) -> list[str]:
     return replaced
 
 
-def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None) -> int:
-    """``asv publish``, then the offline dashboard; asv's exit status."""
-    status = subprocess.run([sys.executable, "-m", "asv", "publish", "--config", config], cwd=repo).returncode
+def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None) -> int:
+    """``asv publish`` (its output to ``log``, a file, where given), then the offline
+    dashboard; asv's exit status."""
+    command = [sys.executable, "-m", "asv", "publish", "--config", config]
+    status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
     if status != 0:
+        print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
         return status
     if html_dir is None:
         from asv.config import Config
 
         html_dir = Path(repo) / Config.load(str(Path(repo) / config)).html_dir
     replaced = make_offline(html_dir)
-    print(f"dashboard: {Path(html_dir).resolve()}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
+    if log is None:
+        print(f"dashboard: {Path(html_dir).resolve()}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
     return 0

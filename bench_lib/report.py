@@ -5,12 +5,16 @@ summary, and the table itself as CSV and Parquet.
 Views, each a DataFrame over the verified (``ok``) time rows:
 - ``ratios_to_grad``: a cell's time over the gradient's at the same run, model, size,
   backend, execution, device and dtype (HVP/grad, unrolled/grad): a cost in gradients,
-  comparable across machines.  The gradient runs at mlp S, M and L and Rosenbrock's
-  sizes, so a Hessian at mlp XXS or XS has no ratio (NaN).
+  comparable across machines.  The gradient runs at every size of the other
+  workloads (mlp XXS to L, Rosenbrock 100 to 10^6); a case whose gradient the run did
+  not measure has no ratio (NaN).
 - ``side_by_side``: the backends' times per case, mode and execution, with the fastest
   backend and each one's time over the fastest's.
 - ``best_per_backend``: each backend's fastest mode and execution per workload and case.
 - ``slopes``: log-log slopes of time against n (Hessian) and against K (unrolled).
+- ``achieved_flops``: the mlp's counted FLOPs (``flops``) over the time, against the
+  machine's measured peak (``results/peaks/``); a rate above it is flagged as a
+  measurement error.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import results
+from . import flops, results
 from .models import spec
 from .scaling import slope
 
@@ -90,6 +94,24 @@ def slopes(table: pd.DataFrame) -> pd.DataFrame:
             found.append({**dict(zip(keys, key)), "workload": workload, "against": against,
                           "points": ",".join(map(str, xs)), "slope": np.nan if fitted is None else fitted})
     return pd.DataFrame(found)
+
+
+def achieved_flops(table: pd.DataFrame, peaks: dict | None = None) -> pd.DataFrame:
+    """FLOP/s of each verified time with a known count; ``peak`` is the machine's (per
+    dtype) where measured, and ``above_peak`` marks a rate no measurement can honestly
+    reach."""
+    rows = results.as_objects(times(table))
+    rows["flops"] = [flops.flops(w, m, s) for w, m, s in zip(rows.workload, rows.model, rows["size"])]
+    rows = rows[rows.flops.notna()].copy()
+    rows["flops_per_second"] = rows.flops.astype(float) / rows.value
+    peaks = peaks or {}
+    rows["peak"] = [peaks.get(machine, {}).get(dtype, np.nan) for machine, dtype in zip(rows.machine, rows.dtype)]
+    rows["above_peak"] = [flops.above_peak(rate, None if np.isnan(peak) else peak)
+                          for rate, peak in zip(rows.flops_per_second, rows.peak)]
+    rows["of_peak"] = rows.flops_per_second / rows.peak
+    columns = ["run_id", "machine", "workload", "model", "size", "backend", "mode", "execution", "device", "dtype",
+               "value", "flops", "flops_per_second", "peak", "of_peak", "above_peak"]
+    return rows[columns].rename(columns={"value": "seconds"})
 
 
 # --- figures ---------------------------------------------------------------------
@@ -191,8 +213,9 @@ def _status_counts(table: pd.DataFrame) -> pd.DataFrame:
     return cells.groupby(["run_id", "status"]).size().rename("cells").reset_index()
 
 
-def summary_markdown(table: pd.DataFrame) -> str:
-    """Cells by status (with the skip reasons), and each backend's best time per workload."""
+def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
+    """Cells by status (with the skip reasons), any rate above the machine's peak, and
+    each backend's best time per workload."""
     lines = ["# Results summary", ""]
     counts = _status_counts(table)
     for run_id, group in counts.groupby("run_id"):
@@ -204,18 +227,55 @@ def summary_markdown(table: pd.DataFrame) -> str:
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
             lines.append(f"| {status} | {len(group)} | {str(reason).replace('|', '/')} |")
-    best = best_per_backend(table)
-    if len(best):
-        lines += ["", "Best time per backend, workload and case (median; asv's quartiles):", "",
-                  "| workload | case | backend | mode | execution | seconds | q_25 - q_75 |", "| --- | --- | --- | --- | --- | --- | --- |"]
-        for row in best.sort_values(["workload", "model", "size", "seconds"]).itertuples():
-            case = f"{row.model} {row.size}, {row.device}, {row.dtype}" + (f", K={row.K}, {row.optimizer}" if pd.notna(row.K) else "")
-            lines.append(f"| {row.workload} | {case} | {row.backend} | {row.mode} | {row.execution} | {row.seconds:.4g} | "
-                         f"{row.q_25:.3g} - {row.q_75:.3g} |")
+    rates = achieved_flops(table, peaks)
+    flagged = rates[rates.above_peak]
+    if len(flagged):
+        lines += ["", f"{len(flagged)} times imply more FLOP/s than the machine's measured peak: measurement errors, "
+                  "not records:", ""]
+        lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
+                  f"{row.flops_per_second / 1e9:.1f} GFLOP/s > {row.peak / 1e9:.1f}" for row in flagged.itertuples()]
+    if len(table):
+        lines += ["", "Best time per backend, workload and case (median; asv's quartiles):", "", headline(table)]
     return "\n".join(lines) + "\n"
 
 
-def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
+def headline(table: pd.DataFrame) -> str:
+    """A Markdown table: per workload and case, each backend's best median time with its
+    mode, execution and asv's interquartile range."""
+    best = best_per_backend(table)
+    if best.empty:
+        return "(no verified times)"
+    lines = ["| workload | case | backend | mode | execution | seconds | q_25 - q_75 |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in best.sort_values(["workload", "model", "size", "dtype", "K", "optimizer", "seconds"]).itertuples():
+        case = f"{row.model} {row.size}, {row.device}, {row.dtype}" + (f", K={row.K}, {row.optimizer}" if pd.notna(row.K) else "")
+        lines.append(f"| {row.workload} | {case} | {row.backend} | {row.mode} | {row.execution} | {row.seconds:.4g} | "
+                     f"{row.q_25:.3g} - {row.q_75:.3g} |")
+    return "\n".join(lines)
+
+
+README_BEGIN = "<!-- headline table: generated by `python -m bench_lib report --readme README.md`; do not edit -->"
+README_END = "<!-- end of headline table -->"
+
+
+def update_readme(readme, table: pd.DataFrame) -> None:
+    """Replace the README's headline block with the table generated from ``table``."""
+    path = Path(readme)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path} has no headline block: put {README_BEGIN!r} and {README_END!r} where it goes")
+    before, rest = text.split(README_BEGIN, 1)
+    _, after = rest.split(README_END, 1)
+    path.write_text(f"{before}{README_BEGIN}\n{readme_headline(table)}\n{README_END}{after}")
+
+
+def readme_headline(table: pd.DataFrame) -> str:
+    """The README's headline: the latest run of each machine, float32."""
+    latest = results.latest_runs(table)
+    runs = ", ".join(sorted({f"{r.machine} at commit {r.commit[:8]} ({r.date:%Y-%m-%d})" for r in latest.itertuples()}))
+    return f"Best time per backend (float32; {runs}):\n\n" + headline(latest[latest.dtype == "float32"])
+
+
+def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, Path]:
     """Write report.html, summary.md, results.csv and results.parquet into ``out_dir``:
     the tables cover every run of ``table``, the figures each machine's latest run."""
     if table.empty:
@@ -225,8 +285,9 @@ def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
     paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
     table.to_csv(paths["results.csv"], index=False)
     table.to_parquet(paths["results.parquet"], index=False)
-    summary = summary_markdown(table)
+    summary = summary_markdown(table, peaks)
     paths["summary.md"].write_text(summary)
+    rates = achieved_flops(table, peaks)
     sections = [
         _table_html(_status_counts(table), "Cells by status"),
         *figures(results.latest_runs(table)),
@@ -234,6 +295,8 @@ def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
         _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),
         _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),
         _table_html(slopes(table).dropna(subset=["slope"]), "Slopes of time against n (Hessian) and K (unrolled)"),
+        _table_html(rates.sort_values("flops_per_second", ascending=False),
+                    "Achieved FLOP/s (mlp; the count is in bench_lib/flops.py) against the machine's measured peak"),
     ]
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Higher-order AD benchmarks: report</title>"
@@ -248,7 +311,8 @@ def write(table: pd.DataFrame, out_dir) -> dict[str, Path]:
     return paths
 
 
-def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None, benchmark_dir: str = "benchmarks") -> int:
+def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None, benchmark_dir: str = "benchmarks",
+        readme: str | None = None) -> int:
     table = results.load(results_dir, benchmark_dir, machine=machine, commit=commit)
     if table.empty:
         what = ", ".join(f"{k} {v!r}" for k, v in (("machine", machine), ("commit", commit)) if v) or "any selection"
@@ -257,7 +321,11 @@ def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None,
             f"no results in {results_dir} for {what}; machines: {sorted(set(known.machine))}, "
             f"commits: {sorted({c[:8] for c in known.commit})}"
         )
-    paths = write(table, out_dir)
+    if readme is not None:
+        update_readme(readme, table)  # first: a README without its block writes nothing
+    paths = write(table, out_dir, flops.load_peaks(results_dir))
     for path in paths.values():
         print(path)
+    if readme is not None:
+        print(f"{readme}: headline table updated")
     return 0

@@ -123,13 +123,18 @@ def _read_outcomes(path: Path | None) -> dict:
     return cells
 
 
-def _outcomes_for(files: dict[str, Path], commit: str, run_id: str, archived: bool) -> dict:
-    """The run's outcome records; for an asv file that no archived copy stands for, those
-    of the latest run at its commit (asv's file is that run's, or a plain asv run's)."""
-    if archived:
-        return _read_outcomes(files.get(run_id))
-    same_commit = [path for path in files.values() if path.name.startswith(commit[:8])]
-    return _read_outcomes(max(same_commit, key=lambda p: p.stat().st_mtime) if same_commit else None)
+def _outcomes_for(files: dict[str, Path], run_id: str, archived: bool) -> dict:
+    """The run's outcome records.  An asv file that no archived copy stands for comes
+    from a plain ``asv run`` (asv.matrix.conf.json's environments, say), which writes
+    none: another run's records at the same commit would describe other cells."""
+    return _read_outcomes(files.get(run_id)) if archived else {}
+
+
+def _requirement_versions(result) -> dict:
+    """The framework versions asv installed in the run's environment (a virtualenv of
+    asv.matrix.conf.json); none for the existing environment of ``make bench``."""
+    named = {"tensorflow-cpu": "tensorflow", "tensorflow": "tensorflow", "jax": "jax", "jaxlib": "jaxlib", "torch": "torch"}
+    return {named[name]: version for name, version in (result.params or {}).items() if name in named and version}
 
 
 def _cell_key(cell: dict) -> tuple:
@@ -173,7 +178,8 @@ def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None 
     """Every kept run of ``results_dir`` as one tidy DataFrame (see the module docstring);
     ``machine`` and ``commit`` (a prefix) narrow it.  Cells a run did not select are not
     rows; a run without outcome records (a plain ``asv run``) gives its numbers only, as
-    asv keeps no way to tell a skip from a cell it did not select."""
+    asv keeps no way to tell a skip from a cell it did not select, and its framework
+    versions from the requirements of asv's environment."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"no results folder {results_dir}")
@@ -183,13 +189,14 @@ def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None 
     for result, machine_name, run_id, archived in _runs(results_dir):
         if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
             continue
-        run_outcomes = _outcomes_for(files, result.commit_hash, run_id, archived)
+        run_outcomes = _outcomes_for(files, run_id, archived)
         by_case: dict[tuple, list] = {}
         for record in run_outcomes.values():
             by_case.setdefault((record["cell"]["workload"], record["cell"]["model"]), []).append(record)
         run = {
             "machine": machine_name, "commit": result.commit_hash, "run_id": run_id, "env_name": result.env_name,
             "date": pd.Timestamp(_started(result), unit="ms", tz="UTC"),
+            **_requirement_versions(result),
         }
         for key in result.get_all_result_keys():
             if key not in benchmarks:
@@ -243,7 +250,7 @@ def _row(run, workload, model, cell, metric, unit, value, stat, run_outcomes):
     stat = stat or {}
     return {
         **run,
-        **{name: conditions.get(name) for name in VERSIONS},
+        **{name: conditions.get(name, run.get(name)) for name in VERSIONS},
         "workload": workload, "model": model, "size": str(cell["size"]), "backend": cell["backend"],
         "mode": cell["mode"], "execution": cell["execution"], "device": cell["device"], "dtype": cell["dtype"],
         "K": cell.get("K"), "optimizer": cell.get("optimizer"),

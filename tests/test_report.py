@@ -27,6 +27,7 @@ def known():
     rows = [
         row("grad", "jax", "rev", "compiled", 0.001),
         row("grad", "torch", "rev", "compiled", 0.002),
+        row("grad", "jax", "rev", "compiled", 0.0002, size="XXS"),
         row("hvp", "jax", "fwd_rev", "compiled", 0.003),
         row("hvp", "torch", "fwd_rev", "compiled", 0.004),
         row("hvp", "torch", "fwd_rev", "eager", 0.010),
@@ -44,6 +45,9 @@ def test_ratios_to_the_gradient_of_the_same_case(known):
     assert np.isnan(ratios.loc[("hvp", "torch", "eager"), "ratio_to_grad"])  # no eager grad
     unrolled = ratios.loc[("unrolled", "jax", "compiled")].set_index("K")
     assert unrolled.loc[100, "ratio_to_grad"] == pytest.approx(50.0)
+    hessian = ratios.loc[("hessian", "jax", "compiled")].set_index("size")
+    assert hessian.loc["XXS", "ratio_to_grad"] == pytest.approx(50.0)  # Hessian/grad at the same size
+    assert np.isnan(hessian.loc["XS", "ratio_to_grad"])  # no grad of XS in this table
 
 
 def test_backends_side_by_side_name_the_fastest(known):

@@ -22,7 +22,8 @@ WORKLOAD = Workload(
     name="grad",
     description="loss and gradient (the baseline)",
     modes=("rev",),
-    sizes={"mlp": ("S", "M", "L"), "rosenbrock": (10**3, 10**5, 10**6)},
+    # XXS, XS, 100 and 4000: the Hessian's sizes, so that a Hessian has a cost in gradients
+    sizes={"mlp": ("XXS", "XS", "S", "M", "L"), "rosenbrock": (100, 10**3, 4000, 10**5, 10**6)},
     smallest={"mlp": "S", "rosenbrock": 10**3},
     gpu_sizes={"mlp": ("L",)},
     outputs={"loss": "value", "grad": "parameters"},
