@@ -76,7 +76,13 @@ def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     environment variable: asv then puts it in the environment's name, so `asv compare`
     and the dashboard never mix two thread counts (the benchmarks read the same
     variable, ``conditions.THREADS_ENV``)."""
-    settings = asv_util.load_json(str(repo / config), js_comments=True)
+    source = (repo / config).resolve()
+    settings = asv_util.load_json(str(source), js_comments=True)
+    # asv reads a configuration's paths from the configuration's own folder
+    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        value = settings.get(key)
+        if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
+            settings[key] = str((source.parent / value).resolve())
     matrix = dict(settings.get("matrix") or {})
     matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
     settings["matrix"] = matrix
@@ -139,6 +145,9 @@ def run_preset(
                 print(f"asv machine failed (exit {machine}); see {log_path}", file=sys.stderr)
                 return machine
             status = _run_logged(command, repo, env, log, show=PROGRESS)
+        if status != 0:
+            tail = log_path.read_text().splitlines()[-15:]
+            print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
         outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
         archived = results.archive_runs(results_dir, commit, token, started)
     finally:

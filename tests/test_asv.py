@@ -140,3 +140,18 @@ def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
             assert tracks == {"track_error", "track_first_call", "track_peak_memory"}, (name, model)
             approximated = [mode for b in ours if b.name.endswith(".track_approximation_error") for mode in b.modes]
             assert approximated == list(workload.approximations), (name, model)
+
+
+def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_paths(tmp_path):
+    """asv reads a configuration's paths from its own folder, and puts matrix environment
+    variables in the environment's name, which its `compare` and dashboard keep apart."""
+    from bench_lib import asv_run
+
+    (tmp_path / "asv.conf.json").write_text(
+        '{\n  // a comment, as asv allows\n  "version": 1, "repo": ".", "benchmark_dir": "benchmarks",'
+        ' "results_dir": "results", "html_dir": "html", "env_dir": ".asv/env",'
+        ' "matrix": {"env": {"OTHER": ["1"]}}}'
+    )
+    derived = json.loads(Path(asv_run._with_conditions(tmp_path, "asv.conf.json", "token", 3)).read_text())
+    assert derived["repo"] == str(tmp_path.resolve()) and derived["results_dir"] == str(tmp_path.resolve() / "results")
+    assert derived["matrix"]["env"] == {"OTHER": ["1"], "BENCH_THREADS": ["3"]}
