@@ -5,7 +5,7 @@ VENV_PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PRESET ?= default
 
-.PHONY: bench test verify setup clean-venv
+.PHONY: bench test verify dashboard setup clean-venv
 
 setup: $(INSTALLED)
 
@@ -23,6 +23,11 @@ bench: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(VENV_PYTHON) -m pytest
+
+# The dashboard (html/) and the report of the results already in results/, without running anything.
+dashboard: $(INSTALLED)
+	$(VENV_PYTHON) -m bench_lib publish
+	$(VENV_PYTHON) -m bench_lib report
 
 verify: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib verify --preset $(PRESET)

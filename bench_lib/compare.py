@@ -25,7 +25,7 @@ import pandas as pd
 from . import results
 
 VERDICTS = ("faster", "slower", "unchanged", "new", "missing", "newly failing", "fixed", "not comparable")
-CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer"]
+CELL = results.CELL
 # What makes two measurements of a cell comparable: the same framework and conditions.
 ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu"]
 

@@ -70,6 +70,8 @@ CATEGORIES = {
     "status": STATUSES,
 }
 VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")
+# The columns that name a cell.
+CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer"]
 COLUMNS = (
     "machine", "commit", "date", "run_id", "env_name", *VERSIONS,
     "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer",
@@ -270,6 +272,14 @@ def latest_runs(table: pd.DataFrame, by=("machine",)) -> pd.DataFrame:
     return table[table.run_id.isin(set(latest.run_id))]
 
 
+def latest_measurements(table: pd.DataFrame, by=("machine",)) -> pd.DataFrame:
+    """Each cell's and metric's row from the latest run (by start) that measured it, per
+    ``by`` group: the current state, also when a preset ran in parts (``bench
+    --workloads``) or a run measured only some cells again."""
+    ordered = table.sort_values("date", kind="stable")
+    return ordered.drop_duplicates(subset=[*by, *CELL, "metric"], keep="last").sort_index()
+
+
 def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """The table with plain object columns instead of categoricals (groupby, pivots and
     merges would otherwise make a row for every unused category)."""
@@ -289,4 +299,7 @@ def _frame(rows) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["CATEGORIES", "COLUMNS", "METRICS", "STATUSES", "archive_runs", "as_objects", "latest_runs", "load"]
+__all__ = [
+    "CATEGORIES", "CELL", "COLUMNS", "METRICS", "STATUSES", "archive_runs", "as_objects", "latest_measurements",
+    "latest_runs", "load",
+]

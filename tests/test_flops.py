@@ -98,7 +98,9 @@ def test_the_readme_headline_is_replaced_between_its_markers_only(tmp_path):
     report.update_readme(readme, table)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith(f"{report.README_END}\nrest\n") and "old table" not in text
-    assert "| grad | mlp S, cpu, float32 | jax | rev | compiled | 0.001 |" in text
+    assert "| workload | case | jax | torch |" in text
+    assert report.headline_runs(readme) == ["run"]
+    assert "| grad | mlp S, cpu, float32 | **1 ms** [1 ms, 1 ms] rev compiled | 2 ms [2 ms, 2 ms] rev compiled |" in text
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
     with pytest.raises(ValueError, match="no headline block"):

@@ -62,6 +62,22 @@ def test_best_mode_and_execution_per_backend(known):
     assert len(torch_hvp) == 1 and torch_hvp.execution.item() == "compiled" and torch_hvp.seconds.item() == 0.004
 
 
+def test_each_cells_latest_measurement_across_runs_of_parts_of_a_preset():
+    first = [row("grad", "jax", "rev", "compiled", 0.001, run_id="a"), row("hvp", "jax", "fwd_rev", "compiled", 0.003, run_id="a")]
+    later = [{**row("grad", "jax", "rev", "compiled", 0.002, run_id="b"), "date": pd.Timestamp("2026-11-30", tz="UTC")}]
+    latest = results.latest_measurements(results._frame(first + later)).set_index("workload")
+    assert latest.loc["grad", "run_id"] == "b" and latest.loc["grad", "value"] == 0.002
+    assert latest.loc["hvp", "run_id"] == "a"  # measured only by the first run: still there
+
+
+def test_the_headline_has_one_row_per_case_and_a_column_per_backend(known):
+    text = report.headline(known)
+    lines = text.splitlines()
+    assert lines[0] == "| workload | case | jax | torch |"  # the backends that have a time
+    hvp = next(line for line in lines if line.startswith("| hvp | mlp S"))
+    assert "**3 ms** [3 ms, 3 ms] fwd_rev compiled" in hvp and "| 4 ms [4 ms, 4 ms] fwd_rev compiled |" in hvp
+
+
 def test_slopes_against_n_and_K(known):
     fitted = report.slopes(known).set_index("workload")
     assert fitted.loc["unrolled", "slope"] == pytest.approx(1.0)
