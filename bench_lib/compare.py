@@ -27,7 +27,7 @@ from . import results
 VERDICTS = ("faster", "slower", "unchanged", "new", "missing", "newly failing", "fixed", "not comparable")
 CELL = results.CELL
 # What makes two measurements of a cell comparable: the same framework and conditions.
-ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu"]
+ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "precision", "cpu"]
 
 
 def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:

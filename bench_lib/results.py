@@ -15,7 +15,7 @@ optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIE
 the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
 number of samples, the status (``STATUSES``) with its reason, and the conditions
-(threads, cpu).
+(threads, matmul precision, cpu).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ COLUMNS = (
     "machine", "commit", "date", "run_id", "env_name", *VERSIONS,
     "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer",
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "status", "reason",
-    "threads", "cpu",
+    "threads", "precision", "cpu",
 )
 
 
@@ -260,7 +260,7 @@ def _row(run, workload, model, cell, metric, unit, value, stat, run_outcomes):
         "q_25": stat.get("q_25"), "q_75": stat.get("q_75"), "ci_99_a": stat.get("ci_99_a"),
         "ci_99_b": stat.get("ci_99_b"), "samples": stat.get("repeat"),
         "status": status, "reason": reason,
-        "threads": conditions.get("threads"), "cpu": conditions.get("cpu"),
+        "threads": conditions.get("threads"), "precision": conditions.get("precision"), "cpu": conditions.get("cpu"),
     }
 
 

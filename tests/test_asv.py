@@ -155,3 +155,19 @@ def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_path
     derived = json.loads(Path(asv_run._with_conditions(tmp_path, "asv.conf.json", "token", 3)).read_text())
     assert derived["repo"] == str(tmp_path.resolve()) and derived["results_dir"] == str(tmp_path.resolve() / "results")
     assert derived["matrix"]["env"] == {"OTHER": ["1"], "BENCH_THREADS": ["3"]}
+
+
+def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps({
+        "version": 1, "repo": str(REPO), "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"),
+        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"), "env_dir": str(tmp_path / "env"),
+    }))
+    run = subprocess.run(
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
+         "--workloads", "unrolled", "--models", "rosenbrock"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 2
+    assert "preset 'smoke' has no cells of workloads ['unrolled'] and models ['rosenbrock']" in run.stderr
+    assert not (tmp_path / "results").exists()

@@ -57,6 +57,14 @@ def test_every_verdict_is_reachable():
     assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable"}
 
 
+@pytest.mark.parametrize("condition, old_value, new_value", [("threads", 2, 1), ("precision", "strict", "tf32")])
+def test_a_different_thread_count_or_precision_is_not_comparable(condition, old_value, new_value):
+    old = run(OLD, "old").assign(**{condition: old_value})
+    new = run(NEW, "new").assign(**{condition: new_value})
+    both_ok = compare.verdicts(old, new).query("status_old == 'ok' and status_new == 'ok'")
+    assert set(both_ok.verdict) == {"not comparable"}
+
+
 def test_a_change_within_the_recorded_noise_is_unchanged():
     noisy_old = run([("jax", "compiled", 1.0, "ok")], "old")
     noisy_new = run([("jax", "compiled", 1.2, "ok")], "new")
