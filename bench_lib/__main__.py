@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,publish,overhead,idiom,agreement,scaling,report,compare,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells}``."""
 
 from __future__ import annotations
 
@@ -91,6 +91,19 @@ def _compare(args) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
+
+
+def _load_speed(args) -> int:
+    from .load_speed import measure
+
+    try:
+        found = measure(args.results, runs=args.runs)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"load-speed: {error}", file=sys.stderr)
+        return 2
+    print(f"results.load over {found['runs']} copies of run {found['copied']} ({found['rows']} rows): "
+          f"median {found['median_seconds']:.2f} s (min {found['min_seconds']:.2f}, max {found['max_seconds']:.2f})")
+    return 0
 
 
 def _publish(args) -> int:
@@ -198,6 +211,12 @@ def main(argv=None) -> int:
         help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
     )
     compare.set_defaults(handler=_compare)
+    load_speed = commands.add_parser(
+        "load-speed", help="time results.load over many copies of the latest kept run (in a temporary folder)"
+    )
+    load_speed.add_argument("--results", default="results")
+    load_speed.add_argument("--runs", type=int, default=100)
+    load_speed.set_defaults(handler=_load_speed)
     publish = commands.add_parser(
         "publish", help="asv publish, with the dashboard's scripts served from its folder (no network needed)"
     )

@@ -75,3 +75,13 @@ def test_every_run_is_kept_even_at_the_same_commit(smoke_results, tmp_path):
 def test_a_missing_results_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results folder .*nowhere"):
         results.load(tmp_path / "nowhere")
+
+
+@pytest.mark.slow
+def test_load_speed_loads_every_copy_of_a_real_run(smoke_results):
+    from bench_lib import load_speed
+
+    _, work, _ = smoke_results
+    one = len(results.load(work / "results", REPO / "benchmarks"))
+    found = load_speed.measure(work / "results", REPO / "benchmarks", runs=3, repeats=1)
+    assert found["rows"] == 3 * one and found["median_seconds"] > 0
