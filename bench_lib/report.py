@@ -244,9 +244,11 @@ def headline(table: pd.DataFrame) -> str:
     """A Markdown table, one row per workload and case, one column per backend: its
     best median time with asv's interquartile range, and the mode and execution that
     gave it; the fastest backend's in bold."""
-    best = best_per_backend(table).sort_values(["workload", "model", "size", "dtype", "K", "optimizer"])
+    best = best_per_backend(table)
     if best.empty:
         return "(no verified times)"
+    best["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(best.model, best["size"])]
+    best = best.sort_values(["workload", "model", "n", "dtype", "K", "optimizer"])
     backends = [b for b in results.CATEGORIES["backend"] if b in set(best.backend)]
     lines = ["| workload | case | " + " | ".join(backends) + " |", "| --- | --- |" + " --- |" * len(backends)]
     keys = ["machine", "workload", "model", "size", "device", "dtype", "K", "optimizer"]
