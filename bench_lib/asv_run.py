@@ -179,17 +179,20 @@ def run_preset(
 
 
 def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> tuple[str, Path | None]:
-    """The report over every kept run, and this run's summary (cells by status with the
-    reasons, each backend's best time per workload and case); a report that cannot be
-    written is said, and changes nothing the run recorded."""
+    """This run's summary (cells by status with the reasons, each backend's best time
+    per workload and case), and the report over every kept run; what cannot be made
+    is said, and changes nothing the run recorded."""
     from . import report
 
     try:
         table = results.load(results_dir, benchmark_dir)
         peaks = flops.load_peaks(results_dir)
-        paths = report.write(table, results_dir / "report", peaks)
         this_run = table[table.run_id == run_id]
         summary = report.summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"
-    except Exception as error:  # the run's results stand whatever the report does
-        return f"warning: no report: {type(error).__name__}: {error}", None
+    except Exception as error:  # the run's results stand whatever the summary does
+        return f"warning: no summary: {type(error).__name__}: {error}", None
+    try:
+        paths = report.write(table, results_dir / "report", peaks)
+    except Exception as error:
+        return f"{summary}\nwarning: no report: {type(error).__name__}: {error}", None
     return summary, paths["report.html"]

@@ -93,7 +93,9 @@ def slopes(table: pd.DataFrame) -> pd.DataFrame:
             fitted = slope(xs, list(group["value"]))
             found.append({**dict(zip(keys, key)), "workload": workload, "against": against,
                           "points": ",".join(map(str, xs)), "slope": np.nan if fitted is None else fitted})
-    return pd.DataFrame(found)
+    columns = ["run_id", "model", "backend", "mode", "execution", "device", "dtype", "optimizer", "workload", "against",
+               "points", "slope"]
+    return pd.DataFrame(found, columns=columns)
 
 
 def achieved_flops(table: pd.DataFrame, peaks: dict | None = None) -> pd.DataFrame:

@@ -114,3 +114,10 @@ def test_a_bad_selection_is_named_and_writes_nothing(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "no results in" in error and "machine 'nosuch'" in error
     assert not out.exists()
+
+
+def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_path):
+    only = known[known.workload.isin(["grad", "hvp"])]
+    assert report.slopes(only).empty
+    paths = report.write(only, tmp_path)
+    assert "HVP / grad" in paths["report.html"].read_text()
