@@ -162,10 +162,18 @@ def _runs(results_dir: Path):
             yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", False
 
 
-def _started(result) -> int:
+def _started(result, benchmarks: dict | None = None, cases: set | None = None) -> int:
     """When the run began, in ms (asv's ``date`` is the commit's, the same for every run
-    of a commit)."""
-    started = [t for t in result.started_at.values() if t]
+    of a commit): the earliest start of the benchmarks of the run's own cases
+    (``cases``: (workload, model) pairs) where they are known.  asv merges each run into
+    the commit's file, so a run of part of a preset carries the starts of the parts
+    before it too."""
+    started = [
+        t for key, t in result.started_at.items()
+        if t and (not cases or key in benchmarks and benchmarks[key][:2] in cases)
+    ]
+    if not started and cases:
+        return _started(result)
     return min(started) if started else result.date
 
 
@@ -197,7 +205,7 @@ def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None 
             by_case.setdefault((record["cell"]["workload"], record["cell"]["model"]), []).append(record)
         run = {
             "machine": machine_name, "commit": result.commit_hash, "run_id": run_id, "env_name": result.env_name,
-            "date": pd.Timestamp(_started(result), unit="ms", tz="UTC"),
+            "date": pd.Timestamp(_started(result, benchmarks, set(by_case)), unit="ms", tz="UTC"),
             **_requirement_versions(result),
         }
         for key in result.get_all_result_keys():

@@ -121,3 +121,20 @@ def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_pa
     assert report.slopes(only).empty
     paths = report.write(only, tmp_path)
     assert "HVP / grad" in paths["report.html"].read_text()
+
+
+def test_an_approximation_is_never_the_best_time(known):
+    with_first_order = pd.concat([known, results._frame([row("unrolled", "jax", "first_order", "compiled", 1e-6, K=10)])])
+    best = report.best_per_backend(results._frame(with_first_order.to_dict("records")))
+    unrolled = best[best.workload == "unrolled"]
+    assert set(unrolled["mode"]) == {"reverse"} and len(unrolled) == 3  # K = 1, 10, 100
+
+
+def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
+    class Result:
+        started_at = {"grad.MlpGrad.time_grad": 1000, "unrolled.MlpUnrolled.time_unrolled": 5000}
+        date = 1
+
+    benchmarks = {"grad.MlpGrad.time_grad": ("grad", "mlp"), "unrolled.MlpUnrolled.time_unrolled": ("unrolled", "mlp")}
+    assert results._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
+    assert results._started(Result) == 1000
