@@ -123,8 +123,9 @@ def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_pa
     assert "HVP / grad" in paths["report.html"].read_text()
 
 
-def test_an_approximation_is_never_the_best_time(known):
-    with_first_order = pd.concat([known, results._frame([row("unrolled", "jax", "first_order", "compiled", 1e-6, K=10)])])
+def test_an_approximation_or_a_mode_with_fewer_outputs_is_never_the_best_time(known):
+    cheaper = [row("unrolled", "jax", mode, "compiled", 1e-6, K=10) for mode in ("first_order", "forward")]
+    with_first_order = pd.concat([known, results._frame(cheaper)])
     best = report.best_per_backend(results._frame(with_first_order.to_dict("records")))
     unrolled = best[best.workload == "unrolled"]
     assert set(unrolled["mode"]) == {"reverse"} and len(unrolled) == 3  # K = 1, 10, 100
@@ -138,3 +139,15 @@ def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
     benchmarks = {"grad.MlpGrad.time_grad": ("grad", "mlp"), "unrolled.MlpUnrolled.time_unrolled": ("unrolled", "mlp")}
     assert results._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
     assert results._started(Result) == 1000
+
+
+def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
+    """The README's table is never typed by hand: regenerated from the runs it names
+    (runs kept in results/ never change; later runs are not among them)."""
+    runs = report.headline_runs(REPO / "README.md")
+    assert runs, "the README has no generated headline table"
+    table = results.load(REPO / "results", REPO / "benchmarks")
+    generated = report.readme_headline(table[table.run_id.isin(runs)])
+    text = (REPO / "README.md").read_text()
+    block = text.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
+    assert block.strip() == generated.strip()
