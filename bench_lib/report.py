@@ -181,23 +181,33 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_title(f"Hessian time against n ({device})")
             axis.legend(fontsize=5, ncol=2)
         made.append(_figure_html(figure, "Hessian time against n, log-log"))
-    unrolled = table[(table.workload == "unrolled") & (table.status == "ok")]
+    unrolled = results.as_objects(table[(table.workload == "unrolled") & (table.status == "ok")])
     if len(unrolled):
-        figure, axes = plt.subplots(1, 2, figsize=(12, 4))
-        for axis, metric, label in ((axes[0], "time", "seconds per call"), (axes[1], "peak_memory", "peak MiB")):
-            part = results.as_objects(unrolled[unrolled.metric == metric])
-            for key, group in part.groupby(["backend", "mode", "execution", "optimizer", "device"]):
-                group = group.sort_values("K")
-                values = group.value / (2**20 if metric == "peak_memory" else 1)
-                axis.plot(group.K.astype(int), values, marker="o", label="/".join(map(str, key)))
-            axis.set_xscale("log")
-            axis.set_yscale("log")
-            axis.set_xlabel("K (inner steps)")
-            axis.set_ylabel(label)
-            axis.legend(fontsize=5, ncol=2)
-        axes[0].set_title("Unrolled optimization: time against K")
-        axes[1].set_title("Unrolled optimization: peak memory against K")
-        made.append(_figure_html(figure, "Unrolled time and memory against K"))
+        # One panel per backend and metric, a line per mode and execution: float32 (else
+        # float64) and SGD (else the first optimizer), so that each panel stays legible.
+        dtype = "float32" if (unrolled.dtype == "float32").any() else unrolled.dtype.iloc[0]
+        optimizer = "sgd" if (unrolled.optimizer == "sgd").any() else unrolled.optimizer.iloc[0]
+        shown = unrolled[(unrolled.dtype == dtype) & (unrolled.optimizer == optimizer)]
+        backends = sorted(set(shown.backend))
+        figure, axes = plt.subplots(2, len(backends), figsize=(4.5 * len(backends), 7), squeeze=False)
+        styles = {"eager": ":", "graph": "--", "compiled": "-"}
+        for column, backend in enumerate(backends):
+            for row, (metric, label) in enumerate((("time", "seconds per call"), ("peak_memory", "peak MiB"))):
+                axis = axes[row][column]
+                part = shown[(shown.backend == backend) & (shown.metric == metric)]
+                for (mode, execution, device), group in part.groupby(["mode", "execution", "device"]):
+                    group = group.sort_values("K")
+                    values = group.value / (2**20 if metric == "peak_memory" else 1)
+                    axis.plot(group.K.astype(int), values, marker="o", linestyle=styles.get(execution, "-"),
+                              label=f"{mode} {execution}" + (f" ({device})" if device != "cpu" else ""))
+                axis.set_xscale("log")
+                axis.set_yscale("log")
+                axis.set_xlabel("K (inner steps)")
+                axis.set_ylabel(label)
+                axis.set_title(f"{backend}: {'time' if metric == 'time' else 'peak memory'} against K", fontsize=9)
+                axis.legend(fontsize=6)
+        figure.tight_layout()
+        made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer})"))
     errors = results.as_objects(table[(table.metric == "error") & (table.status == "ok")])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
