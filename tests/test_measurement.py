@@ -38,8 +38,9 @@ def test_interleaved_alternates_which_side_goes_first():
 
 def test_idiom_compares_every_supported_default_mlp_cell_the_hand_written_modules_cover():
     cells = list(cells_to_compare("default"))
-    # grad and hvp, hessian, unrolled (reverse and forward: K = 10, and K = 100 compiled)
-    assert len(cells) == 54 + 22 + 20 and all(c.model == "mlp" for c in cells)
+    # grad and hvp at S and M, grad at XXS and XS, hessian, unrolled (reverse and
+    # forward: K = 10, and K = 100 compiled)
+    assert len(cells) == 54 + 14 + 22 + 20 and all(c.model == "mlp" for c in cells)
     for cell in cells:
         assert handwritten.covers(cell.backend, cell.workload, cell.mode) and cell.execution in handwritten.EXECUTIONS
     fastest_at_xs = {("jax", "jacrev_jacrev"), ("torch", "vmap_hvp"), ("tensorflow", "jacobian_while")}  # measured
