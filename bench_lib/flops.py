@@ -21,10 +21,10 @@ multiply-add counting 2 FLOPs:
                                                           HVP = P + T
 - Hessian, n parameters: the primal once, shared by n tangents (a vmapped
   forward-over-reverse Hessian does exactly this):       P + n T
-
-``tests/test_flops.py`` holds these against XLA's own count of the compiled JAX code.
 - unrolled optimization: no count (each mode's schedule differs by more than a
   constant, and the inner loop's own second-order terms depend on the optimizer).
+
+``tests/test_flops.py`` holds these against XLA's own count of the compiled JAX code.
 """
 
 from __future__ import annotations
