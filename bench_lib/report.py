@@ -76,8 +76,8 @@ def _complete(workload: str, mode: str) -> bool:
     """Whether the mode computes every output of the workload exactly: a labelled
     approximation (first-order MAML) or a mode that leaves an output out (forward-mode
     unrolling has no d_init) does less work, and is no contender for the best time."""
-    spec = workloads.get(workload)
-    return mode not in spec.approximations and mode not in spec.omitted_outputs
+    described = workloads.get(workload)
+    return mode not in described.approximations and mode not in described.omitted_outputs
 
 
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +86,7 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
     rows = rows[[_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])]]
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
-    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75"]].rename(columns={"value": "seconds"})
+    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "n"]].rename(columns={"value": "seconds"})
 
 
 def slopes(table: pd.DataFrame) -> pd.DataFrame:
@@ -271,7 +271,6 @@ def headline(table: pd.DataFrame) -> str:
     best = best_per_backend(table)
     if best.empty:
         return "(no verified times)"
-    best["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(best.model, best["size"])]
     best = best.sort_values(["workload", "model", "n", "dtype", "K", "optimizer"])
     backends = [b for b in results.CATEGORIES["backend"] if b in set(best.backend)]
     lines = ["| workload | case | " + " | ".join(backends) + " |", "| --- | --- |" + " --- |" * len(backends)]
