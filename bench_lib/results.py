@@ -195,81 +195,132 @@ def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None 
         raise FileNotFoundError(f"no results folder {results_dir}")
     benchmarks = _benchmarks(benchmark_dir)
     files = _outcome_files(results_dir)
-    rows = []
+    rows = _Rows()
     for result, machine_name, run_id, archived in _runs(results_dir):
         if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
             continue
-        run_outcomes = _outcomes_for(files, run_id, archived)
+        records = list(_outcomes_for(files, run_id, archived).values())
+        cases = {(record["cell"]["workload"], record["cell"]["model"]) for record in records}
+        run = (
+            machine_name, result.commit_hash, run_id, result.env_name,
+            pd.Timestamp(_started(result, benchmarks, cases), unit="ms", tz="UTC"),
+        )
+        rows.add_run(result, run, benchmarks, records)
+    return rows.frame()
+
+
+class _Grid:
+    """asv's grid of parameter combinations of one benchmark: every combination of every
+    parameter, thousands per benchmark, flattened in C order."""
+
+    def __init__(self, params):
+        self.axes = [[_parse(value) for value in axis] for axis in params]
+        self.shape = [len(axis) for axis in self.axes]
+        self.lookup = [{value: i for i, value in enumerate(axis)} for axis in self.axes]
+        self.strides = [math.prod(self.shape[axis + 1:]) for axis in range(len(self.shape))]
+
+    def index(self, cell: dict, names) -> int | None:
+        index = 0
+        for lookup, stride, name in zip(self.lookup, self.strides, names, strict=True):
+            position = lookup.get(cell.get(name))
+            if position is None:
+                return None
+            index += position * stride
+        return index
+
+    def cell(self, index: int, names) -> dict:
+        position = np.unravel_index(index, self.shape)
+        return {name: axis[i] for name, axis, i in zip(names, self.axes, position, strict=True)}
+
+
+class _Rows:
+    """The table's columns, gathered run by run and made a DataFrame once.  A cell's own
+    columns come from its outcome record, one per cell and shared by its metrics; a plain
+    asv run has none, and each number with a value stands for a cell of its own."""
+
+    def __init__(self):
+        self.cells: list[tuple] = []
+        self.measured = {"cell": [], "metric": [], "unit": [], "value": [], "stats": []}
+        self.grids: dict = {}  # most runs keep the same parameter grids
+
+    def add_run(self, result, run: tuple, benchmarks: dict, records: list):
+        versions = _requirement_versions(result)
+        first = len(self.cells)
+        self.cells += [(*run, *_record_columns(record, versions)) for record in records]
         by_case: dict[tuple, list] = {}
-        for record in run_outcomes.values():
-            by_case.setdefault((record["cell"]["workload"], record["cell"]["model"]), []).append(record)
-        run = {
-            "machine": machine_name, "commit": result.commit_hash, "run_id": run_id, "env_name": result.env_name,
-            "date": pd.Timestamp(_started(result, benchmarks, set(by_case)), unit="ms", tz="UTC"),
-            **_requirement_versions(result),
-        }
+        for index, record in enumerate(records, start=first):
+            cell = record["cell"]
+            by_case.setdefault((cell["workload"], cell["model"]), []).append(
+                (index, {**cell, **dict(cell.get("keywords") or ())}))
+        matched: dict = {}  # (case, grid, names) -> [(grid index, cell index)]: a suite's metrics share them
         for key in result.get_all_result_keys():
             if key not in benchmarks:
                 continue  # a benchmark the suite no longer has
             workload, model, names, metric, unit = benchmarks[key]
             params = result.get_result_params(key)
+            grid = self.grids.get(repr(params)) or self.grids.setdefault(repr(params), _Grid(params))
             values = result.get_result_value(key, params)
+            if records:
+                match = (workload, model, id(grid), tuple(names))
+                if match not in matched:
+                    found = ((grid.index(cell, names), index) for index, cell in by_case.get((workload, model), ()))
+                    matched[match] = sorted(pair for pair in found if pair[0] is not None)
+                pairs = matched[match]
+            else:
+                pairs = []
+                for index, value in enumerate(values):
+                    if value is not None and not math.isnan(value):
+                        self.cells.append((*run, *_plain_columns(workload, model, grid.cell(index, names), versions)))
+                        pairs.append((index, len(self.cells) - 1))
             stats = result.get_result_stats(key, params)
-            axes = [[_parse(value) for value in axis] for axis in params]
-            for index in _selected(axes, names, values, by_case.get((workload, model), ())):
-                position = np.unravel_index(index, [len(axis) for axis in axes])
-                cell = {name: axis[i] for name, axis, i in zip(names, axes, position, strict=True)}
-                row = _row(run, workload, model, cell, metric, unit, values[index], stats[index], run_outcomes)
-                if row is not None:
-                    rows.append(row)
-    return _frame(rows)
+            for index, cell in pairs:
+                self.measured["cell"].append(cell)
+                self.measured["value"].append(values[index])
+                self.measured["stats"].append(stats[index] or {})
+            self.measured["metric"] += [metric] * len(pairs)
+            self.measured["unit"] += [unit] * len(pairs)
+
+    def frame(self) -> pd.DataFrame:
+        measured = dict(self.measured)
+        stats = measured.pop("stats")
+        frame = pd.DataFrame(self.cells, columns=_CELL_COLUMNS).iloc[measured.pop("cell")].reset_index(drop=True)
+        frame = frame.assign(
+            **measured, **{column: [stat.get(field) for stat in stats] for column, field in _STATS.items()})
+        frame["value"] = frame["value"].astype(float)
+        # a verified cell without this metric's number (peak memory off the CPU)
+        frame.loc[frame.status.eq("ok") & frame.value.isna(), "status"] = "not_measured"
+        return _typed(frame)
 
 
-def _selected(axes, names, values, outcomes) -> list[int]:
-    """Positions in asv's grid of parameter combinations worth a row: the cells the run
-    recorded an outcome for or, without outcome records, those with a number.  (A grid
-    holds every combination of every parameter: thousands per benchmark.)"""
-    if not outcomes:
-        return [i for i, value in enumerate(values) if value is not None and not math.isnan(value)]
-    lookup = [{value: i for i, value in enumerate(axis)} for axis in axes]
-    found = []
-    for record in outcomes:
-        cell = {**record["cell"], **dict(record["cell"].get("keywords") or ())}
-        position = [lookup[axis].get(cell.get(name)) for axis, name in enumerate(names)]
-        if None not in position:
-            found.append(int(np.ravel_multi_index(position, [len(axis) for axis in axes])))
-    return sorted(found)
+# tidy column -> field of asv's statistics of a number
+_STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
+# the columns an outcome record gives, shared by its cell's metrics
+_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "precision", "cpu"]
 
 
-def _row(run, workload, model, cell, metric, unit, value, stat, run_outcomes):
-    spec = workloads.get(workload)
-    cell.setdefault("mode", spec.modes[0])
-    keywords = tuple((name, cell[name]) for name in spec.parameters)
-    key = (workload, model, str(cell["size"]), cell["backend"], cell["mode"], cell["execution"], cell["device"],
-           cell["dtype"], keywords)
-    outcome = run_outcomes.get(key)
-    number = None if value is None or math.isnan(value) else float(value)
-    if outcome is None and (run_outcomes or number is None):
-        return None  # outside the run's selection, or a plain asv run's NaN or null
+def _record_columns(record: dict, versions: dict) -> tuple:
+    """The versions the cell's process reported, else those of asv's environment."""
+    cell, conditions = record["cell"], record.get("conditions") or {}
+    keywords = dict(cell.get("keywords") or ())
     status, reason = "ok", None
-    if outcome is not None and outcome["status"] != "verified":
-        status, reason = outcome["status"], outcome.get("reason") or outcome.get("message")
-    elif number is None:
-        status = "not_measured"
-    conditions = (outcome or {}).get("conditions") or {}
-    stat = stat or {}
-    return {
-        **run,
-        **{name: conditions.get(name, run.get(name)) for name in VERSIONS},
-        "workload": workload, "model": model, "size": str(cell["size"]), "backend": cell["backend"],
-        "mode": cell["mode"], "execution": cell["execution"], "device": cell["device"], "dtype": cell["dtype"],
-        "K": cell.get("K"), "optimizer": cell.get("optimizer"),
-        "metric": metric, "value": number, "unit": unit,
-        "q_25": stat.get("q_25"), "q_75": stat.get("q_75"), "ci_99_a": stat.get("ci_99_a"),
-        "ci_99_b": stat.get("ci_99_b"), "samples": stat.get("repeat"),
-        "status": status, "reason": reason,
-        "threads": conditions.get("threads"), "precision": conditions.get("precision"), "cpu": conditions.get("cpu"),
-    }
+    if record["status"] != "verified":
+        status, reason = record["status"], record.get("reason") or record.get("message")
+    return (
+        *(conditions.get(name, versions.get(name)) for name in VERSIONS),
+        cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
+        cell["device"], cell["dtype"], keywords.get("K"), keywords.get("optimizer"),
+        status, reason, conditions.get("threads"), conditions.get("precision"), conditions.get("cpu"),
+    )
+
+
+def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tuple:
+    mode = cell.get("mode", workloads.get(workload).modes[0])
+    return (
+        *(versions.get(name) for name in VERSIONS),
+        workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
+        cell["dtype"], cell.get("K"), cell.get("optimizer"),
+        "ok", None, None, None, None,
+    )
 
 
 def latest_runs(table: pd.DataFrame, by=("machine",)) -> pd.DataFrame:
@@ -298,12 +349,16 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _frame(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    """The table of rows given as dicts (tests build tables this way)."""
+    return _typed(pd.DataFrame(rows, columns=list(COLUMNS)))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
-    frame["K"] = frame["K"].astype("Int64")
-    frame["samples"] = frame["samples"].astype("Int64")
-    frame["threads"] = frame["threads"].astype("Int64")
+    for column in ("K", "samples", "threads"):
+        frame[column] = frame[column].astype("Int64")
     return frame
 
 
