@@ -5,7 +5,7 @@ VENV_PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PRESET ?= default
 
-.PHONY: bench test verify dashboard setup clean-venv
+.PHONY: bench test verify dashboard setup clean-venv bench-gpu bench-gpu-offline gpu-wheels
 
 setup: $(INSTALLED)
 
@@ -28,6 +28,33 @@ test: $(INSTALLED)
 dashboard: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib publish
 	$(VENV_PYTHON) -m bench_lib report
+
+# The GPU preset (GPU_ARGS narrows it: --workloads hvp --sizes L), filed under the GPU's
+# model as asv's machine name.  With a package registry: a virtualenv of the CUDA builds
+# of the three frameworks (the "gpu" extra, versions from constraints.txt).
+GPU_VENV := .venv-gpu
+GPU_ARGS ?=
+bench-gpu:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[gpu,report]'
+	$(GPU_VENV)/bin/python -m bench_lib bench --preset gpu $(GPU_ARGS)
+
+# Without a registry, in a Python that already has CUDA builds of PyTorch and JAX
+# (GPU_PYTHON): asv and its requirements from the wheels in WHEELS (`make gpu-wheels`
+# downloads them where pip works), installed into .gpu-site, not into that Python.
+# asv's benchmark processes get the same path through ASV_PYTHONPATH.
+GPU_PYTHON ?= python3
+WHEELS ?= .whl
+GPU_SITE := $(CURDIR)/.gpu-site
+bench-gpu-offline:
+	if ls $(WHEELS)/*.whl >/dev/null 2>&1; then \
+	  $(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --upgrade --target $(GPU_SITE) $(WHEELS)/*.whl; fi
+	PYTHONPATH=$(GPU_SITE):$(CURDIR) ASV_PYTHONPATH=$(GPU_SITE):$(CURDIR) \
+	  $(GPU_PYTHON) -m bench_lib bench --preset gpu $(GPU_ARGS)
+
+gpu-wheels: $(INSTALLED)
+	$(VENV_PYTHON) -m bench_lib gpu-wheels --dest $(WHEELS)
 
 verify: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib verify --preset $(PRESET)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells}``."""
+"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells,gpu-wheels}``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def _bench(args) -> int:
 
     return run_preset(
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
-        workloads=tuple(args.workloads or ()), models=tuple(args.models or ()),
+        workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
+        sizes=tuple(args.sizes or ()),
     )
 
 
@@ -116,6 +117,16 @@ def _publish(args) -> int:
         return 2
 
 
+def _gpu_wheels(args) -> int:
+    from .gpu_wheels import download
+
+    try:
+        return download(args.dest, args.constraints, args.python_version)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"gpu-wheels: {error}", file=sys.stderr)
+        return 2
+
+
 def _cells(args) -> int:
     preset = presets.get(args.preset)
     for cell in preset.cells():
@@ -148,6 +159,12 @@ def main(argv=None) -> int:
         "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
     )
     bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
+    bench.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
+    bench.add_argument(
+        "--machine",
+        help="asv's machine name (default: the GPU's model, as 'nvidia-h200', for a preset with GPU cells on a "
+        "machine with a GPU; else asv's default, the host name)",
+    )
     bench.add_argument("asv_args", nargs="*", help="passed on to `asv run` (after --)")
     bench.set_defaults(handler=_bench)
 
@@ -217,6 +234,14 @@ def main(argv=None) -> int:
     load_speed.add_argument("--results", default="results")
     load_speed.add_argument("--runs", type=int, default=100)
     load_speed.set_defaults(handler=_load_speed)
+
+    wheels = commands.add_parser(
+        "gpu-wheels", help="download asv and its requirements as wheels for a GPU machine without a package registry",
+    )
+    wheels.add_argument("--dest", default=".whl")
+    wheels.add_argument("--constraints", default="constraints.txt")
+    wheels.add_argument("--python-version", default="3.12", help="the GPU machine's Python (default 3.12)")
+    wheels.set_defaults(handler=_gpu_wheels)
     publish = commands.add_parser(
         "publish", help="asv publish, with the dashboard's scripts served from its folder (no network needed)"
     )

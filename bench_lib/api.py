@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, conditions, memory, verify
+from . import backends, conditions, gpu, memory, verify
 from .cells import Cell
-from .support import require_supported
+from .support import CellUnsupported, require_supported, static_reason
 from .verify import Verdict, VerificationError
 from .workloads import inputs
 
@@ -39,6 +39,7 @@ class PreparedCell:
     warm_call_seconds: float
     conditions: dict = field(default_factory=dict)
     peak_memory_bytes: int | None = None
+    device_memory_bytes: int | None = None
     # a labelled approximation's distance to the exact outputs (see verify.py)
     approximation_errors: dict = field(default_factory=dict)
 
@@ -46,7 +47,22 @@ class PreparedCell:
         return self.call()
 
 
+def activate(cell: Cell) -> None:
+    """Give the cell's framework the cell's settings (its matmul precision): before the
+    framework is first asked for anything, and again before a prepared cell is timed
+    (a process may have prepared another cell since)."""
+    conditions.use_precision(cell.precision)
+    if backends.not_installed_reason(cell.backend) is None:
+        backends.load(cell.backend).framework()
+
+
 def _build(cell: Cell):
+    # The table and a missing framework first (a skip imports nothing), then the cell's
+    # settings, then the machine: its framework lists devices only after it has them.
+    reason = static_reason(cell) or backends.not_installed_reason(cell.backend)
+    if reason:
+        raise CellUnsupported(reason)
+    activate(cell)
     require_supported(cell)
     return backends.load(cell.backend), inputs(cell.workload, cell.model, cell.size, cell.seed)
 
@@ -60,13 +76,17 @@ def _finished(program, args=None):
     return call
 
 
-def compute(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(), **options):
+def compute(
+    workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(),
+    precision="strict", **options,
+):
     """Run one cell once and return its outputs as flat NumPy arrays (``"hvp"``, or
     ``"loss"`` and ``"grad"``, ...; a mode that cannot give an output omits it).  The
     workload's keyword parameters come as keywords (``K=10, optimizer="sgd"``) or as
-    ``keywords`` pairs.  Raises NotImplementedError with the reason for a cell that
+    ``keywords`` pairs; ``precision`` is the float32 matmul precision (``strict`` or
+    ``tf32``).  Raises NotImplementedError with the reason for a cell that
     cannot run here."""
-    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options})
+    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options}, precision)
     module, arrays = _build(cell)
     program = module.build(cell, arrays)
     return program.to_numpy(_finished(program)())
@@ -133,14 +153,17 @@ def _check_fresh_inputs(cell: Cell, program, warm_seconds: float) -> None:
     )
 
 
-def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(), **options):
+def prepare(
+    workload, backend, mode, execution, model, size, device="cpu", dtype="float32", seed=0, keywords=(),
+    precision="strict", **options,
+):
     """Build, verify and warm up one cell; return the zero-argument callable that asv times.
 
     Keyword parameters as for ``compute``.  Raises NotImplementedError (with the
     reason) for a cell that cannot run here, and VerificationError when the output does
     not match the float64 reference, in which case the cell is not timed.
     """
-    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options})
+    cell = Cell(workload, backend, mode, execution, model, size, device, dtype, seed, {**dict(keywords), **options}, precision)
     module, arrays = _build(cell)
     started = time.perf_counter()
     program = module.build(cell, arrays)
@@ -160,15 +183,18 @@ def prepare(workload, backend, mode, execution, model, size, device="cpu", dtype
         raise RuntimeError(f"{cell.label}: the compiled callable retraced during warm-up")
     if execution != "eager":
         check_fresh_inputs(cell, program, arrays, warm_seconds)
+    # One more warm call on a GPU (the backend's allocator keeps the peak); None elsewhere.
+    device_memory = module.device_peak_memory(cell, call)
 
     recorded = {
         **conditions.record(),
         **module.reported_conditions(),
         **module.versions(),
+        **(gpu.conditions(module) if device == "gpu" else {}),
         "device_name": program.device_name,
         "dtype": dtype,
     }
     return PreparedCell(
         cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory,
-        approximation_errors,
+        device_memory, approximation_errors,
     )

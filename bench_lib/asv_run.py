@@ -18,7 +18,7 @@ from pathlib import Path
 from asv import util as asv_util
 from asv.config import Config
 
-from . import conditions, flops, presets, publish, records, results
+from . import conditions, flops, gpu, presets, publish, records, results
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -103,18 +103,29 @@ def run_preset(
     extra_asv_args: tuple[str, ...] = (),
     workloads: tuple[str, ...] = (),
     models: tuple[str, ...] = (),
+    machine: str | None = None,
+    sizes: tuple[str, ...] = (),
 ) -> int:
-    """Run the preset's cells (those of ``workloads`` and ``models`` where given) with
-    asv, publish the dashboard; return asv's exit status."""
+    """Run the preset's cells (those of ``workloads``, ``models`` and ``sizes`` where given) with
+    asv, publish the dashboard; return asv's exit status.  ``machine`` is asv's machine
+    name; by default a run with GPU cells on a GPU machine is filed under the GPU's
+    model (asv's machine file has no GPU fields), any other under asv's default."""
     preset = presets.get(preset_name)
     threads = conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
     cells = [
         cell for cell in preset.cells()
         if (not workloads or cell.workload in workloads) and (not models or cell.model in models)
+        and (not sizes or str(cell.size) in sizes)
     ]
     if not cells:
-        raise ValueError(f"preset {preset_name!r} has no cells of workloads {list(workloads)} and models {list(models)}")
+        raise ValueError(
+            f"preset {preset_name!r} has no cells of workloads {list(workloads)}, models {list(models)} and sizes "
+            f"{list(sizes)}"
+        )
     regexes = presets.asv_regexes(cells, repo / "benchmarks")
+    if machine is None and any(cell.device == "gpu" for cell in cells):
+        machine = gpu.machine_name()
+    named = ("--machine", machine) if machine else ()
     commit = git_commit(repo)
     settings = Config.load(str(repo / config))
     results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
@@ -129,7 +140,7 @@ def run_preset(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = asv_command(
         "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
-        "--launch-method", "forkserver", "--show-stderr",
+        "--launch-method", "forkserver", "--show-stderr", *named,
     )
     for regex in regexes:
         command += ["--bench", regex]
@@ -140,10 +151,10 @@ def run_preset(
     started = time.time()
     try:
         with log_path.open("w") as log:
-            machine = _run_logged(asv_command("machine", "--yes", "--config", run_config), repo, env, log)
-            if machine != 0:
-                print(f"asv machine failed (exit {machine}); see {log_path}", file=sys.stderr)
-                return machine
+            described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
+            if described != 0:
+                print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
+                return described
             status = _run_logged(command, repo, env, log, show=PROGRESS)
         if status != 0:
             tail = log_path.read_text().splitlines()[-15:]

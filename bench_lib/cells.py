@@ -1,6 +1,7 @@
 """The vocabulary of the suite and the Cell: one (workload, backend, mode, execution,
 model, size, device, dtype, seed) combination with the workload's keyword parameters
-(``K`` and ``optimizer`` for unrolled), the unit that is verified and timed.
+(``K`` and ``optimizer`` for unrolled) and the float32 matmul precision, the unit that
+is verified and timed.
 
 Workloads, their modes and sizes come from the workload registry, backends from the
 backend registry: nothing here lists them again.
@@ -18,6 +19,10 @@ from .workloads import MODES, WORKLOADS
 EXECUTIONS = ("eager", "graph", "compiled")
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
+# The float32 matmul precision, set alike in every framework before it touches a device:
+# strict (TF32 off: JAX and TensorFlow use TF32 on NVIDIA GPUs by default, PyTorch does
+# not, and that alone moved an H200's mlp gradient 2.8-4.1x) or tf32 (on in all three).
+PRECISIONS = ("strict", "tf32")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Cell:
     # pairs, stored complete (defaults filled in) in the workload's order, so that one
     # cell has one identity.
     keywords: tuple = ()
+    precision: str = "strict"
 
     def __post_init__(self):
         spec = workloads.get(self.workload)  # a ValueError naming an unknown workload
@@ -46,6 +52,7 @@ class Cell:
             ("execution", EXECUTIONS),
             ("device", DEVICES),
             ("dtype", DTYPES),
+            ("precision", PRECISIONS),
         ):
             value = getattr(self, field)
             if value not in allowed:
@@ -75,13 +82,14 @@ class Cell:
     @property
     def label(self) -> str:
         keywords = "".join(f"/{name}={value}" for name, value in self.keywords)
+        precision = "" if self.precision == "strict" else f"/{self.precision}"
         return (
             f"{self.workload}/{self.backend}/{self.mode}/{self.execution}/"
-            f"{self.model}-{self.size}/{self.device}/{self.dtype}{keywords}"
+            f"{self.model}-{self.size}/{self.device}/{self.dtype}{precision}{keywords}"
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-__all__ = ["BACKENDS", "DEVICES", "DTYPES", "EXECUTIONS", "MODELS", "MODES", "WORKLOADS", "Cell"]
+__all__ = ["BACKENDS", "DEVICES", "DTYPES", "EXECUTIONS", "MODELS", "MODES", "PRECISIONS", "WORKLOADS", "Cell"]

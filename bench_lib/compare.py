@@ -9,9 +9,10 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
   ``unchanged``);
 - ``new`` / ``missing``: the cell is in one run only;
 - ``newly failing`` / ``fixed``: verified on one side, failed on the other;
-- ``not comparable``: the cell's framework version, device name, thread count or
-  precision differ between the runs, unless ``--across-environments`` (to compare one
-  commit under two framework versions, say: a view asv cannot give).
+- ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
+  or CUDA/cuDNN build differ between the runs, unless ``--across-environments`` (to
+  compare one commit under two framework versions, say: a view asv cannot give).  The
+  matmul precision is part of the cell: a strict and a tf32 cell are two cells.
 
 The exit status is 1 when any cell is ``slower`` or ``newly failing``, so it can gate CI.
 """
@@ -27,7 +28,8 @@ from . import results
 VERDICTS = ("faster", "slower", "unchanged", "new", "missing", "newly failing", "fixed", "not comparable")
 CELL = results.CELL
 # What makes two measurements of a cell comparable: the same framework and conditions.
-ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "precision", "cpu"]
+ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu", "gpu", "gpu_driver", "cuda_driver", "cuda_build",
+               "cudnn"]
 
 
 def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:

@@ -1,8 +1,10 @@
 """Fairness settings, applied in one place before any framework starts, and recorded.
 
 Every backend calls ``apply_process_settings()`` before importing its framework and then
-applies ``threads()`` and strict precision through the framework's own API.  Nothing
-here runs at import time.
+applies ``threads()`` and ``precision()`` through the framework's own API.  A cell
+chooses its precision with ``use_precision`` before its framework is first asked for
+anything (the framework applies it on that first call, before it lists a device), and
+again before it is timed.  Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ import platform
 from importlib import metadata
 
 THREADS_ENV = "BENCH_THREADS"
-# Strict fp32: TF32 off in every backend.  This project does not offer the tf32 setting yet.
-PRECISION = "strict"
-
 _applied = False
+_precision = "strict"
 
 
 def available_cpus() -> list[int]:
@@ -36,6 +36,25 @@ def threads() -> int:
     if value < 1:
         raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}")
     return value
+
+
+def use_precision(precision: str) -> None:
+    """The float32 matmul precision (``cells.PRECISIONS``) the backends apply from now on."""
+    global _precision
+    from .cells import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    _precision = precision
+
+
+def precision() -> str:
+    return _precision
+
+
+def tf32() -> bool:
+    """Whether float32 matmuls may use TF32 (the ``tf32`` precision)."""
+    return _precision == "tf32"
 
 
 def apply_process_settings() -> None:
@@ -84,7 +103,7 @@ def record() -> dict:
     return {
         "threads": threads(),
         "usable_cpus": len(available_cpus()),
-        "precision": PRECISION,
+        "precision": _precision,
         # OpenMP threads (torch's ATen and inductor kernels) spin at barriers unless told
         # otherwise; with another busy process on the cores that made calls 10-350x slower.
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spinning)"),

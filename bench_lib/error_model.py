@@ -34,6 +34,18 @@ from .models import Case, block_slices
 from .workloads import Expected, Workload
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+# TF32 keeps float32's exponent and 10 of its 23 mantissa bits in the matmul's operands
+# (the products accumulate in float32): operand rounding of 2**-11, the unit roundoff
+# the tf32 precision is held to.  A wrong answer off by 1e-3 can pass at tf32, as it can
+# at any rounding this coarse; an answer off by a block's scale cannot.
+TF32_UNIT_ROUNDOFF = 2.0**-11
+
+
+def unit_roundoff(dtype: str, precision: str = "strict") -> float:
+    """The rounding a correct cell of ``dtype`` and matmul ``precision`` may show."""
+    if precision == "tf32" and dtype == "float32":
+        return TF32_UNIT_ROUNDOFF
+    return UNIT_ROUNDOFF[dtype]
 SAFETY = 8.0
 PERTURBATION = 2.0**-24
 # One draw: a block's normwise response sums over its entries and varies little
@@ -112,8 +124,10 @@ class Bound:
     terms: int
 
 
-def bounds(workload: Workload, case: Case, expected: dict[str, Expected], kappa, dtype: str) -> dict[str, Bound]:
-    u = UNIT_ROUNDOFF[dtype]
+def bounds(
+    workload: Workload, case: Case, expected: dict[str, Expected], kappa, dtype: str, precision: str = "strict",
+) -> dict[str, Bound]:
+    u = unit_roundoff(dtype, precision)
     result = {}
     for key, b in output_blocks(workload, case).items():
         if key not in expected:

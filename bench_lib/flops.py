@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .models import MLP, spec
 
-PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peak, per dtype (JSON)
+PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peaks (JSON; keys: ``peak_key``)
 PEAK_SUFFIX = ".peak"  # not ".json": asv's result loader reads every JSON file in results/
 
 
@@ -70,6 +70,14 @@ def flops(workload: str, model: str, size) -> int | None:
 
 
 # --- the machine's peak ----------------------------------------------------------
+
+def peak_key(device: str, dtype: str, precision: str = "strict") -> str:
+    """The key of the peak a cell is held against: the CPU's per dtype ("float32"), the
+    GPU's per dtype and float32 precision ("gpu/float32", "gpu/tf32")."""
+    if device == "cpu":
+        return dtype
+    return "gpu/tf32" if precision == "tf32" and dtype == "float32" else f"gpu/{dtype}"
+
 
 def measure_peak(threads: int, dtypes=("float32", "float64"), n: int = 2048, repeats: int = 3) -> dict:
     """The best FLOP rate of a large dense matmul on this machine, per dtype, with the
@@ -112,25 +120,55 @@ def _matmuls(threads: int):
     yield "torch", torch_matmul
 
 
+def measure_gpu_peak(n: int = 8192, repeats: int = 10) -> dict:
+    """The GPU's best dense-matmul FLOP rate per dtype and float32 precision
+    (``peak_key``), measured with torch; empty without a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    if not torch.cuda.is_available():
+        return {}
+    from .backends.torch import set_tf32
+
+    rates = {}
+    allowed = torch.backends.cuda.matmul.allow_tf32
+    try:
+        for dtype, tf32 in (("float32", False), ("float32", True), ("float64", False)):
+            set_tf32(torch, tf32)
+            a = torch.ones((n, n), dtype=getattr(torch, dtype), device="cuda")
+            a @ a  # first call: the kernel's selection and workspace
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+            for _ in range(repeats):
+                a @ a
+            torch.cuda.synchronize()
+            rates[peak_key("gpu", dtype, "tf32" if tf32 else "strict")] = repeats * 2 * n**3 / (time.perf_counter() - started)
+    finally:
+        set_tf32(torch, allowed)
+    return rates
+
+
 def record_peak(results_dir, machine: str, threads: int) -> Path:
     """Measure the peak and keep it beside the results, for the report's flag.  Other
     work on the cores only lowers a measurement, so the file keeps the highest rate
     measured on the machine so far."""
     path = Path(results_dir) / PEAKS / f"{machine}{PEAK_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    rates = measure_peak(threads)
+    rates = {**measure_peak(threads), **measure_gpu_peak()}
     kept = load_peaks(results_dir).get(machine, {})
     rates = {dtype: max(rate, kept.get(dtype, 0.0)) for dtype, rate in rates.items()}
     path.write_text(json.dumps({
         "flops_per_second": rates, "threads": threads,
-        "method": "the best of every measurement: 3 dense 2048x2048 matmuls with NumPy and torch",
+        "method": "the best of every measurement: 3 dense 2048x2048 matmuls with NumPy and torch (CPU); 10 dense "
+                  "8192x8192 torch matmuls per dtype and float32 precision, synchronised (GPU)",
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }, indent=1))
     return path
 
 
 def load_peaks(results_dir) -> dict[str, dict[str, float]]:
-    """machine -> {dtype: FLOP/s} of every peak kept in ``results_dir``."""
+    """machine -> {peak_key: FLOP/s} of every peak kept in ``results_dir``."""
     found = {}
     for path in sorted((Path(results_dir) / PEAKS).glob(f"*{PEAK_SUFFIX}")):
         try:

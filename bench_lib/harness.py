@@ -22,8 +22,8 @@ from __future__ import annotations
 import sys
 
 from . import records, workloads
-from .api import PreparedCell, prepare
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, Cell
+from .api import PreparedCell, activate, prepare
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS, Cell
 from .outcome import Outcome
 from .support import CellUnsupported
 
@@ -43,8 +43,8 @@ def suite_params(workload: str, model: str, modes: tuple | None = None) -> tuple
     if len(spec.modes) > 1:
         names.append("mode")
         values.append(list(modes or spec.modes))
-    names += ["execution", "size", "device", "dtype", *spec.parameters]
-    values += [list(EXECUTIONS), list(spec.sizes[model]), list(DEVICES), list(DTYPES)]
+    names += ["execution", "size", "device", "dtype", "precision", *spec.parameters]
+    values += [list(EXECUTIONS), list(spec.sizes[model]), list(DEVICES), list(DTYPES), list(PRECISIONS)]
     values += [list(parameter.values) for parameter in spec.parameters.values()]
     return names, values
 
@@ -68,6 +68,7 @@ def verified_outcome(prepared: PreparedCell, prepared_in: str) -> Outcome:
         first_call_seconds=prepared.first_call_seconds,
         warm_call_seconds=prepared.warm_call_seconds,
         peak_memory_bytes=prepared.peak_memory_bytes,
+        device_memory_bytes=prepared.device_memory_bytes,
         approximation_errors=prepared.approximation_errors,
         conditions=prepared.conditions,
         prepared_in=prepared_in,
@@ -140,7 +141,9 @@ class TimeSuite(CellSuite):
     timeout = 300
 
     def setup(self, *params):
-        self.prepared = prepare_and_record(self._cell(params), "time")
+        cell = self._cell(params)
+        self.prepared = prepare_and_record(cell, "time")
+        activate(cell)  # this process may have prepared a cell of another precision since
 
 
 class LongCallTimeSuite(TimeSuite):
@@ -219,6 +222,14 @@ class CheckSuite(OutcomeSuite):
         return float("nan") if peak is None else peak
 
     track_peak_memory.unit = "bytes"
+
+    def track_device_memory(self, *params):
+        """Bytes of device memory one warm call allocated at its peak, above what was
+        allocated before it (the inputs): GPU cells; NaN, shown as n/a, elsewhere."""
+        peak = self.outcome.device_memory_bytes
+        return float("nan") if peak is None else peak
+
+    track_device_memory.unit = "bytes"
 
 
 class ApproximationSuite(OutcomeSuite):

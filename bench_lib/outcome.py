@@ -28,6 +28,9 @@ class Outcome:
     warm_call_seconds: float | None = None  # fastest warm-up call, for reading asv's median
     # how far one warm call raised the peak resident memory (CPU cells; see memory.py)
     peak_memory_bytes: int | None = None
+    # the peak device memory of one warm call, less what was allocated before it (GPU
+    # cells; see each backend's device_peak_memory)
+    device_memory_bytes: int | None = None
     # a labelled approximation's distance to the exact outputs, per output (first_order)
     approximation_errors: dict[str, float] = field(default_factory=dict)
     conditions: dict = field(default_factory=dict)

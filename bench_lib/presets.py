@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import workloads as registry
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, Cell
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS, Cell
 from .harness import CellSuite, suite_values
 from .models import MODELS
 from .workloads.hessian import LOOP_MODES
@@ -38,6 +38,8 @@ class Selection:
     executions: tuple = EXECUTIONS
     devices: tuple = DEVICES
     dtypes: tuple = DTYPES
+    # tf32 is chosen by name: on the CPU and in float64 every tf32 cell is a skip.
+    precisions: tuple = ("strict",)
     gpu_sizes: bool = True  # False: leave out the sizes each workload means for a GPU
     # keyword parameter -> the values selected (a workload's parameter not named here:
     # every value asv runs; a name a workload does not take is ignored for it)
@@ -51,10 +53,14 @@ class Selection:
             modes = [m for m in spec.modes if self.modes is None or m in self.modes]
             names = tuple(spec.parameters)
             keyword_values = [self.keywords.get(name, spec.parameters[name].values) for name in names]
-            for backend, mode, execution, size, device, dtype, *values in itertools.product(
-                self.backends, modes, self.executions, sizes, self.devices, self.dtypes, *keyword_values
+            for backend, mode, execution, size, device, dtype, precision, *values in itertools.product(
+                self.backends, modes, self.executions, sizes, self.devices, self.dtypes, self.precisions,
+                *keyword_values,
             ):
-                yield Cell(workload, backend, mode, execution, model, size, device, dtype, keywords=zip(names, values))
+                yield Cell(
+                    workload, backend, mode, execution, model, size, device, dtype, keywords=zip(names, values),
+                    precision=precision,
+                )
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Preset:
 # mlp XXS (n = 586), every other strategy at XS, and leaves out TensorFlow's eager loop
 # of HVPs, which still takes 27 s per call at XXS (a timed cell calls it three times).
 _LOOPS = Selection(workloads=("hessian",), modes=LOOP_MODES)
+_GPU = {"devices": ("gpu",), "dtypes": ("float32",), "precisions": PRECISIONS}
 
 PRESETS = {
     "default": Preset(
@@ -140,11 +147,26 @@ PRESETS = {
     ),
     "cpu": Preset(
         "Every CPU cell of every CPU size (mlp L of grad and hvp, mlp S of hessian, mlp M of unrolled are GPU "
-        "sizes), both dtypes, every K and inner optimizer",
+        "sizes), both dtypes, every K and inner optimizer, strict precision (tf32 is a GPU setting)",
         include=(Selection(devices=("cpu",), gpu_sizes=False),),
     ),
-    "gpu": Preset("Every GPU cell", include=(Selection(devices=("gpu",)),)),
-    "full": Preset("Every cell", include=(Selection(),)),
+    "gpu": Preset(
+        "The GPU cases, float32 at strict and tf32 precision: grad and every HVP mode of mlp S, M and L; every "
+        "Hessian strategy at mlp S (n = 8,970; loops of HVPs compiled only); unrolled optimization at mlp M, every "
+        "K and inner optimizer",
+        include=(
+            Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M", "L"), **_GPU),
+            Selection(workloads=("hessian",), models=("mlp",), sizes=("S",), **_GPU),
+            Selection(workloads=("unrolled",), models=("mlp",), sizes=("M",), **_GPU),
+        ),
+        exclude=(
+            (
+                replace(_LOOPS, sizes=("S",), executions=("eager", "graph"), devices=("gpu",), precisions=PRECISIONS),
+                "one call is 8,970 HVPs dispatched from Python: minutes per call",
+            ),
+        ),
+    ),
+    "full": Preset("Every cell, at both precisions", include=(Selection(precisions=PRECISIONS),)),
 }
 
 

@@ -33,7 +33,7 @@ from . import flops, results, workloads
 from .models import spec
 from .scaling import slope
 
-CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "K", "optimizer"]
+CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "precision", "K", "optimizer"]
 
 
 def times(table: pd.DataFrame) -> pd.DataFrame:
@@ -49,13 +49,13 @@ def _size(model: str, size: str):
 
 def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
     rows = results.as_objects(times(table))
-    keys = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype"]
+    keys = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype", "precision"]
     grad = rows[rows.workload == "grad"][keys + ["value"]].rename(columns={"value": "grad_seconds"})
     others = rows[rows.workload != "grad"]
     merged = others.merge(grad, on=keys, how="left")
     merged["ratio_to_grad"] = merged["value"] / merged["grad_seconds"]
-    columns = ["run_id", "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K",
-               "optimizer", "value", "grad_seconds", "ratio_to_grad"]
+    columns = ["run_id", "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision",
+               "K", "optimizer", "value", "grad_seconds", "ratio_to_grad"]
     return merged[columns].rename(columns={"value": "seconds"})
 
 
@@ -96,7 +96,7 @@ def slopes(table: pd.DataFrame) -> pd.DataFrame:
     found = []
     for (workload, against) in (("hessian", "n"), ("unrolled", "K")):
         part = rows[rows.workload == workload]
-        keys = ["run_id", "model", "backend", "mode", "execution", "device", "dtype"]
+        keys = ["run_id", "model", "backend", "mode", "execution", "device", "dtype", "precision"]
         if workload == "unrolled":
             keys.append("optimizer")
         for key, group in part.groupby(keys, dropna=False):
@@ -105,8 +105,8 @@ def slopes(table: pd.DataFrame) -> pd.DataFrame:
             fitted = slope(xs, list(group["value"]))
             found.append({**dict(zip(keys, key)), "workload": workload, "against": against,
                           "points": ",".join(map(str, xs)), "slope": np.nan if fitted is None else fitted})
-    columns = ["run_id", "model", "backend", "mode", "execution", "device", "dtype", "optimizer", "workload", "against",
-               "points", "slope"]
+    columns = ["run_id", "model", "backend", "mode", "execution", "device", "dtype", "precision", "optimizer",
+               "workload", "against", "points", "slope"]
     return pd.DataFrame(found, columns=columns)
 
 
@@ -119,12 +119,13 @@ def achieved_flops(table: pd.DataFrame, peaks: dict | None = None) -> pd.DataFra
     rows = rows[rows.flops.notna()].copy()
     rows["flops_per_second"] = rows.flops.astype(float) / rows.value
     peaks = peaks or {}
-    rows["peak"] = [peaks.get(machine, {}).get(dtype, np.nan) for machine, dtype in zip(rows.machine, rows.dtype)]
+    rows["peak"] = [peaks.get(machine, {}).get(flops.peak_key(device, dtype, precision), np.nan)
+                    for machine, device, dtype, precision in zip(rows.machine, rows.device, rows.dtype, rows.precision)]
     rows["above_peak"] = [flops.above_peak(rate, None if np.isnan(peak) else peak)
                           for rate, peak in zip(rows.flops_per_second, rows.peak)]
     rows["of_peak"] = rows.flops_per_second / rows.peak
     columns = ["run_id", "machine", "workload", "model", "size", "backend", "mode", "execution", "device", "dtype",
-               "value", "flops", "flops_per_second", "peak", "of_peak", "above_peak"]
+               "precision", "value", "flops", "flops_per_second", "peak", "of_peak", "above_peak"]
     return rows[columns].rename(columns={"value": "seconds"})
 
 
@@ -140,6 +141,10 @@ def _figure_html(figure, title: str) -> str:
     return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(title)}</figcaption></figure>'
 
 
+def _panel(device: str, precision: str) -> str:
+    return device if precision == "strict" else f"{device}, {precision}"
+
+
 def figures(table: pd.DataFrame) -> list[str]:
     """The report's plots as HTML <figure> elements with embedded PNGs."""
     import matplotlib
@@ -148,13 +153,16 @@ def figures(table: pd.DataFrame) -> list[str]:
     import matplotlib.pyplot as plt
 
     made = []
-    devices = sorted(set(table.device.dropna().astype(str)))
+    # a panel per device and precision (CPU and GPU side by side, strict and tf32)
+    def panels(part):
+        return sorted({(str(d), str(p)) for d, p in zip(part.device, part.precision) if pd.notna(d)})
     ratios = ratios_to_grad(table)
     hvp = ratios[(ratios.workload == "hvp") & ratios.ratio_to_grad.notna()]
     if len(hvp):
-        figure, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4), squeeze=False)
-        for axis, device in zip(axes[0], devices):
-            part = hvp[hvp.device == device]
+        shown = panels(hvp)
+        figure, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
+        for axis, (device, precision) in zip(axes[0], shown):
+            part = hvp[(hvp.device == device) & (hvp.precision == precision)]
             labels = [f"{b}\n{e}" for b, e in sorted(set(zip(part.backend, part.execution)))]
             for offset, mode in enumerate(sorted(set(part["mode"]))):
                 values = [part[(part.backend == b) & (part.execution == e) & (part["mode"] == mode)].ratio_to_grad.median()
@@ -162,15 +170,16 @@ def figures(table: pd.DataFrame) -> list[str]:
                 axis.bar(np.arange(len(labels)) + 0.27 * (offset - 1), values, width=0.27, label=mode)
             axis.set_xticks(range(len(labels)), labels, fontsize=7)
             axis.set_ylabel("HVP time / grad time")
-            axis.set_title(f"HVP cost in gradients ({device})")
+            axis.set_title(f"HVP cost in gradients ({_panel(device, precision)})")
             axis.legend(fontsize=7)
         made.append(_figure_html(figure, "HVP / grad by backend, execution and mode"))
     rows = results.as_objects(times(table))
     hessian = rows[rows.workload == "hessian"]
     if len(hessian):
-        figure, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4), squeeze=False)
-        for axis, device in zip(axes[0], devices):
-            part = hessian[hessian.device == device]
+        shown = panels(hessian)
+        figure, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
+        for axis, (device, precision) in zip(axes[0], shown):
+            part = hessian[(hessian.device == device) & (hessian.precision == precision)]
             for key, group in part.groupby(["backend", "mode", "execution"]):
                 group = group.sort_values("n")
                 axis.plot(group.n, group.value, marker="o", label="/".join(key))
@@ -178,7 +187,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_yscale("log")
             axis.set_xlabel("n (parameters)")
             axis.set_ylabel("seconds per Hessian")
-            axis.set_title(f"Hessian time against n ({device})")
+            axis.set_title(f"Hessian time against n ({_panel(device, precision)})")
             axis.legend(fontsize=5, ncol=2)
         made.append(_figure_html(figure, "Hessian time against n, log-log"))
     unrolled = results.as_objects(table[(table.workload == "unrolled") & (table.status == "ok")])
@@ -187,7 +196,7 @@ def figures(table: pd.DataFrame) -> list[str]:
         # float64) and SGD (else the first optimizer), so that each panel stays legible.
         dtype = "float32" if (unrolled.dtype == "float32").any() else unrolled.dtype.iloc[0]
         optimizer = "sgd" if (unrolled.optimizer == "sgd").any() else unrolled.optimizer.iloc[0]
-        shown = unrolled[(unrolled.dtype == dtype) & (unrolled.optimizer == optimizer)]
+        shown = unrolled[(unrolled.dtype == dtype) & (unrolled.optimizer == optimizer) & (unrolled.precision == "strict")]
         backends = sorted(set(shown.backend))
         figure, axes = plt.subplots(2, len(backends), figsize=(4.5 * len(backends), 7), squeeze=False)
         styles = {"eager": ":", "graph": "--", "compiled": "-"}
@@ -207,7 +216,7 @@ def figures(table: pd.DataFrame) -> list[str]:
                 axis.set_title(f"{backend}: {'time' if metric == 'time' else 'peak memory'} against K", fontsize=9)
                 axis.legend(fontsize=6)
         figure.tight_layout()
-        made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer})"))
+        made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))
     errors = results.as_objects(table[(table.metric == "error") & (table.status == "ok")])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
@@ -271,14 +280,16 @@ def headline(table: pd.DataFrame) -> str:
     best = best_per_backend(table)
     if best.empty:
         return "(no verified times)"
-    best = best.sort_values(["workload", "model", "n", "dtype", "K", "optimizer"])
+    best = best.sort_values(["workload", "model", "n", "dtype", "precision", "K", "optimizer"])
     backends = [b for b in results.CATEGORIES["backend"] if b in set(best.backend)]
     lines = ["| workload | case | " + " | ".join(backends) + " |", "| --- | --- |" + " --- |" * len(backends)]
-    keys = ["machine", "workload", "model", "size", "device", "dtype", "K", "optimizer"]
+    keys = ["machine", "workload", "model", "size", "device", "dtype", "precision", "K", "optimizer"]
     several_machines = best.machine.nunique() > 1
     for key, group in best.groupby(keys, dropna=False, sort=False):
         row = dict(zip(keys, key))
         case = f"{row['model']} {row['size']}, {row['device']}, {row['dtype']}"
+        if row["precision"] != "strict":
+            case += f" ({row['precision']})"
         if several_machines:
             case = f"{row['machine']}: {case}"
         if pd.notna(row["K"]):

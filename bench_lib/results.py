@@ -10,12 +10,13 @@ add what asv does not keep: skip reasons, failure messages, framework versions a
 the conditions of the run.
 
 Columns (``COLUMNS``): the run (machine, commit, date, run_id, env_name, the framework
-versions), the cell (workload, model, size, backend, mode, execution, device, dtype, K,
-optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
+versions), the cell (workload, model, size, backend, mode, execution, device, dtype, precision,
+K, optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
 the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
 number of samples, the status (``STATUSES``) with its reason, and the conditions
-(threads, matmul precision, cpu).
+(threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
+CUDA and cuDNN the framework was built with).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 from asv import results as asv_results
 
-from . import presets, workloads
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS
+from . import gpu, presets, workloads
+from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS
 from .harness import suite_params
 from .models import CASES, MODELS
 
@@ -44,6 +45,7 @@ METRICS = {
     "track_error": ("error", "relative error"),
     "track_first_call": ("first_call", "seconds"),
     "track_peak_memory": ("peak_memory", "bytes"),
+    "track_device_memory": ("device_memory", "bytes"),
     "track_approximation_error": ("approximation_error", "relative error"),
 }
 # ok: a number; skipped: the support table's reason; failed: the failure message;
@@ -58,6 +60,7 @@ CATEGORIES = {
     "execution": EXECUTIONS,
     "device": DEVICES,
     "dtype": DTYPES,
+    "precision": PRECISIONS,
     "optimizer": tuple(
         dict.fromkeys(
             value
@@ -71,13 +74,15 @@ CATEGORIES = {
 }
 VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")
 # The columns that name a cell.
-CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer"]
+CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (
-    "machine", "commit", "date", "run_id", "env_name", *VERSIONS,
-    "workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "K", "optimizer",
+    "machine", "commit", "date", "run_id", "env_name", *VERSIONS, *CELL,
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "status", "reason",
-    "threads", "precision", "cpu",
+    "threads", "cpu", *gpu.FIELDS,
 )
+# Cell parameters added to the suite after results were recorded, with the value the
+# older results stand for (their asv grids lack the axis; their records, the field).
+ADDED_PARAMETERS = {"precision": "strict"}
 
 
 def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Path]:
@@ -143,7 +148,7 @@ def _cell_key(cell: dict) -> tuple:
     keywords = tuple(tuple(pair) for pair in cell.get("keywords") or ())
     return (
         cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
-        cell["device"], cell["dtype"], keywords,
+        cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords,
     )
 
 
@@ -230,7 +235,7 @@ class _Grid:
 
     def cell(self, index: int, names) -> dict:
         position = np.unravel_index(index, self.shape)
-        return {name: axis[i] for name, axis, i in zip(names, self.axes, position, strict=True)}
+        return {**ADDED_PARAMETERS, **{name: axis[i] for name, axis, i in zip(names, self.axes, position, strict=True)}}
 
 
 class _Rows:
@@ -251,13 +256,16 @@ class _Rows:
         for index, record in enumerate(records, start=first):
             cell = record["cell"]
             by_case.setdefault((cell["workload"], cell["model"]), []).append(
-                (index, {**cell, **dict(cell.get("keywords") or ())}))
+                (index, {**ADDED_PARAMETERS, **cell, **dict(cell.get("keywords") or ())}))
         matched: dict = {}  # (case, grid, names) -> [(grid index, cell index)]: a suite's metrics share them
         for key in result.get_all_result_keys():
             if key not in benchmarks:
                 continue  # a benchmark the suite no longer has
             workload, model, names, metric, unit = benchmarks[key]
             params = result.get_result_params(key)
+            names = _names_of(names, params)
+            if names is None:
+                continue  # a grid of another shape than any version of the suite had
             grid = self.grids.get(repr(params)) or self.grids.setdefault(repr(params), _Grid(params))
             values = result.get_result_value(key, params)
             if records:
@@ -292,10 +300,19 @@ class _Rows:
         return _typed(frame)
 
 
+def _names_of(names: list, params) -> list | None:
+    """The parameter names of a result's grid: the suite's, less the parameters added
+    after the result was recorded when its grid lacks them."""
+    if len(params) == len(names):
+        return names
+    older = [name for name in names if name not in ADDED_PARAMETERS]
+    return older if len(params) == len(older) else None
+
+
 # tidy column -> field of asv's statistics of a number
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
-_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "precision", "cpu"]
+_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "cpu", *gpu.FIELDS]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -308,8 +325,9 @@ def _record_columns(record: dict, versions: dict) -> tuple:
     return (
         *(conditions.get(name, versions.get(name)) for name in VERSIONS),
         cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
-        cell["device"], cell["dtype"], keywords.get("K"), keywords.get("optimizer"),
-        status, reason, conditions.get("threads"), conditions.get("precision"), conditions.get("cpu"),
+        cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords.get("K"),
+        keywords.get("optimizer"), status, reason, conditions.get("threads"), conditions.get("cpu"),
+        *(conditions.get(field) for field in gpu.FIELDS),
     )
 
 
@@ -318,8 +336,8 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
     return (
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
-        cell["dtype"], cell.get("K"), cell.get("optimizer"),
-        "ok", None, None, None, None,
+        cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
+        "ok", None, None, None, *(None for _ in gpu.FIELDS),
     )
 
 
@@ -349,15 +367,19 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _frame(rows) -> pd.DataFrame:
-    """The table of rows given as dicts (tests build tables this way)."""
-    return _typed(pd.DataFrame(rows, columns=list(COLUMNS)))
+    """The table of rows given as dicts (tests build tables this way); a row without a
+    parameter added later stands for its value in older results, as when loading."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for name, value in ADDED_PARAMETERS.items():
+        frame[name] = frame[name].astype(object).fillna(value)
+    return _typed(frame)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
-    for column in ("K", "samples", "threads"):
+    for column in ("K", "samples", "threads", "gpu_memory_bytes"):
         frame[column] = frame[column].astype("Int64")
     return frame
 

@@ -30,6 +30,16 @@ class Rule:
 
 
 RULES = (
+    # The precision axis first: these cells would time the strict ones again.
+    Rule(
+        {"precision": ("tf32",), "device": ("cpu",)},
+        "tf32 is a float32 matmul format of NVIDIA GPUs' tensor cores: on the CPU every framework computes "
+        "in full float32, so a tf32 cell would time the strict cell again",
+    ),
+    Rule(
+        {"precision": ("tf32",), "dtype": ("float64",)},
+        "tf32 changes float32 matmuls only: a float64 cell at tf32 would time the strict cell again",
+    ),
     Rule(
         # Seen with tensorflow 2.21 on the CPU, mlp and Rosenbrock alike; fwd_rev and
         # rev_rev keep every input as a run-time parameter.

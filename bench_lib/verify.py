@@ -140,7 +140,8 @@ def verdict_for(cell, outputs: dict, seed: int | None = None) -> Verdict:
     expected = expected_for(cell, seed)
     kappa = conditioning(cell.workload, cell.model, cell.size, cell.seed, cell.keywords, _approximation(cell))
     case = cell.case
-    return check(outputs, expected, error_model.bounds(cell.spec, case, expected, kappa, cell.dtype), cell.dtype)
+    tolerances = error_model.bounds(cell.spec, case, expected, kappa, cell.dtype, cell.precision)
+    return check(outputs, expected, tolerances, cell.dtype)
 
 
 def approximation_errors(cell, outputs: dict) -> dict[str, float]:

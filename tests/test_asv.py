@@ -169,5 +169,5 @@ def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 2
-    assert "preset 'smoke' has no cells of workloads ['unrolled'] and models ['rosenbrock']" in run.stderr
+    assert "preset 'smoke' has no cells of workloads ['unrolled'], models ['rosenbrock'] and sizes []" in run.stderr
     assert not (tmp_path / "results").exists()

@@ -14,7 +14,7 @@ def run(cells, run_id, jax="0.10.2"):
         rows.append({
             "machine": "m", "commit": "c" * 40, "date": None, "run_id": run_id, "workload": "hvp", "model": "mlp",
             "size": "S", "backend": backend, "mode": "fwd_rev", "execution": execution, "device": "cpu",
-            "dtype": "float32", "metric": "time", "value": seconds, "q_25": seconds and 0.98 * seconds,
+            "dtype": "float32", "precision": "strict", "metric": "time", "value": seconds, "q_25": seconds and 0.98 * seconds,
             "q_75": seconds and 1.02 * seconds, "status": status, "jax": jax if backend == "jax" else None,
             "threads": 2,
         })
@@ -57,12 +57,21 @@ def test_every_verdict_is_reachable():
     assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable"}
 
 
-@pytest.mark.parametrize("condition, old_value, new_value", [("threads", 2, 1), ("precision", "strict", "tf32")])
-def test_a_different_thread_count_or_precision_is_not_comparable(condition, old_value, new_value):
+@pytest.mark.parametrize("condition, old_value, new_value", [
+    ("threads", 2, 1), ("gpu", "NVIDIA H100 80GB HBM3", "NVIDIA H200"), ("gpu_driver", "570.86", "580.65"),
+    ("cuda_build", "12.8", "13.0"), ("cudnn", "91002", "91300"),
+])
+def test_a_different_thread_count_gpu_driver_or_cuda_build_is_not_comparable(condition, old_value, new_value):
     old = run(OLD, "old").assign(**{condition: old_value})
     new = run(NEW, "new").assign(**{condition: new_value})
     both_ok = compare.verdicts(old, new).query("status_old == 'ok' and status_new == 'ok'")
     assert set(both_ok.verdict) == {"not comparable"}
+
+
+def test_strict_and_tf32_are_two_cells_not_two_measurements_of_one():
+    strict = run([("jax", "compiled", 1.0, "ok")], "old")
+    tf32 = run([("jax", "compiled", 0.3, "ok")], "new").assign(precision="tf32")
+    assert sorted(compare.verdicts(strict, tf32).verdict) == ["missing", "new"]
 
 
 def test_a_change_within_the_recorded_noise_is_unchanged():

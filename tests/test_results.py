@@ -23,9 +23,12 @@ def test_one_row_per_cell_and_metric_of_the_run(table):
     cells = presets.get("smoke").cells()
     assert list(table.columns) == list(results.COLUMNS)
     assert table["run_id"].nunique() == 1 and table["commit"].nunique() == 1
-    # time, error, first call and peak memory per cell; the approximation error for the
-    # first-order MAML cell
-    assert len(table) == 4 * len(cells) + 1
+    # time, error, first call, peak memory and device memory per cell; the
+    # approximation error for the first-order MAML cell
+    assert len(table) == 5 * len(cells) + 1
+    device_memory = table[table.metric == "device_memory"]
+    assert set(device_memory.status) <= {"not_measured", "skipped"} and device_memory.value.isna().all()
+    assert set(table.precision) == {"strict"}
     for column, categories in results.CATEGORIES.items():
         assert isinstance(table[column].dtype, pd.CategoricalDtype)
         assert tuple(table[column].cat.categories) == tuple(categories), column

@@ -50,6 +50,14 @@ class Backend(Protocol):
     def unavailable(self, cell: Cell) -> str | None:
         """Why this machine cannot run the cell (no GPU, say), or None.  May import."""
 
+    def gpu_conditions(self) -> dict:
+        """What the framework says of the GPU it uses: ``gpu`` (model), ``gpu_memory_bytes``,
+        ``cuda_build`` and ``cudnn`` (the versions it was built with), where it can say."""
+
+    def device_peak_memory(self, cell: Cell, call: Callable[[], object]) -> int | None:
+        """Peak device memory of one ``call()`` above what was allocated before it, read
+        from the framework's allocator; None for a CPU cell (host memory: memory.py)."""
+
     def build(self, cell: Cell, arrays: dict[str, np.ndarray]) -> Program: ...
 
 

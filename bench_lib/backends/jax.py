@@ -33,7 +33,8 @@ def framework():
     conditions.apply_process_settings()
     import jax
 
-    jax.config.update("jax_default_matmul_precision", "highest")
+    # "highest" is full float32; "tensorfloat32" lets float32 matmuls use TF32.
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if conditions.tf32() else "highest")
     return jax
 
 
@@ -56,6 +57,44 @@ def _device(jax, cell: Cell):
         return jax.devices(platform)[0]
     except RuntimeError as error:
         return error
+
+
+def gpu_conditions() -> dict:
+    jax = framework()
+    try:
+        device = jax.devices("gpu")[0]
+    except RuntimeError:
+        return {}
+    found = {"gpu": str(device.device_kind)}
+    try:  # jaxlib's CUDA plugin says what it was built with (no public API; None without it)
+        from jax._src.lib import cuda_versions
+
+        found["cuda_build"] = _version(cuda_versions.cuda_runtime_build_version())
+        found["cudnn"] = str(cuda_versions.cudnn_build_version())
+    except (ImportError, AttributeError):
+        pass
+    return found
+
+
+def _version(number: int) -> str:
+    """CUDA's integer version (12080) as text ("12.8")."""
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def device_peak_memory(cell: Cell, call) -> int | None:
+    """The device's ``peak_bytes_in_use`` after the call, less ``bytes_in_use`` before
+    it.  XLA's allocator keeps one peak for the process's life and cannot reset it, so
+    this is the cell's peak only in the cell's fresh process (asv's), where the first
+    call and the warm-up did the same work."""
+    if cell.device != "gpu":
+        return None
+    device = _device(framework(), cell)
+    stats = device.memory_stats()
+    if not stats or "peak_bytes_in_use" not in stats:
+        return None
+    before = stats["bytes_in_use"]
+    call()
+    return max(0, int(device.memory_stats()["peak_bytes_in_use"]) - int(before))
 
 
 def unavailable(cell: Cell) -> str | None:

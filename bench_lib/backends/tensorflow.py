@@ -44,7 +44,7 @@ def framework():
             tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:
         pass  # the runtime already started (an earlier cell in this process set these)
-    tf.config.experimental.enable_tensor_float_32_execution(False)
+    tf.config.experimental.enable_tensor_float_32_execution(conditions.tf32())
     return tf
 
 
@@ -59,6 +59,29 @@ def reported_conditions() -> dict:
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "tf_tensor_float_32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
     }
+
+
+def gpu_conditions() -> dict:
+    tf = framework()
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return {}
+    build = tf.sysconfig.get_build_info()
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return {"gpu": details.get("device_name"), "cuda_build": build.get("cuda_version"),
+            "cudnn": None if build.get("cudnn_version") is None else str(build.get("cudnn_version"))}
+
+
+def device_peak_memory(cell: Cell, call) -> int | None:
+    """``get_memory_info(...)["peak"]`` after ``reset_memory_stats``, less what was
+    allocated before the call."""
+    if cell.device != "gpu":
+        return None
+    tf = framework()
+    tf.config.experimental.reset_memory_stats("GPU:0")
+    before = tf.config.experimental.get_memory_info("GPU:0")["current"]
+    call()
+    return max(0, int(tf.config.experimental.get_memory_info("GPU:0")["peak"]) - int(before))
 
 
 def unavailable(cell: Cell) -> str | None:

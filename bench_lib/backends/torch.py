@@ -26,10 +26,17 @@ def framework():
     import torch
 
     torch.set_num_threads(conditions.threads())
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    set_tf32(torch, conditions.tf32())
     return torch
+
+
+def set_tf32(torch, on: bool) -> None:
+    """TF32 on or off for float32 matmuls and cuDNN.  The precision first, then the
+    flags it implies: torch 2.13 refuses to read its TF32 settings ("mix of the legacy
+    and new APIs") once a flag disagrees with the matmul precision."""
+    torch.set_float32_matmul_precision("high" if on else "highest")
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
 
 
 def versions() -> dict:
@@ -43,7 +50,31 @@ def reported_conditions() -> dict:
         "torch_interop_threads": torch.get_num_interop_threads(),
         "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
         "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
     }
+
+
+def gpu_conditions() -> dict:
+    torch = framework()
+    if not torch.cuda.is_available():
+        return {}
+    properties = torch.cuda.get_device_properties(0)
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"gpu": properties.name, "gpu_memory_bytes": int(properties.total_memory), "cuda_build": torch.version.cuda,
+            "cudnn": None if cudnn is None else str(cudnn)}
+
+
+def device_peak_memory(cell: Cell, call) -> int | None:
+    """``max_memory_allocated`` after ``reset_peak_memory_stats``, less what was
+    allocated before the call."""
+    if cell.device != "gpu":
+        return None
+    torch = framework()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    call()
+    return max(0, int(torch.cuda.max_memory_allocated()) - int(before))
 
 
 def unavailable(cell: Cell) -> str | None:

@@ -1,0 +1,51 @@
+"""The GPU procedure, run where CI runs it: without a GPU.  The offline path (a Python
+with the frameworks, asv from carried wheels) runs the GPU preset's cells under asv,
+and each is a skip that says there is no GPU, never a failure."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench_lib import gpu_wheels, results
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_carried_wheels_are_asvs_requirements_at_the_pinned_versions(tmp_path):
+    pins = gpu_wheels.pinned(REPO / "constraints.txt")
+    assert "asv==0.6.6" in pins and len(pins) == len(gpu_wheels.WHEELS)
+    assert all("==" in pin for pin in pins)
+    command = gpu_wheels.download_command(pins, tmp_path, "3.12")
+    assert command[3:6] == ["download", "--no-deps", "--only-binary=:all:"]
+    assert command[command.index("--python-version") + 1] == "3.12" and command[-len(pins):] == pins
+    (tmp_path / "constraints.txt").write_text("asv==0.6.6\n")
+    with pytest.raises(ValueError, match="pins no version of asv_runner, json5"):
+        gpu_wheels.pinned(tmp_path / "constraints.txt")
+
+
+@pytest.mark.slow
+def test_the_offline_gpu_procedure_runs_and_every_cell_says_there_is_no_gpu(tmp_path):
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps({
+        "version": 1, "project": "higher-order-ad-bench", "repo": str(REPO), "branches": ["main"],
+        "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"), "env_dir": str(tmp_path / "env"),
+        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
+    }))
+    (tmp_path / "wheels").mkdir()  # asv is already importable here: nothing to carry
+    run = subprocess.run(
+        ["make", "--no-print-directory", "bench-gpu-offline", f"GPU_PYTHON={sys.executable}",
+         f"WHEELS={tmp_path / 'wheels'}", f"GPU_ARGS=--config {config} --workloads grad --sizes L"],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "asv: 18 cells of preset 'gpu'" in run.stdout
+    table = results.load(tmp_path / "results", REPO / "benchmarks")
+    times = table[table.metric == "time"]
+    assert len(times) == 18 and set(times.status) == {"skipped"}
+    assert set(times.precision) == {"strict", "tf32"} and set(times.device) == {"gpu"}
+    no_gpu = times.reason.str.contains("sees no GPU|sees no CUDA device|sees no gpu device")
+    graph = times.reason.str.contains("has no graph execution")  # the table's, before any device
+    assert (no_gpu | graph).all() and no_gpu.sum() == 14, set(times.reason)
