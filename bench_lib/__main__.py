@@ -38,7 +38,7 @@ def _bench(args) -> int:
     return run_preset(
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
-        sizes=tuple(args.sizes or ()),
+        sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted,
     )
 
 
@@ -159,6 +159,11 @@ def main(argv=None) -> int:
         "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
     )
     bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
+    bench.add_argument(
+        "--allow-uncommitted", action="store_true",
+        help="run although bench_lib/, benchmarks/ or asv.conf.json differ from the commit (every cell records the "
+        "changed files)",
+    )
     bench.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
     bench.add_argument(
         "--machine",

@@ -18,7 +18,7 @@ from pathlib import Path
 from asv import util as asv_util
 from asv.config import Config
 
-from . import conditions, flops, gpu, presets, publish, records, results
+from . import conditions, flops, gpu, presets, provenance, publish, records, results
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -92,6 +92,49 @@ def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     return str(path)
 
 
+def _check_paths(repo: Path, config: str) -> None:
+    """A repository and configuration that cannot be used, named before anything runs."""
+    if not repo.is_dir():
+        raise ValueError(f"--repo {repo}: no such folder")
+    if not (repo / "benchmarks").is_dir():
+        raise ValueError(f"--repo {repo}: no benchmarks/ folder there; expected a checkout of this suite")
+    path = repo / config
+    if not path.is_file():
+        raise ValueError(f"--config {config}: no such file in {repo}")
+    try:
+        Config.load(str(path))
+    except Exception as error:  # asv's own errors (UserError, JSON errors) name the problem
+        raise ValueError(f"--config {config}: asv cannot read it: {error}") from error
+
+
+def _this_checkouts_code(repo: Path, env: dict) -> dict:
+    """Point asv's benchmark processes at the checkout (asv drops PYTHONPATH and passes
+    ASV_PYTHONPATH on as theirs) and check, before anything runs, that a process started
+    as asv starts them imports it; ``env`` gets the path.  What they must report."""
+    env["ASV_PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [os.environ.get("ASV_PYTHONPATH")])])
+    expected = provenance.checkout(repo)
+    as_asv = {key: value for key, value in env.items() if key not in ("ASV_PYTHONPATH", "PYTHONPATH")}
+    seen = provenance.as_seen_by({**as_asv, "PYTHONPATH": env["ASV_PYTHONPATH"]}, sys.executable)
+    if seen.get("bench_lib_path") != expected["bench_lib_path"]:
+        raise ValueError(
+            f"asv's benchmark processes would import bench_lib from {seen.get('bench_lib_path')} "
+            f"{seen.get('error') or ''}, not from this checkout ({expected['bench_lib_path']})"
+        )
+    return expected
+
+
+def _other_code(outcomes: Path, expected: dict) -> list[str]:
+    """Cells whose process reported another bench_lib than ``expected``."""
+    found = []
+    for line in outcomes.read_text().splitlines():
+        record = json.loads(line)
+        conditions_ = record.get("conditions") or {}
+        if conditions_ and any(conditions_.get(key) != value for key, value in expected.items()):
+            found.append(f"{record['cell']['workload']}/{record['cell']['backend']}: "
+                         f"{conditions_.get('bench_lib_path')} {conditions_.get('bench_lib_hash')}")
+    return found
+
+
 def asv_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args]
 
@@ -105,13 +148,20 @@ def run_preset(
     models: tuple[str, ...] = (),
     machine: str | None = None,
     sizes: tuple[str, ...] = (),
+    allow_uncommitted: bool = False,
 ) -> int:
     """Run the preset's cells (those of ``workloads``, ``models`` and ``sizes`` where given) with
     asv, publish the dashboard; return asv's exit status.  ``machine`` is asv's machine
     name; by default a run with GPU cells on a GPU machine is filed under the GPU's
-    model (asv's machine file has no GPU fields), any other under asv's default."""
+    model (asv's machine file has no GPU fields), any other under asv's default.
+
+    asv files the results under the checkout's commit, so uncommitted changes to the
+    code stop the run unless ``allow_uncommitted`` (every cell then records the changed
+    files); asv's benchmark processes import this checkout's ``bench_lib``, checked
+    before the run, and a cell that reports another is a failure of the run."""
     preset = presets.get(preset_name)
     threads = conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
+    _check_paths(repo, config)
     cells = [
         cell for cell in preset.cells()
         if (not workloads or cell.workload in workloads) and (not models or cell.model in models)
@@ -127,6 +177,13 @@ def run_preset(
         machine = gpu.machine_name()
     named = ("--machine", machine) if machine else ()
     commit = git_commit(repo)
+    changed = provenance.uncommitted(repo)
+    if changed and not allow_uncommitted:
+        raise ValueError(
+            f"{len(changed)} files differ from commit {commit[:8]} ({', '.join(changed[:5])}"
+            f"{', ...' if len(changed) > 5 else ''}): asv would file their results under that commit; commit them, "
+            "or pass --allow-uncommitted (every cell then records the changed files)"
+        )
     settings = Config.load(str(repo / config))
     results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
     # One token for the whole run: the check processes read what the timing processes
@@ -134,6 +191,9 @@ def run_preset(
     token = f"{preset_name}-{uuid.uuid4().hex[:12]}"
     records_dir = (repo / ".asv" / "records").resolve()
     env = {**os.environ, records.RUN_ID_ENV: token, records.RECORDS_DIR_ENV: str(records_dir)}
+    if changed:
+        env[conditions.UNCOMMITTED_ENV] = " ".join(changed)
+    expected = _this_checkouts_code(repo, env)
 
     run_config = _with_conditions(repo, config, token, threads)
     log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
@@ -160,6 +220,11 @@ def run_preset(
             tail = log_path.read_text().splitlines()[-15:]
             print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
         outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
+        foreign = _other_code(outcomes, expected)
+        if foreign:
+            print(f"error: {len(foreign)} cells ran another bench_lib than this checkout's "
+                  f"({expected['bench_lib_path']}, {expected['bench_lib_hash']}): {foreign[0]}", file=sys.stderr)
+            status = status or 1
         archived = results.archive_runs(results_dir, commit, token, started)
     finally:
         records.discard(records_dir, token)

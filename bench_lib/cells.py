@@ -9,6 +9,7 @@ backend registry: nothing here lists them again.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 from . import workloads
@@ -44,6 +45,8 @@ class Cell:
 
     def __post_init__(self):
         spec = workloads.get(self.workload)  # a ValueError naming an unknown workload
+        object.__setattr__(self, "size", _exact_size(self.workload, self.model, self.size, self.seed, spec))
+        object.__setattr__(self, "seed", int(self.seed))
         spec.check_size(self.model, self.size)  # ... or a bad model or size
         object.__setattr__(self, "keywords", spec.keywords(self.keywords))  # ... or parameter
         for field, allowed in (
@@ -90,6 +93,24 @@ class Cell:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _exact_size(workload: str, model: str, size, seed, spec):
+    """The size as the registry writes it (a NumPy integer becomes an int).  Values that
+    compare equal to a valid one but are not it (``1000.0`` or ``True`` for a size,
+    ``True`` or ``1.5`` for a seed) are refused, not silently taken: they would name the
+    cell differently in every record."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        return int(size)
+    sizes = spec.sizes.get(model, ())
+    if size in sizes and not any(type(size) is type(s) for s in sizes if s == size):
+        raise ValueError(
+            f"size {size!r} ({type(size).__name__}) of model {model!r} for workload {workload!r} must be written as "
+            f"one of {sizes}"
+        )
+    return size
 
 
 __all__ = ["BACKENDS", "DEVICES", "DTYPES", "EXECUTIONS", "MODELS", "MODES", "PRECISIONS", "WORKLOADS", "Cell"]

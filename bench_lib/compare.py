@@ -9,6 +9,8 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
   ``unchanged``);
 - ``new`` / ``missing``: the cell is in one run only;
 - ``newly failing`` / ``fixed``: verified on one side, failed on the other;
+- ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
+  too wide for its median, ``results.UNSTABLE_SPREAD``): neither faster nor slower;
 - ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
   or CUDA/cuDNN build differ between the runs, unless ``--across-environments`` (to
   compare one commit under two framework versions, say: a view asv cannot give).  The
@@ -25,7 +27,7 @@ import pandas as pd
 
 from . import results
 
-VERDICTS = ("faster", "slower", "unchanged", "new", "missing", "newly failing", "fixed", "not comparable")
+VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
 CELL = results.CELL
 # What makes two measurements of a cell comparable: the same framework and conditions.
 ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu", "gpu", "gpu_driver", "cuda_driver", "cuda_build",
@@ -60,7 +62,7 @@ def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_e
     """One row per cell of either run: old and new seconds, ratio and verdict."""
     if factor <= 1.0:
         raise ValueError(f"--factor must be above 1, got {factor}")
-    keep = CELL + ["value", "q_25", "q_75", "status", "reason", *ENVIRONMENT]
+    keep = CELL + ["value", "q_25", "q_75", "unstable", "status", "reason", *ENVIRONMENT]
     merged = old[keep].merge(new[keep], on=CELL, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["ratio"] = merged["value_new"] / merged["value_old"]
     merged["verdict"] = [_verdict(row, factor, across_environments) for row in merged.to_dict("records")]
@@ -85,6 +87,8 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
         for c in ENVIRONMENT
     ):
         return "not comparable"
+    if any(pd.notna(row[f"unstable_{side}"]) and bool(row[f"unstable_{side}"]) for side in ("old", "new")):
+        return "unstable"  # a median that means little on either side decides nothing
     ratio = row["value_new"] / row["value_old"]
     overlap = row["q_25_new"] <= row["q_75_old"] and row["q_25_old"] <= row["q_75_new"]
     if ratio > factor and not overlap:

@@ -13,7 +13,11 @@ import os
 import platform
 from importlib import metadata
 
+from . import provenance
+
 THREADS_ENV = "BENCH_THREADS"
+# Set by `bench --allow-uncommitted` to the changed files: recorded with every cell.
+UNCOMMITTED_ENV = "BENCH_UNCOMMITTED"
 _applied = False
 _precision = "strict"
 
@@ -25,16 +29,19 @@ def available_cpus() -> list[int]:
 
 
 def threads() -> int:
-    """The intra-op thread count every framework gets: $BENCH_THREADS, else all usable cores."""
+    """The intra-op thread count every framework gets: $BENCH_THREADS, else all usable
+    cores.  More threads than usable cores cannot hold (the process is pinned to those
+    cores), so such a value is refused rather than recorded as what ran."""
     raw = os.environ.get(THREADS_ENV, "").strip()
+    usable = len(available_cpus())
     if not raw:
-        return len(available_cpus())
+        return usable
     try:
         value = int(raw)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}")
+    if not 1 <= value <= usable:
+        raise ValueError(f"{THREADS_ENV} must be an integer from 1 to {usable} (the CPUs this process may use), got {raw!r}")
     return value
 
 
@@ -112,4 +119,7 @@ def record() -> dict:
         "cpu": cpu_name(),
         "python": platform.python_version(),
         "numpy": package_version("numpy"),
+        # which code ran (provenance.py), and whether the run allowed uncommitted changes
+        **provenance.imported(),
+        "uncommitted": os.environ.get(UNCOMMITTED_ENV) or None,
     }

@@ -26,8 +26,8 @@ def cells_to_compare(preset: str, workloads=None):
 
     for cell in presets.get(preset).cells():
         if (
-            cell.model == "mlp" and cell.device == "cpu" and (workloads is None or cell.workload in workloads)
-            and handwritten.covers(cell.backend, cell.workload, cell.mode) and not skip_reason(cell)
+            cell.model == "mlp" and (workloads is None or cell.workload in workloads)
+            and handwritten.covers(cell.backend, cell.workload, cell.mode, cell.device) and not skip_reason(cell)
         ):
             yield cell
 
@@ -41,7 +41,9 @@ def _measure(cell, rounds: int) -> dict:
 
     prepared = prepare(**cell.as_dict())
     arrays = inputs(cell.workload, cell.model, cell.size, cell.seed)
-    hand = handwritten.build(cell.backend, cell.workload, cell.mode, cell.execution, arrays, cell.dtype, **cell.options)
+    hand = handwritten.build(
+        cell.backend, cell.workload, cell.mode, cell.execution, arrays, cell.dtype, cell.device, **cell.options
+    )
     # The same computation on the same inputs, or the comparison means nothing.
     suite_outputs, hand_outputs = prepared.to_numpy(prepared.call()), hand.to_numpy(hand.run())
     disagreement = max(elementwise_error(hand_outputs[key], suite_outputs[key]) for key in suite_outputs)

@@ -127,6 +127,11 @@ def compare(preset: str, config: str, commit: str, min_ms: float, rounds: int = 
             work.setdefault(cell.backend, []).append((cell.label, name, index, measured))
 
     total = sum(len(items) for items in work.values())
+    if total == 0:  # a deviation over no cell would read as a perfect score
+        raise ValueError(
+            f"no cell of preset {preset!r} took {min_ms:g} ms to {MAX_MS:g} ms in the asv run of commit {commit[:8]}: "
+            "nothing to measure (lower --min-ms, or run the preset at this commit first)"
+        )
     print(
         f"{total} cells of {min_ms:g} ms to {MAX_MS:g} ms in the asv run; one process per backend, {rounds} rounds each"
     )

@@ -86,7 +86,8 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
     rows = rows[[_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])]]
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
-    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "n"]].rename(columns={"value": "seconds"})
+    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "unstable", "n"]].rename(
+        columns={"value": "seconds"})
 
 
 def slopes(table: pd.DataFrame) -> pd.DataFrame:
@@ -251,15 +252,24 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
     each backend's best time per workload."""
     lines = ["# Results summary", ""]
     counts = _status_counts(table)
+    unstable = results.as_objects(table[table.unstable])
     for run_id, group in counts.groupby("run_id"):
         run = table[table.run_id == run_id].iloc[0]
         lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
+    for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
+        lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
     reasons = results.as_objects(table[(table.metric == "time") & (table.status.isin(["skipped", "failed"]))])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
             lines.append(f"| {status} | {len(group)} | {str(reason).replace('|', '/')} |")
+    if len(unstable):
+        what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
+        lines += ["", f"{what} unstable (interquartile range above "
+                  f"{results.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
+        lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
+                  f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]" for row in unstable.itertuples()]
     rates = achieved_flops(table, peaks)
     flagged = rates[rates.above_peak]
     if len(flagged):
@@ -306,7 +316,7 @@ def headline(table: pd.DataFrame) -> str:
             if best_row.seconds == fastest:
                 time_text = f"**{time_text}**"
             cells.append(f"{time_text} [{_duration(best_row.q_25)}, {_duration(best_row.q_75)}] "
-                         f"{best_row['mode']} {best_row.execution}")
+                         f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else ""))
         lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -14,9 +14,12 @@ versions), the cell (workload, model, size, backend, mode, execution, device, dt
 K, optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
 the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
-number of samples, the status (``STATUSES``) with its reason, and the conditions
+number of samples, ``unstable`` (a time whose spread is too wide for its median,
+``UNSTABLE_SPREAD``), the status (``STATUSES``) with its reason, and the conditions
 (threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
-CUDA and cuDNN the framework was built with).
+CUDA and cuDNN the framework was built with), and the code that ran (the hash of the
+``bench_lib`` the cell's process imported; the files that differed from the commit
+when the run allowed uncommitted changes).
 """
 
 from __future__ import annotations
@@ -77,9 +80,14 @@ VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")
 CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (
     "machine", "commit", "date", "run_id", "env_name", *VERSIONS, *CELL,
-    "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "status", "reason",
-    "threads", "cpu", *gpu.FIELDS,
+    "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "status", "reason",
+    "threads", "cpu", *gpu.FIELDS, "bench_lib_hash", "uncommitted",
 )
+# A verified time whose interquartile range exceeds this fraction of its median is
+# ``unstable``: its samples fall apart (seen: a torch eager grad of 0.38 ms with
+# quartiles 0.36 and 1.53 ms, two clusters), and the median alone means little.  In the
+# committed cpu results 13 of 576 times are above it; the median time's is 0.09.
+UNSTABLE_SPREAD = 0.5
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
 ADDED_PARAMETERS = {"precision": "strict"}
@@ -312,7 +320,8 @@ def _names_of(names: list, params) -> list | None:
 # tidy column -> field of asv's statistics of a number
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
-_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "cpu", *gpu.FIELDS]
+_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "cpu", *gpu.FIELDS,
+                 "bench_lib_hash", "uncommitted"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -327,7 +336,7 @@ def _record_columns(record: dict, versions: dict) -> tuple:
         cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
         cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords.get("K"),
         keywords.get("optimizer"), status, reason, conditions.get("threads"), conditions.get("cpu"),
-        *(conditions.get(field) for field in gpu.FIELDS),
+        *(conditions.get(field) for field in gpu.FIELDS), conditions.get("bench_lib_hash"), conditions.get("uncommitted"),
     )
 
 
@@ -337,7 +346,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
-        "ok", None, None, None, *(None for _ in gpu.FIELDS),
+        "ok", None, None, None, *(None for _ in gpu.FIELDS), None, None,
     )
 
 
@@ -376,11 +385,14 @@ def _frame(rows) -> pd.DataFrame:
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    spread = (frame["q_75"].astype(float) - frame["q_25"].astype(float)) / frame["value"].astype(float)
+    frame = frame.assign(unstable=(frame["metric"] == "time") & (frame["status"] == "ok") & (spread > UNSTABLE_SPREAD))
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
     for column in ("K", "samples", "threads", "gpu_memory_bytes"):
         frame[column] = frame[column].astype("Int64")
+    frame["unstable"] = frame["unstable"].astype(bool)
     return frame
 
 

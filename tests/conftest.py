@@ -27,7 +27,8 @@ def smoke_results(tmp_path_factory):
     config_path = work / "asv.conf.json"
     config_path.write_text(json.dumps(config))
     run = subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config_path)],
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config_path),
+         "--allow-uncommitted"],  # tests run on working trees
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

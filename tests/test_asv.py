@@ -36,10 +36,10 @@ def test_preset_regexes_select_exactly_the_preset_cells():
         for combo in benchmark.combinations():
             label = f"{benchmark.name}({', '.join(repr(v) for v in combo)})"
             selected += any(re.search(r, label) for r in regexes)
-    # one timing and three check benchmarks per cell, and the approximation error of
-    # each first-order MAML cell
+    # one timing and four check benchmarks per cell (error, first call, peak memory,
+    # device memory), and the approximation error of each first-order MAML cell
     approximations = sum(1 for cell in cells if cell.mode in cell.spec.approximations)
-    assert approximations > 0 and selected == 4 * len(cells) + approximations
+    assert approximations > 0 and selected == 5 * len(cells) + approximations
 
 
 def value(results, name, params):
@@ -124,7 +124,7 @@ def test_bad_thread_count_stops_the_run_before_asv_records_anything():
         cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "BENCH_THREADS": "lots"},
     )
     assert run.returncode == 2
-    assert "BENCH_THREADS must be a positive integer, got 'lots'" in run.stderr
+    assert "BENCH_THREADS must be an integer from 1 to" in run.stderr and "got 'lots'" in run.stderr
     assert "asv:" not in run.stdout
 
 

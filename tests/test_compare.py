@@ -54,7 +54,7 @@ def test_every_verdict_is_reachable():
     assert set(compare.verdicts(run(OLD, "old"), upgraded).query("backend == 'jax'").verdict) == {"not comparable"}
     across = compare.verdicts(run(OLD, "old"), upgraded, across_environments=True)
     assert set(across.query("backend == 'jax'").verdict) == {"faster", "slower"}
-    assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable"}
+    assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable", "unstable"}  # each tested below
 
 
 @pytest.mark.parametrize("condition, old_value, new_value", [
@@ -96,3 +96,13 @@ def test_a_side_that_names_nothing_is_an_error_naming_what_there_is(tmp_path, ca
     (tmp_path / "results").mkdir()
     assert main(["compare", "nothing", "else", "--results", str(tmp_path / "results")]) == 2
     assert "'nothing' names no run, commit, machine or results folder" in capsys.readouterr().err
+
+
+def test_an_unstable_time_on_either_side_decides_nothing():
+    old = run([("jax", "compiled", 1.0, "ok"), ("torch", "eager", 1.0, "ok")], "old")
+    new = run([("jax", "compiled", 2.0, "ok"), ("torch", "eager", 2.0, "ok")], "new")
+    new.loc[new.backend == "torch", "q_75"] = 4.0  # quartiles 1.96 and 4 s around a 2 s median
+    new = results._frame(new.to_dict("records"))
+    assert list(new.unstable) == [False, True]
+    verdicts = compare.verdicts(old, new.assign(**{c: new[c].astype(object) for c in compare.CELL}))
+    assert verdicts.set_index("backend").verdict.to_dict() == {"jax": "slower", "torch": "unstable"}

@@ -179,3 +179,21 @@ def test_tensorflow_xla_takes_every_input_as_a_parameter(workload, mode, params_
     inputs = len(tf.nest.flatten(args)) + len(variables or ())
     assert inputs == (8 if workload == "grad" else 14)
     assert entry.count(" parameter(") == inputs
+
+
+def test_the_device_is_checked_and_the_unrolled_programs_stay_on_the_cpu():
+    arrays = bench_lib.inputs("hvp", "mlp", "S")
+    with pytest.raises(ValueError, match="unknown device 'tpu'; expected 'cpu' or 'gpu'"):
+        handwritten.build("jax", "hvp", "fwd_rev", "compiled", arrays, "float32", "tpu")
+    unrolled = bench_lib.inputs("unrolled", "mlp", "S")
+    with pytest.raises(NotImplementedError, match="run on the CPU only"):
+        handwritten.build("jax", "unrolled", "reverse", "compiled", unrolled, "float32", "gpu", K=1, optimizer="sgd")
+    assert handwritten.covers("torch", "hvp", "fwd_rev", "gpu")
+    assert not handwritten.covers("torch", "unrolled", "reverse", "gpu")
+
+
+def test_the_idiom_check_of_the_gpu_preset_takes_no_cell_without_a_gpu():
+    from bench_lib import idiom
+
+    cells = list(idiom.cells_to_compare("gpu", workloads=("hvp",)))
+    assert cells == [] or all(cell.device == "gpu" for cell in cells)

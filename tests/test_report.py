@@ -151,3 +151,12 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     text = (REPO / "README.md").read_text()
     block = text.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
     assert block.strip() == generated.strip()
+
+
+def test_an_unstable_time_is_flagged_in_the_table_the_summary_and_the_headline():
+    wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
+    table = results._frame([row("grad", "jax", "rev", "compiled", 0.001), wide])
+    assert table.set_index("backend").unstable.to_dict() == {"jax": False, "torch": True}
+    summary = report.summary_markdown(table)
+    assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary
+    assert "rev eager (unstable)" in report.headline(table) and "rev compiled (unstable)" not in report.headline(table)

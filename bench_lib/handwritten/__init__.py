@@ -17,7 +17,10 @@ Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritte
   framework does not have raises ``NotImplementedError`` with the reason;
 - ``arrays`` as ``bench_lib.inputs(workload, "mlp", size)`` returns them (flat float64
   ``params``, ``x``, ``y`` and, for "hvp", ``v``);
-- ``dtype`` "float32" or "float64"; everything runs on the CPU.
+- ``dtype`` "float32" or "float64";
+- ``device`` "cpu" (default) or "gpu": the inputs are placed there once, and ``run()``
+  waits for the device's work as the suite's timed call does (the unrolled programs run
+  on the CPU only).
 
 ``run()`` performs one unit of work on inputs converted once in ``build`` and returns
 when it has finished; ``to_numpy(out)`` gives ``{"loss", "grad"}``, ``{"hvp"}`` or
@@ -52,20 +55,27 @@ HESSIAN_MODES = {
 UNROLLED_MODES = ("reverse", "forward")
 
 
-def covers(backend: str, workload: str, mode: str) -> bool:
-    """Whether a hand-written version of this (workload, mode) exists for ``backend``."""
+def covers(backend: str, workload: str, mode: str, device: str = "cpu") -> bool:
+    """Whether a hand-written version of this (workload, mode) exists for ``backend``
+    on ``device``."""
     if workload == "hessian":
         return mode in HESSIAN_MODES.get(backend, ())
     if workload == "unrolled":
-        return backend in BACKENDS and mode in UNROLLED_MODES
+        return backend in BACKENDS and mode in UNROLLED_MODES and device == "cpu"
     return mode in MODES.get(workload, ())
 
 
-def build(backend: str, workload: str, mode: str, execution: str, arrays: dict, dtype: str, **keywords) -> HandWritten:
+def build(
+    backend: str, workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", **keywords,
+) -> HandWritten:
     """The hand-written version of one cell (``keywords``: the workload's, K and
     optimizer for unrolled)."""
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'gpu'")
     if workload != "unrolled":
-        return load(backend).build(workload, mode, execution, arrays, dtype, **keywords)
+        return load(backend).build(workload, mode, execution, arrays, dtype, device=device, **keywords)
+    if device != "cpu":
+        raise NotImplementedError("the hand-written unrolled programs run on the CPU only")
     if mode not in UNROLLED_MODES:
         raise ValueError(f"unknown mode {mode!r} for workload 'unrolled'; expected one of {UNROLLED_MODES}")
     if execution not in EXECUTIONS or dtype not in DTYPES:

@@ -15,7 +15,7 @@ from ..backends.jax import framework  # set-up only: the suite's threads and pre
 from . import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 
-def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) -> HandWritten:
+def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu") -> HandWritten:
     check(workload, mode, execution, dtype, "jax")
     if execution == "graph":
         raise NotImplementedError("jax has no graph execution apart from its compiler (jax.jit: 'compiled')")
@@ -55,7 +55,7 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
     if execution == "compiled":
         fn = jax.jit(fn)
 
-    cpu = jax.devices("cpu")[0]
+    target = jax.devices("gpu" if device == "gpu" else "cpu")[0]
 
     def device_args(arrays):
         host = numpy_inputs(workload, arrays, dtype)
@@ -63,7 +63,7 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
         if workload == "hvp":
             args.append(tuple(host["v"]))
         args += [host["x"], host["y"]]
-        return jax.device_put(args, cpu)
+        return jax.device_put(args, target)
 
     args = device_args(arrays)
     if execution == "compiled":

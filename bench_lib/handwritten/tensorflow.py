@@ -155,36 +155,43 @@ def _hessian(tf, loss, mode: str, watch: bool, fwd_rev):
     return hessian
 
 
-def _function(workload: str, mode: str, execution: str, arrays: dict, dtype: str, params_as: str):
-    """(fn, args, host, variables): the Python function of the cell, its arguments, the
-    input conversion, and the parameter variables (None for tensors), before any tracing."""
+def _function(
+    workload: str, mode: str, execution: str, arrays: dict, dtype: str, params_as: str, device: str = "cpu",
+):
+    """(fn, args, host, variables): the Python function of the cell, its arguments (on
+    ``device``), the input conversion, and the parameter variables (None for tensors),
+    before any tracing."""
     tf = framework()
+    placement = "/GPU:0" if device == "gpu" else "/CPU:0"
     variables = params_as == "variables"
     body = _body(tf, workload, mode, execution, watch=not variables)
 
     def host(arrays):
         """The inputs as tensors: params (a list of six) and v (hvp) first, then x, y."""
         inputs = numpy_inputs(workload, arrays, dtype)
-        args = [[tf.convert_to_tensor(a) for a in inputs["params"]]]
-        if workload == "hvp":
-            args.append([tf.convert_to_tensor(a) for a in inputs["v"]])
-        return args + [tf.convert_to_tensor(inputs["x"]), tf.convert_to_tensor(inputs["y"])]
+        with tf.device(placement):
+            args = [[tf.identity(a) for a in inputs["params"]]]
+            if workload == "hvp":
+                args.append([tf.identity(a) for a in inputs["v"]])
+            return args + [tf.identity(inputs["x"]), tf.identity(inputs["y"])]
 
     args = host(arrays)
     if not variables:
         return body, args, host, None
-    params = [tf.Variable(p) for p in args.pop(0)]
+    with tf.device(placement):
+        params = [tf.Variable(p) for p in args.pop(0)]
     return (lambda *rest: body(params, *rest)), args, host, params  # reads the variables at every call
 
 
 def build(
-    workload: str, mode: str, execution: str, arrays: dict, dtype: str, *, params_as: str | None = None
+    workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", *,
+    params_as: str | None = None,
 ) -> HandWritten:
     check(workload, mode, execution, dtype, "tensorflow")
     params_as = params_as or PARAMS_AS[execution]
     if params_as not in ("tensors", "variables"):
         raise ValueError(f"params_as must be 'tensors' or 'variables', got {params_as!r}")
-    fn, args, host, params = _function(workload, mode, execution, arrays, dtype, params_as)
+    fn, args, host, params = _function(workload, mode, execution, arrays, dtype, params_as, device)
     if execution != "eager":
         tf = framework()
         signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), args)
@@ -192,7 +199,10 @@ def build(
         fn(*args)  # XLA compiles at the first call: do it now, not in the first timed call
 
     def run():
-        return fn(*args)  # CPU: eager ops and graph calls return finished tensors
+        out = fn(*args)  # CPU: eager ops and graph calls return finished tensors; GPU kernels do not
+        if device == "gpu":
+            framework().test.experimental.sync_devices()
+        return out
 
     def to_numpy(out):
         if workload == "grad":

@@ -20,7 +20,7 @@ from ..backends.torch import framework  # set-up only: the suite's threads and p
 from . import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 
-def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) -> HandWritten:
+def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu") -> HandWritten:
     check(workload, mode, execution, dtype, "torch")
     if execution == "graph":
         raise NotImplementedError("torch has no graph execution apart from its compiler (torch.compile: 'compiled')")
@@ -30,6 +30,7 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
             "in the CPU kernel) for compiled rev_fwd in float64, pytorch/pytorch#197067"
         )
     torch = framework()
+    target = torch.device("cuda" if device == "gpu" else "cpu")
     func = torch.func
     compiled = execution == "compiled"
 
@@ -86,18 +87,21 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
 
     def tensors(arrays):
         host = numpy_inputs(workload, arrays, dtype)
-        params = tuple(torch.from_numpy(a).requires_grad_(autograd_leaves) for a in host["params"])
+        params = tuple(torch.from_numpy(a).to(target).requires_grad_(autograd_leaves) for a in host["params"])
         args = [params]
         if workload == "hvp":
-            args.append(tuple(torch.from_numpy(a) for a in host["v"]))
-        return args + [torch.from_numpy(host["x"]), torch.from_numpy(host["y"])]
+            args.append(tuple(torch.from_numpy(a).to(target) for a in host["v"]))
+        return args + [torch.from_numpy(host["x"]).to(target), torch.from_numpy(host["y"]).to(target)]
 
     args = tensors(arrays)
     if compiled:
         fn(*args)  # compile now, not in the first timed call
 
     def run():
-        return fn(*args)  # CPU kernels are synchronous: the work is done on return
+        out = fn(*args)  # CPU kernels are synchronous: the work is done on return
+        if target.type == "cuda":
+            torch.cuda.synchronize(target)
+        return out
 
     def rerun(other):
         return fn(*tensors(other))
@@ -105,10 +109,10 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str) ->
     def to_numpy(out):
         if workload == "grad":
             value, grads = out
-            return {"loss": np.asarray(value.numpy()), "grad": flat(g.detach().numpy() for g in grads)}
+            return {"loss": np.asarray(value.cpu().numpy()), "grad": flat(g.detach().cpu().numpy() for g in grads)}
         if workload == "hessian":
-            return {"hessian": flat_hessian(out, mlp_shapes(arrays), lambda t: t.detach().numpy())}
-        return {"hvp": flat(t.detach().numpy() for t in out)}
+            return {"hessian": flat_hessian(out, mlp_shapes(arrays), lambda t: t.detach().cpu().numpy())}
+        return {"hvp": flat(t.detach().cpu().numpy() for t in out)}
 
     return HandWritten(run=run, to_numpy=to_numpy, rerun=rerun)
 
@@ -129,7 +133,7 @@ def _hessian(torch, loss, mode: str):
             return func.jvp(lambda p: func.grad(loss)(p, x, y), (params,), (v,))[1]
 
         n = sum(p.numel() for p in params)
-        columns = torch.split(torch.eye(n, dtype=params[0].dtype), [p.numel() for p in params], dim=1)
+        columns = torch.split(torch.eye(n, dtype=params[0].dtype, device=params[0].device), [p.numel() for p in params], dim=1)
         basis = tuple(c.reshape(n, *p.shape) for c, p in zip(columns, params))
         return func.vmap(hvp)(basis)
 

@@ -1,0 +1,106 @@
+"""Bad settings and bad arguments: one clear line naming the value and what is accepted,
+exit status 2, nothing written, and no framework imported for an argument the API
+can judge by itself."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench_lib import conditions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench(*args, env=None, cwd=REPO):
+    return subprocess.run(
+        [sys.executable, "-m", "bench_lib", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        env=env,
+    )
+
+
+def config_in(tmp_path) -> Path:
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps({
+        "version": 1, "repo": str(REPO), "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"),
+        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"), "env_dir": str(tmp_path / "env"),
+    }))
+    return config
+
+
+def test_more_threads_than_usable_cpus_is_refused(monkeypatch, tmp_path):
+    usable = len(conditions.available_cpus())
+    for bad in (str(usable + 1), "999", "0", "two"):
+        monkeypatch.setenv(conditions.THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=f"from 1 to {usable} .*got '{bad}'"):
+            conditions.threads()
+    import os
+
+    run = bench("--preset", "smoke", "--config", str(config_in(tmp_path)),
+                env={**os.environ, conditions.THREADS_ENV: "999"})
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        f"error: {conditions.THREADS_ENV} must be an integer from 1 to {usable} (the CPUs this process may use), "
+        "got '999'"
+    ]
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_missing_config_or_repository_is_named_without_a_traceback(tmp_path):
+    for args, message in (
+        (["--config", "nosuch.json"], "error: --config nosuch.json: no such file in"),
+        (["--repo", "/nonexistent"], "error: --repo /nonexistent: no such folder"),
+        (["--repo", str(tmp_path)], "no benchmarks/ folder there"),
+    ):
+        run = bench("--preset", "smoke", *args)
+        assert run.returncode == 2, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr and "Traceback" not in run.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    run = bench("--preset", "smoke", "--config", str(broken))
+    assert run.returncode == 2 and f"--config {broken}: asv cannot read it" in run.stderr
+
+
+IMPORTS = """
+import sys, bench_lib
+try:
+    bench_lib.prepare("grad", "jax", "rev", "eager", "rosenbrock", {size}, seed={seed})
+except ValueError as error:
+    print(error)
+print(sorted(m for m in ("jax", "torch", "tensorflow") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("size, seed, message", [
+    ("1000.0", "0", "size 1000.0 (float) of model 'rosenbrock' for workload 'grad' must be written as one of"),
+    ("1000", "True", "seed must be a non-negative int, got True"),
+    ("1000", "1.5", "seed must be a non-negative int, got 1.5"),
+    ("1000", "-1", "seed must be a non-negative int, got -1"),
+    ("True", "0", "unknown size True for model 'rosenbrock'"),
+])
+def test_the_api_refuses_lookalike_sizes_and_seeds_before_importing_a_framework(size, seed, message):
+    run = subprocess.run([sys.executable, "-c", IMPORTS.format(size=size, seed=seed)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    first, imported = run.stdout.strip().splitlines()
+    assert message in first and imported == "[]"
+
+
+def test_numpy_integers_are_taken_as_the_ints_they_are():
+    import numpy as np
+
+    from bench_lib import Cell
+
+    cell = Cell("grad", "jax", "rev", "eager", "rosenbrock", np.int64(1000), seed=np.int64(3))
+    assert type(cell.size) is int and type(cell.seed) is int
+    assert cell == Cell("grad", "jax", "rev", "eager", "rosenbrock", 1000, seed=3)
+
+
+@pytest.mark.slow
+def test_overhead_with_no_cell_to_measure_is_an_error_not_a_perfect_score(smoke_results, capsys):
+    from bench_lib.__main__ import main
+
+    _, work, _ = smoke_results
+    status = main(["overhead", "--preset", "smoke", "--config", str(work / "asv.conf.json"), "--min-ms", "1e9"])
+    assert status == 2
+    assert "nothing to measure" in capsys.readouterr().err
