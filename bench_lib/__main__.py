@@ -38,7 +38,8 @@ def _bench(args) -> int:
     return run_preset(
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
-        sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted,
+        sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
+        wait=args.wait,
     )
 
 
@@ -78,7 +79,8 @@ def _report(args) -> int:
     from .report import run
 
     try:
-        return run(args.results, args.out, args.machine, args.commit, readme=args.readme)
+        return run(args.results, args.out, args.machine, args.commit, readme=args.readme,
+                   move_damaged=args.move_damaged)
     except (ValueError, FileNotFoundError) as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
@@ -134,6 +136,9 @@ def _cells(args) -> int:
     return 0
 
 
+MOVE_DAMAGED = "move a result file asv cannot read to results/damaged/ (and say so) instead of stopping"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench_lib")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +164,11 @@ def main(argv=None) -> int:
         "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
     )
     bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
+    bench.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
+    bench.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="wait this long for another run writing to the same results folder (default: stop at once)",
+    )
     bench.add_argument(
         "--allow-uncommitted", action="store_true",
         help="run although bench_lib/, benchmarks/ or asv.conf.json differ from the commit (every cell records the "
@@ -220,6 +230,7 @@ def main(argv=None) -> int:
     report.add_argument("--machine", help="only this machine's runs")
     report.add_argument("--commit", help="only runs of this commit (a prefix)")
     report.add_argument("--readme", help="also regenerate the headline table of this README (between its markers)")
+    report.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
     report.set_defaults(handler=_report)
     compare = commands.add_parser(
         "compare", help="two runs cell by cell with verdicts; exit status 1 on a regression beyond --factor"

@@ -6,6 +6,8 @@ This is what ``make bench`` calls.  It uses asv's own commands only: ``asv machi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -92,6 +94,42 @@ def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     return str(path)
 
 
+LOCK = ".run.lock"  # results/.run.lock: held by the run writing there (not JSON: asv ignores it)
+
+
+@contextlib.contextmanager
+def run_lock(results_dir: Path, token: str, wait: float = 0.0):
+    """Hold ``results_dir`` for one run: a second run into the same folder waits up to
+    ``wait`` seconds, then stops with a message naming the holder.  (Two runs at once
+    lost one's results to the other's merge, published a dashboard without index.html,
+    and timed under each other's load.)  The kernel drops the lock when its holder dies,
+    so a killed run leaves none behind."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / LOCK
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(descriptor, 4096, 0).decode(errors="replace").strip() or "another process"
+                os.close(descriptor)
+                raise ValueError(
+                    f"another run is writing to {results_dir} ({holder}); let it finish, or pass --wait SECONDS"
+                ) from None
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"run {token}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.ftruncate(descriptor, 0)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+
 def _check_paths(repo: Path, config: str) -> None:
     """A repository and configuration that cannot be used, named before anything runs."""
     if not repo.is_dir():
@@ -149,6 +187,8 @@ def run_preset(
     machine: str | None = None,
     sizes: tuple[str, ...] = (),
     allow_uncommitted: bool = False,
+    move_damaged: bool = False,
+    wait: float = 0.0,
 ) -> int:
     """Run the preset's cells (those of ``workloads``, ``models`` and ``sizes`` where given) with
     asv, publish the dashboard; return asv's exit status.  ``machine`` is asv's machine
@@ -194,64 +234,76 @@ def run_preset(
     if changed:
         env[conditions.UNCOMMITTED_ENV] = " ".join(changed)
     expected = _this_checkouts_code(repo, env)
+    with run_lock(results_dir, token, wait):  # one run at a time per results folder
+        # asv merges a run into the commit's file: a damaged one would abort it or be lost
+        results.check_readable(results_dir, move_damaged)
 
-    run_config = _with_conditions(repo, config, token, threads)
-    log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = asv_command(
-        "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
-        "--launch-method", "forkserver", "--show-stderr", *named,
-    )
-    for regex in regexes:
-        command += ["--bench", regex]
-    command += list(extra_asv_args)
-    print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
-    print(f"asv's own output: {log_path}", flush=True)
-    _say_load()
-    started = time.time()
-    try:
-        with log_path.open("w") as log:
-            described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
-            if described != 0:
-                print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
-                return described
-            status = _run_logged(command, repo, env, log, show=PROGRESS)
-        if status != 0:
-            tail = log_path.read_text().splitlines()[-15:]
-            print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
-        outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
-        foreign = _other_code(outcomes, expected)
-        if foreign:
-            print(f"error: {len(foreign)} cells ran another bench_lib than this checkout's "
-                  f"({expected['bench_lib_path']}, {expected['bench_lib_hash']}): {foreign[0]}", file=sys.stderr)
-            status = status or 1
-        archived = results.archive_runs(results_dir, commit, token, started)
-    finally:
-        records.discard(records_dir, token)
-        Path(run_config).unlink(missing_ok=True)
-    # After the run, not during it: the report holds each cell's FLOP rate against it.
-    print("measuring the machine's peak FLOP rate (dense matmuls) for the report", flush=True)
-    for machine_name in sorted({path.parent.name for path in archived}):
-        flops.record_peak(results_dir, machine_name, threads)
-    try:
-        with log_path.open("a") as log:
-            published = publish.publish(config, repo, html_dir, log=log)
-    except (ValueError, FileNotFoundError) as error:  # the results stand; the dashboard is not offline
-        print(f"warning: dashboard: {error}", file=sys.stderr)
-        published = 1
-    summary, report_path = _write_report(results_dir, repo / "benchmarks", token)
-    # What the user reads last: the run's summary, then where everything is.
-    print(f"\n{summary}")
-    print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
-    print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
-    for path in archived:
-        print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
-    if report_path is not None:
-        print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
-    if published == 0:
-        print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
-    print(f"asv's own output: {log_path}")
-    return status
+        run_config = _with_conditions(repo, config, token, threads)
+        log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = asv_command(
+            "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
+            "--launch-method", "forkserver", "--show-stderr", *named,
+        )
+        for regex in regexes:
+            command += ["--bench", regex]
+        command += list(extra_asv_args)
+        print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
+        print(f"asv's own output: {log_path}", flush=True)
+        _say_load()
+        started = time.time()
+        try:
+            with log_path.open("w") as log:
+                described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
+                if described != 0:
+                    print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
+                    return described
+                status = _run_logged(command, repo, env, log, show=PROGRESS)
+            if status != 0:
+                tail = log_path.read_text().splitlines()[-15:]
+                print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
+            outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
+            foreign = _other_code(outcomes, expected)
+            if foreign:
+                print(f"error: {len(foreign)} cells ran another bench_lib than this checkout's "
+                      f"({expected['bench_lib_path']}, {expected['bench_lib_hash']}): {foreign[0]}", file=sys.stderr)
+                status = status or 1
+            archived = results.archive_runs(results_dir, commit, token, started)
+        finally:
+            records.discard(records_dir, token)
+            Path(run_config).unlink(missing_ok=True)
+        if not archived:  # asv aborted before saving anything: there is nothing to publish or report
+            if not outcomes.read_text().strip():
+                outcomes.unlink()
+            print(f"error: asv saved no results (exit {status}); nothing of this run was recorded; see {log_path}",
+                  file=sys.stderr)
+            return status or 1
+        # After the run, not during it: the report holds each cell's FLOP rate against it.
+        print("measuring the machine's peak FLOP rate (dense matmuls) for the report", flush=True)
+        for machine_name in sorted({path.parent.name for path in archived}):
+            flops.record_peak(results_dir, machine_name, threads)
+        try:
+            with log_path.open("a") as log:
+                published = publish.publish(config, repo, html_dir, log=log)
+        except Exception as error:  # the results stand; the run still fails
+            print(f"error: the dashboard was not published: {type(error).__name__}: {error}", file=sys.stderr)
+            published = 1
+        summary, report_path = _write_report(results_dir, repo / "benchmarks", token)
+        # What the user reads last: the run's summary, then where everything is.
+        print(f"\n{summary}")
+        print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
+        print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
+        for path in archived:
+            print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
+        if report_path is not None:
+            print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
+        if published == 0:
+            print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
+        else:
+            print(f"error: no dashboard: publishing failed (the results above are recorded); see {log_path}",
+                  file=sys.stderr)
+        print(f"asv's own output: {log_path}")
+        return status or (1 if published != 0 else 0)
 
 
 def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> tuple[str, Path | None]:

@@ -115,7 +115,11 @@ MAX_MS = 1000.0
 def compare(preset: str, config: str, commit: str, min_ms: float, rounds: int = 2) -> int:
     settings = Config.load(config)
     benchmark_dir = str(Path(settings.benchmark_dir).resolve())
-    results = json.loads(latest_results_file(Path(settings.results_dir), commit).read_text())
+    path = latest_results_file(Path(settings.results_dir), commit)
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as error:
+        raise ValueError(f"{path} is not a readable asv result file ({error})") from error
     names = presets.benchmarks(benchmark_dir)
     work: dict[str, list] = {}
     for cell in presets.get(preset).cells():

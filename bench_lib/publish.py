@@ -118,15 +118,19 @@ def make_offline(html_dir: str | Path) -> list[str]:
 
 def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None) -> int:
     """``asv publish`` (its output to ``log``, a file, where given), then the offline
-    dashboard; asv's exit status."""
+    dashboard; asv's exit status.  A damaged result file stops it first, named: asv's
+    publish would leave its commit out and exit 0."""
+    from asv.config import Config
+
+    from . import results
+
+    results.check_readable(Path(repo) / Config.load(str(Path(repo) / config)).results_dir)
     command = [sys.executable, "-m", "asv", "publish", "--config", config]
     status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
     if status != 0:
         print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
         return status
     if html_dir is None:
-        from asv.config import Config
-
         html_dir = Path(repo) / Config.load(str(Path(repo) / config)).html_dir
     replaced = make_offline(html_dir)
     if log is None:

@@ -400,8 +400,8 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
 
 
 def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None, benchmark_dir: str = "benchmarks",
-        readme: str | None = None) -> int:
-    table = results.load(results_dir, benchmark_dir, machine=machine, commit=commit)
+        readme: str | None = None, move_damaged: bool = False) -> int:
+    table = results.load(results_dir, benchmark_dir, machine=machine, commit=commit, move_damaged=move_damaged)
     if table.empty:
         what = ", ".join(f"{k} {v!r}" for k, v in (("machine", machine), ("commit", commit)) if v) or "any selection"
         known = results.load(results_dir, benchmark_dir)

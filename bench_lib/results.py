@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,16 +161,55 @@ def _cell_key(cell: dict) -> tuple:
     )
 
 
-def _runs(results_dir: Path):
+DAMAGED = "damaged"  # results/damaged/<machine>/<file>.damaged: files moved aside
+
+
+class DamagedResultFile(ValueError):
+    """A result file asv cannot read (truncated, garbage, an unknown format version)."""
+
+
+def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name: str | None = None):
+    """asv's reading of one result file.  A damaged one is an error naming it (asv
+    itself logs a warning and leaves the commit out), or, with ``move_damaged``, is
+    moved to ``results/damaged/`` (said on stderr) and None is returned."""
+    try:
+        return asv_results.Results.load(str(path), machine_name=machine_name)
+    except Exception as error:  # asv's UserError (format version), JSON errors, missing keys
+        problem = f"{type(error).__name__}: {error}"
+        if not move_damaged:
+            raise DamagedResultFile(
+                f"{path} is not a readable asv result file ({problem}); nothing was changed: repair or remove it, "
+                f"or pass --move-damaged to move it to {Path(results_dir) / DAMAGED}/ and go on"
+            ) from error
+        target = Path(results_dir) / DAMAGED / path.parent.name / f"{path.name}.damaged"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        print(f"warning: moved the damaged result file {path} to {target} ({problem})", file=sys.stderr)
+        return None
+
+
+def check_readable(results_dir, move_damaged: bool = False) -> None:
+    """Read every result file of ``results_dir`` once: a damaged one is an error naming
+    it (or is moved aside), before anything writes there."""
+    for _ in _runs(Path(results_dir), move_damaged):
+        pass
+
+
+def _runs(results_dir: Path, move_damaged: bool = False):
     """(result, machine, run_id, archived) for every run kept: the archived copies, then
     asv's files that no archived copy stands for."""
     archived = set()
     for path in sorted((Path(results_dir) / HISTORY).glob(f"*/*{ARCHIVE_SUFFIX}")):
-        result = asv_results.Results.load(str(path))
+        result = _load_result(path, results_dir, move_damaged)
+        if result is None:
+            continue
         run_id = path.name[len(path.name.split("-", 1)[0]) + 1 : -len(ARCHIVE_SUFFIX)]
         archived.add((path.parent.name, result.commit_hash, result.env_name, _started(result)))
         yield result, path.parent.name, run_id, True
-    for result in asv_results.iter_results(str(results_dir)):
+    for root, filename, machine_name in asv_results.iter_results_paths(str(results_dir)):
+        result = _load_result(Path(root) / filename, results_dir, move_damaged, machine_name)
+        if result is None:
+            continue
         machine = result.params.get("machine")
         if (machine, result.commit_hash, result.env_name, _started(result)) not in archived:
             yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", False
@@ -197,19 +237,24 @@ def _parse(value_repr: str):
         return value_repr
 
 
-def load(results_dir="results", benchmark_dir="benchmarks", machine: str | None = None, commit: str | None = None):
+def load(
+    results_dir="results", benchmark_dir="benchmarks", machine: str | None = None, commit: str | None = None,
+    move_damaged: bool = False,
+):
     """Every kept run of ``results_dir`` as one tidy DataFrame (see the module docstring);
     ``machine`` and ``commit`` (a prefix) narrow it.  Cells a run did not select are not
     rows; a run without outcome records (a plain ``asv run``) gives its numbers only, as
     asv keeps no way to tell a skip from a cell it did not select, and its framework
-    versions from the requirements of asv's environment."""
+    versions from the requirements of asv's environment.  A result file asv cannot read
+    is an error naming it (``DamagedResultFile``), never left out in silence; with
+    ``move_damaged`` it is moved to ``results/damaged/`` and the rest loads."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"no results folder {results_dir}")
     benchmarks = _benchmarks(benchmark_dir)
     files = _outcome_files(results_dir)
     rows = _Rows()
-    for result, machine_name, run_id, archived in _runs(results_dir):
+    for result, machine_name, run_id, archived in _runs(results_dir, move_damaged):
         if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
             continue
         records = list(_outcomes_for(files, run_id, archived).values())

@@ -1,0 +1,96 @@
+"""Faults injected into runs and results: two runs into one results folder, asv
+aborting, damaged result files.  Nothing recorded is lost, and nothing passes for
+what it is not."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench_lib import results
+from bench_lib.asv_run import LOCK, run_lock
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config_in(tmp_path, results_dir=None) -> Path:
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps({
+        "version": 1, "project": "higher-order-ad-bench", "repo": str(REPO), "branches": ["main"],
+        "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"), "env_dir": str(tmp_path / "env"),
+        "results_dir": str(results_dir or tmp_path / "results"), "html_dir": str(tmp_path / "html"),
+    }))
+    return config
+
+
+def bench(config, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
+         "--allow-uncommitted", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_a_second_run_into_the_same_results_folder_stops_naming_the_first(tmp_path):
+    results_dir = tmp_path / "results"
+    with run_lock(results_dir, "first-run"):
+        with pytest.raises(ValueError, match=r"another run is writing to .*\(run first-run, pid \d+"):
+            with run_lock(results_dir, "second-run"):
+                pass
+        started = time.monotonic()
+        run = bench(config_in(tmp_path), "--wait", "1")
+        assert time.monotonic() - started >= 1.0
+    assert run.returncode == 2, run.stderr
+    assert "another run is writing to" in run.stderr and "run first-run" in run.stderr
+    assert sorted(p.name for p in results_dir.iterdir()) == [LOCK]  # the second run wrote nothing
+    assert (results_dir / LOCK).read_text() == ""  # released, and free again
+    with run_lock(results_dir, "third-run"):
+        assert "run third-run" in (results_dir / LOCK).read_text()
+
+
+@pytest.mark.slow
+def test_an_asv_run_that_aborts_records_nothing_publishes_nothing_and_fails(tmp_path):
+    run = bench(config_in(tmp_path), "--workloads", "hessian", "--models", "rosenbrock", "--", "--no-such-option")
+    assert run.returncode != 0
+    assert "asv saved no results" in run.stderr and "nothing of this run was recorded" in run.stderr
+    assert "dashboard:" not in run.stdout and "results:" not in run.stdout
+    assert not list((tmp_path / "results").glob("outcomes/*.jsonl")) and not (tmp_path / "html").exists()
+
+
+DAMAGES = {
+    "truncated": lambda text: text[: len(text) // 2],
+    "garbage": lambda text: "\x00\x01 not json at all",
+    "unknown version": lambda text: json.dumps({**json.loads(text), "version": 99}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_results, tmp_path, damage, capsys):
+    from bench_lib.__main__ import main
+
+    _, work, _ = smoke_results
+    copy = tmp_path / "results"
+    shutil.copytree(work / "results", copy)
+    [damaged] = [p for p in copy.glob("*/*.json") if p.name != "machine.json"]
+    text = DAMAGES[damage](damaged.read_text())
+    damaged.write_text(text)
+
+    with pytest.raises(results.DamagedResultFile, match=f"{damaged} is not a readable asv result file"):
+        results.load(copy, REPO / "benchmarks")
+    assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
+    assert str(damaged) in capsys.readouterr().err and not (tmp_path / "report").exists()
+    # A run into that folder stops before asv, and leaves the file as it was
+    run = bench(config_in(tmp_path, copy))
+    assert run.returncode == 2 and f"{damaged} is not a readable asv result file" in run.stderr
+    assert damaged.read_text() == text
+    # --move-damaged moves it aside, says so, and the rest loads (the run's archived copy)
+    assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report"), "--move-damaged"]) == 0
+    moved = copy / results.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
+    assert moved.read_text() == text and not damaged.exists()
+    assert f"moved the damaged result file {damaged}" in capsys.readouterr().err
+    assert len(results.load(copy, REPO / "benchmarks")) > 0
