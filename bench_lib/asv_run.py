@@ -20,7 +20,8 @@ from pathlib import Path
 from asv import util as asv_util
 from asv.config import Config
 
-from . import conditions, flops, gpu, presets, provenance, publish, records, results
+from . import conditions, flops, gpu, presets, provenance, publish, reconcile, records, results
+from .outcome import FAULTS
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str:
@@ -33,16 +34,45 @@ def git_commit(repo: Path, revision: str = "HEAD") -> str:
     return result.stdout.strip()
 
 
-def _keep_outcomes(results_dir: Path, records_dir: Path, commit: str, token: str) -> Path:
-    """asv keeps no skip reason and no failure message; the run's records do.  They go
-    to results/outcomes/ as JSON lines (one outcome per cell, with how often the run
-    prepared it), which asv's result loader does not read."""
+def _keep_outcomes(
+    results_dir: Path, records_dir: Path, commit: str, token: str, cells: list, archived: list[Path], log_path: Path,
+    benchmark_dir: Path,
+) -> tuple[Path, list]:
+    """asv keeps no skip reason and no failure message; the run's records do.  Each cell
+    of the run gets its final outcome (``reconcile``), written to results/outcomes/ as
+    JSON lines (with how often the run prepared it), which asv's result loader does not
+    read.  The outcomes, and the file."""
+    collected = records.collect(records_dir, token)
+    recorded = {outcome.cell: outcome for outcome, _ in collected}
+    preparations = {outcome.cell: count for outcome, count in collected}
+    timing_names, timed = _timing_values(cells, archived, benchmark_dir)
+    final = reconcile.final_outcomes(cells, recorded, timing_names, timed, log_path.read_text())
     path = results_dir / "outcomes" / f"{commit[:8]}-{token}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:
-        for outcome, preparations in records.collect(records_dir, token):
-            out.write(json.dumps({**outcome.to_json(), "preparations": preparations}, default=str) + "\n")
-    return path
+        for outcome in final:
+            out.write(json.dumps({**outcome.to_json(), "preparations": preparations.get(outcome.cell, 0)}, default=str) + "\n")
+    return path, final
+
+
+def _timing_values(cells: list, archived: list[Path], benchmark_dir: Path) -> tuple[dict, dict]:
+    """Each cell's asv timing benchmark, and asv's value for the cell there in this run's
+    result files (None: failed; NaN: skipped; absent: not found)."""
+    from asv import results as asv_results
+
+    suites = [b for b in presets.benchmarks(benchmark_dir) if ".time_" in b.name]
+    stored = [asv_results.Results.load(str(path)) for path in archived]
+    names, values = {}, {}
+    for cell in cells:
+        benchmark = next((b for b in suites if b.covers(cell)), None)
+        if benchmark is None:
+            continue
+        names[cell] = benchmark.name
+        for result in stored:
+            if benchmark.name in result.get_all_result_keys():
+                params = result.get_result_params(benchmark.name)
+                values[cell] = result.get_result_value(benchmark.name, params)[benchmark.index(cell)]
+    return names, values
 
 
 def _say_load() -> None:
@@ -161,6 +191,23 @@ def _this_checkouts_code(repo: Path, env: dict) -> dict:
     return expected
 
 
+def _check_final(outcomes: Path, final: list, expected: dict, status: int) -> int:
+    """The run's exit status, given its cells' final outcomes: a failure of any kind,
+    or a cell that ran another bench_lib, makes it non-zero."""
+    foreign = _other_code(outcomes, expected)
+    if foreign:
+        print(f"error: {len(foreign)} cells ran another bench_lib than this checkout's "
+              f"({expected['bench_lib_path']}, {expected['bench_lib_hash']}): {foreign[0]}", file=sys.stderr)
+        status = status or 1
+    faults = [outcome for outcome in final if outcome.status in FAULTS]
+    if faults:
+        kinds = ", ".join(f"{sum(o.status == kind for o in faults)} {kind}" for kind in FAULTS if any(o.status == kind for o in faults))
+        print(f"error: {len(faults)} cells did not give a verified time ({kinds}); the summary below has the reasons",
+              file=sys.stderr)
+        status = status or 1
+    return status
+
+
 def _other_code(outcomes: Path, expected: dict) -> list[str]:
     """Cells whose process reported another bench_lib than ``expected``."""
     found = []
@@ -262,19 +309,15 @@ def run_preset(
             if status != 0:
                 tail = log_path.read_text().splitlines()[-15:]
                 print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
-            outcomes = _keep_outcomes(results_dir, records_dir, commit, token)
-            foreign = _other_code(outcomes, expected)
-            if foreign:
-                print(f"error: {len(foreign)} cells ran another bench_lib than this checkout's "
-                      f"({expected['bench_lib_path']}, {expected['bench_lib_hash']}): {foreign[0]}", file=sys.stderr)
-                status = status or 1
             archived = results.archive_runs(results_dir, commit, token, started)
+            if archived:  # else asv aborted before saving anything: nothing to keep, publish or report
+                outcomes, final = _keep_outcomes(
+                    results_dir, records_dir, commit, token, cells, archived, log_path, repo / "benchmarks")
+                status = _check_final(outcomes, final, expected, status)
         finally:
             records.discard(records_dir, token)
             Path(run_config).unlink(missing_ok=True)
-        if not archived:  # asv aborted before saving anything: there is nothing to publish or report
-            if not outcomes.read_text().strip():
-                outcomes.unlink()
+        if not archived:
             print(f"error: asv saved no results (exit {status}); nothing of this run was recorded; see {log_path}",
                   file=sys.stderr)
             return status or 1

@@ -8,7 +8,8 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
   runs' interquartile ranges do not overlap (a difference within the recorded noise is
   ``unchanged``);
 - ``new`` / ``missing``: the cell is in one run only;
-- ``newly failing`` / ``fixed``: verified on one side, failed on the other;
+- ``newly failing`` / ``fixed``: verified on one side, failed on the other (failed,
+  invalid, crashed, timeout or oom);
 - ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
   too wide for its median, ``results.UNSTABLE_SPREAD``): neither faster nor slower;
 - ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
@@ -26,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import results
+from .outcome import FAULTS
 
 VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
 CELL = results.CELL
@@ -76,9 +78,9 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
     if row["_merge"] == "left_only":
         return "missing"
     old_ok, new_ok = row["status_old"] == "ok", row["status_new"] == "ok"
-    if row["status_old"] == "failed" and new_ok:
+    if row["status_old"] in FAULTS and new_ok:
         return "fixed"
-    if old_ok and row["status_new"] == "failed":
+    if old_ok and row["status_new"] in FAULTS:
         return "newly failing"
     if not (old_ok and new_ok):
         return "unchanged"  # skipped (or failed) on both sides

@@ -90,6 +90,12 @@ def prepare_and_record(cell: Cell, prepared_in: str) -> PreparedCell:
     A skip by the support table raises before any framework is imported."""
     if cell in _prepared:
         return _prepared[cell]
+    if records.started_without_outcome(cell):
+        raise RuntimeError(
+            f"{cell.label}: an earlier process of this run began preparing it and ended without an outcome "
+            "(it crashed or timed out; see the cell's timing benchmark): not prepared again"
+        )
+    records.mark_started(cell)
     try:
         prepared = prepare(**cell.as_dict())
     except NotImplementedError as skip:
@@ -179,7 +185,7 @@ class OutcomeSuite(CellSuite):
         outcome = records.load(cell) or verified_outcome(prepare_and_record(cell, "check"), "check")
         if outcome.status == "skipped":
             raise CellUnsupported(outcome.reason)
-        if outcome.status == "failed":
+        if outcome.status != "verified":
             raise RuntimeError(f"{cell.label} failed in preparation: {outcome.message}")
         self.outcome = outcome
 

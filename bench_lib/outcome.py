@@ -1,5 +1,7 @@
 """The outcome of preparing one cell: verified (with its errors, first-call time and
-conditions), skipped (with the reason) or failed (with the message).
+conditions), skipped (with the reason) or failed (with the message); after the run,
+``reconcile`` turns what the processes left into one final status per cell, adding
+invalid (a wrong answer), crashed, timeout and oom.
 
 One type for everything that reports on cells: the asv harness, the records shared
 between asv processes, ``verify``, and the reports.
@@ -11,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 from .cells import Cell
 
-STATUSES = ("verified", "skipped", "failed")
+STATUSES = ("verified", "skipped", "failed", "invalid", "crashed", "timeout", "oom")
+FAULTS = ("failed", "invalid", "crashed", "timeout", "oom")  # what makes a run fail
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,8 @@ class Outcome:
             raise ValueError(f"unknown status {self.status!r}; expected one of {STATUSES}")
         if self.status == "skipped" and not self.reason:
             raise ValueError("a skipped outcome needs its reason")
-        if self.status == "failed" and not self.message:
-            raise ValueError("a failed outcome needs its message")
+        if self.status in FAULTS and not self.message:
+            raise ValueError(f"a {self.status} outcome needs its message")
 
     @property
     def error(self) -> float | None:

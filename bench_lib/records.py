@@ -78,6 +78,22 @@ def shared(name: str, compute):
     return value
 
 
+def mark_started(cell: Cell) -> None:
+    """Say that a process of this run began preparing ``cell``: one that crashes or
+    hangs leaves the mark without an outcome, and the cell's other benchmarks then fail
+    at once instead of preparing (and hanging) again."""
+    run = run_directory()
+    if run is not None:
+        path = _path(run, cell).with_suffix(".started")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+def started_without_outcome(cell: Cell) -> bool:
+    run = run_directory()
+    return run is not None and _path(run, cell).with_suffix(".started").exists() and load(cell) is None
+
+
 def save(outcome: Outcome) -> None:
     run = run_directory()
     if run is None:

@@ -259,7 +259,7 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
     for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
         lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
-    reasons = results.as_objects(table[(table.metric == "time") & (table.status.isin(["skipped", "failed"]))])
+    reasons = results.as_objects(table[(table.metric == "time") & ~table.status.isin(["ok", "not_measured"])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):

@@ -52,9 +52,11 @@ METRICS = {
     "track_device_memory": ("device_memory", "bytes"),
     "track_approximation_error": ("approximation_error", "relative error"),
 }
-# ok: a number; skipped: the support table's reason; failed: the failure message;
-# not_measured: the cell ran but this metric has no value there (peak memory off the CPU)
-STATUSES = ("ok", "skipped", "failed", "not_measured")
+# ok: a number; skipped: the support table's reason; invalid: a wrong answer (never
+# timed); failed, crashed, timeout, oom: what stopped the cell (see reconcile.py), with
+# its message; not_measured: the cell ran but this metric has no value there (peak
+# memory off the CPU)
+STATUSES = ("ok", "skipped", "invalid", "failed", "crashed", "timeout", "oom", "not_measured")
 CATEGORIES = {
     "workload": workloads.WORKLOADS,
     "model": MODELS,

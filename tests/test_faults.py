@@ -94,3 +94,76 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     assert moved.read_text() == text and not damaged.exists()
     assert f"moved the damaged result file {damaged}" in capsys.readouterr().err
     assert len(results.load(copy, REPO / "benchmarks")) > 0
+
+
+# Faults planted in a clone's prepare(): the smoke preset's grad dies while it is timed
+# (after verification), its HVP hangs in preparation, its mlp Hessian answers wrong.
+PLANTED = {
+    "    outputs = program.to_numpy(out)\n": (
+        "    outputs = program.to_numpy(out)\n"
+        "    if cell.workload == 'hessian' and cell.model == 'mlp':\n"
+        "        outputs = {key: 2 * value for key, value in outputs.items()}  # planted: a wrong answer\n"
+    ),
+    "    return PreparedCell(\n        cell, call,": (
+        "    if cell.workload == 'grad' and execution == 'compiled':\n"
+        "        import os as _os\n"
+        "        call = lambda: _os.abort()  # noqa: E731  planted: dies while timed\n"
+        "    return PreparedCell(\n        cell, call,"
+    ),
+    "    module, arrays = _build(cell)\n    started = time.perf_counter()\n": (
+        "    if cell.workload == 'hvp' and execution == 'compiled':\n"
+        "        time.sleep(3600)  # planted: hangs\n"
+        "    module, arrays = _build(cell)\n    started = time.perf_counter()\n"
+    ),
+}
+TIMEOUT = 20
+
+
+@pytest.mark.slow
+def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_once(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    api = clone / "bench_lib" / "api.py"
+    source = api.read_text()
+    for anchor, planted in PLANTED.items():
+        assert source.count(anchor) == 1, anchor
+        source = source.replace(anchor, planted)
+    api.write_text(source)
+    harness = clone / "bench_lib" / "harness.py"
+    harness.write_text(harness.read_text().replace("timeout = 300", f"timeout = {TIMEOUT}")
+                       .replace("timeout = 900", f"timeout = {TIMEOUT}"))
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "commit", "--quiet", "-am", "planted faults"], cwd=clone, check=True)
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps({
+        "version": 1, "project": "higher-order-ad-bench", "repo": str(clone), "branches": ["main"],
+        "environment_type": "existing", "benchmark_dir": str(clone / "benchmarks"), "env_dir": str(tmp_path / "env"),
+        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
+    }))
+
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config)],
+                         cwd=clone, capture_output=True, text=True, timeout=900)
+    elapsed = time.monotonic() - started
+    assert run.returncode != 0 and "cells did not give a verified time" in run.stderr
+    table = results.load(tmp_path / "results", clone / "benchmarks")
+    times = table[table.metric == "time"].set_index(["workload", "model", "execution"])
+    status = times.status.astype(str).to_dict()
+    assert status == {
+        ("grad", "mlp", "graph"): "skipped", ("grad", "mlp", "compiled"): "crashed",
+        ("hvp", "mlp", "graph"): "skipped", ("hvp", "mlp", "compiled"): "timeout",
+        ("hessian", "mlp", "compiled"): "invalid", ("hessian", "rosenbrock", "compiled"): "ok",
+        ("unrolled", "mlp", "compiled"): "ok",
+    }
+    reasons = times.reason.astype(str).to_dict()
+    assert f"stopped after {TIMEOUT}" in reasons[("hvp", "mlp", "compiled")]
+    assert "died without a result" in reasons[("grad", "mlp", "compiled")]
+    assert reasons[("hessian", "mlp", "compiled")].startswith("VerificationError")
+    # The crashed cell's other metrics are not passed off as a verified cell's either
+    grad = table[(table.workload == "grad") & (table.execution == "compiled")]
+    assert set(grad.status.astype(str)) == {"crashed"}
+    # The hang cost one timeout, not one per asv benchmark of the cell (five)
+    assert elapsed < 3 * TIMEOUT + 120, elapsed
+    summary = (tmp_path / "results" / "report" / "summary.md").read_text()
+    for word in ("| crashed | 1 |", "| timeout | 1 |", "| invalid | 1 |"):
+        assert word in summary, summary
