@@ -23,8 +23,10 @@ from .cells import Cell
 from .harness import suite_values
 from .outcome import Outcome
 
-BENCHMARK_LINE = re.compile(r"^\[\s*[\d.]+%\] ·+ (?P<name>\S+)")
-PARAMETERS = "For parameters: "
+# "[ 61.54%] ··· hvp.MlpHVP.time_hvp   1/648 failed": a benchmark's results begin
+BENCHMARK_LINE = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?P<name>\w+(?:\.\w+)+)(?:\s|$)")
+# "For parameters: 'jax', 'fwd_rev', ..." (indented, or after "[ 61.54%] ····")
+PARAMETERS = re.compile(r"For parameters: (?P<params>.*)$")
 
 
 def failure_texts(log_text: str) -> dict[tuple[str, str], str]:
@@ -38,8 +40,9 @@ def failure_texts(log_text: str) -> dict[tuple[str, str], str]:
             benchmark, current = matched.group("name"), None
             continue
         stripped = line.strip()
-        if benchmark and stripped.startswith(PARAMETERS):
-            current = found.setdefault((benchmark, stripped[len(PARAMETERS):]), [])
+        parameters = PARAMETERS.search(stripped)
+        if benchmark and parameters:
+            current = found.setdefault((benchmark, parameters.group("params").strip()), [])
         elif current is not None and stripped:
             current.append(stripped)
     return {key: "\n".join(lines) for key, lines in found.items()}
