@@ -20,7 +20,7 @@ from pathlib import Path
 from asv import util as asv_util
 from asv.config import Config
 
-from . import conditions, flops, gpu, presets, provenance, publish, reconcile, records, results
+from . import conditions, flops, gpu, preflight, presets, provenance, publish, reconcile, records, results
 from .outcome import FAULTS
 
 
@@ -181,8 +181,7 @@ def _this_checkouts_code(repo: Path, env: dict) -> dict:
     as asv starts them imports it; ``env`` gets the path.  What they must report."""
     env["ASV_PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [os.environ.get("ASV_PYTHONPATH")])])
     expected = provenance.checkout(repo)
-    as_asv = {key: value for key, value in env.items() if key not in ("ASV_PYTHONPATH", "PYTHONPATH")}
-    seen = provenance.as_seen_by({**as_asv, "PYTHONPATH": env["ASV_PYTHONPATH"]}, sys.executable)
+    seen = provenance.as_seen_by(_as_asv_starts(env), sys.executable)
     if seen.get("bench_lib_path") != expected["bench_lib_path"]:
         raise ValueError(
             f"asv's benchmark processes would import bench_lib from {seen.get('bench_lib_path')} "
@@ -206,6 +205,15 @@ def _check_final(outcomes: Path, final: list, expected: dict, status: int) -> in
               file=sys.stderr)
         status = status or 1
     return status
+
+
+def _as_asv_starts(env: dict) -> dict:
+    """The environment asv gives its benchmark processes: ASV_PYTHONPATH becomes their
+    PYTHONPATH, any other PYTHONPATH is dropped."""
+    started = {key: value for key, value in env.items() if key not in ("ASV_PYTHONPATH", "PYTHONPATH")}
+    if env.get("ASV_PYTHONPATH"):
+        started["PYTHONPATH"] = env["ASV_PYTHONPATH"]
+    return started
 
 
 def _other_code(outcomes: Path, expected: dict) -> list[str]:
@@ -281,6 +289,8 @@ def run_preset(
     if changed:
         env[conditions.UNCOMMITTED_ENV] = " ".join(changed)
     expected = _this_checkouts_code(repo, env)
+    for note in preflight.check(cells, _as_asv_starts(env), repo):  # a broken framework stops here
+        print(note, flush=True)
     with run_lock(results_dir, token, wait):  # one run at a time per results folder
         # asv merges a run into the commit's file: a damaged one would abort it or be lost
         results.check_readable(results_dir, move_damaged)

@@ -104,3 +104,35 @@ def test_overhead_with_no_cell_to_measure_is_an_error_not_a_perfect_score(smoke_
     status = main(["overhead", "--preset", "smoke", "--config", str(work / "asv.conf.json"), "--min-ms", "1e9"])
     assert status == 2
     assert "nothing to measure" in capsys.readouterr().err
+
+
+def test_a_framework_that_fails_to_import_stops_the_run_in_one_line(tmp_path):
+    import os
+
+    fake = tmp_path / "fake" / "jax"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('planted: libjax.so is missing')\n")
+    # asv hands ASV_PYTHONPATH to its benchmark processes: so does the check before the run
+    run = bench("--preset", "smoke", "--config", str(config_in(tmp_path)), "--allow-uncommitted",
+                env={**os.environ, "ASV_PYTHONPATH": str(tmp_path / "fake")})
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: jax is installed but fails to import (jax): ImportError: planted: libjax.so is missing: fix the "
+        "environment (make setup), or uninstall it to skip its cells"
+    ]
+    assert not (tmp_path / "results").exists()
+
+
+def test_versions_other_than_the_pins_and_gpu_cells_without_a_gpu_are_said_once(tmp_path, monkeypatch):
+    from bench_lib import gpu, preflight, presets
+
+    (tmp_path / "constraints.txt").write_text("jax==0.0.1\njaxlib==0.0.1\n")
+    notes = preflight.version_notes({"jax"}, tmp_path / "constraints.txt")
+    assert len(notes) == 2 and notes[0].startswith(f"note: jax {conditions.package_version('jax')} is installed; "
+                                                   "constraints.txt pins 0.0.1")
+    assert preflight.version_notes({"jax"}, REPO / "constraints.txt") == []  # this venv is the pinned one
+    monkeypatch.setattr(gpu, "driver_conditions", lambda: {})
+    cells = [c for c in presets.get("gpu").cells() if c.backend == "jax" and c.workload == "grad" and c.size == "L"]
+    notes = preflight.check(cells, dict(__import__("os").environ), REPO)
+    assert notes == [f"note: {len(cells)} GPU cells and no GPU here (no nvidia-smi): each will be a skip with the "
+                     "framework's reason"]
