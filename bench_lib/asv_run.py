@@ -11,8 +11,11 @@ import fcntl
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -91,16 +94,62 @@ LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
 PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT reached the run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(signum)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the run that started it dies (even by
+    SIGKILL), so that no asv is left running on its own (Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_logged(command: list[str], cwd: Path, env: dict, log, show: re.Pattern | None = None) -> int:
     """Run ``command`` with all its output in ``log``, echoing the lines ``show``
     matches (asv's per-parameter grids and every framework's start-up banner stay in
-    the log)."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        log.write(line)
-        if show is not None and show.match(line):
-            print(line.rstrip(), flush=True)
-    return process.wait()
+    the log).  It runs in a process group of its own: when the run is interrupted, the
+    whole group (asv and its benchmark processes) is stopped before the run goes on
+    with its clean-up."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        for line in process.stdout:
+            log.write(line)
+            if show is not None and show.match(line):
+                print(line.rstrip(), flush=True)
+        return process.wait()
+    except BaseException:
+        _stop_group(process)
+        raise
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            os.killpg(process.pid, signal.SIGKILL)  # benchmark processes asv left behind
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
 
 
 def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
@@ -267,7 +316,6 @@ def run_preset(
             f"preset {preset_name!r} has no cells of workloads {list(workloads)}, models {list(models)} and sizes "
             f"{list(sizes)}"
         )
-    regexes = presets.asv_regexes(cells, repo / "benchmarks")
     if machine is None and any(cell.device == "gpu" for cell in cells):
         machine = gpu.machine_name()
     named = ("--machine", machine) if machine else ()
@@ -282,81 +330,153 @@ def run_preset(
     settings = Config.load(str(repo / config))
     results_dir, html_dir = (repo / settings.results_dir).resolve(), (repo / settings.html_dir).resolve()
     # One token for the whole run: the check processes read what the timing processes
-    # recorded, in a folder of this checkout that the run removes when it ends.
+    # recorded, in a folder of the results that the run removes when it ends.
     token = f"{preset_name}-{uuid.uuid4().hex[:12]}"
-    records_dir = (repo / ".asv" / "records").resolve()
+    records_dir = results_dir / RECORDS
     env = {**os.environ, records.RUN_ID_ENV: token, records.RECORDS_DIR_ENV: str(records_dir)}
     if changed:
         env[conditions.UNCOMMITTED_ENV] = " ".join(changed)
     expected = _this_checkouts_code(repo, env)
     for note in preflight.check(cells, _as_asv_starts(env), repo):  # a broken framework stops here
         print(note, flush=True)
-    with run_lock(results_dir, token, wait):  # one run at a time per results folder
-        # asv merges a run into the commit's file: a damaged one would abort it or be lost
-        results.check_readable(results_dir, move_damaged)
+    chunks = presets.regexes_by_workload(cells, repo / "benchmarks")
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with run_lock(results_dir, token, wait):  # one run at a time per results folder
+            # asv merges a run into the commit's file: a damaged one would abort it or be lost
+            results.check_readable(results_dir, move_damaged)
+            _remove_leftovers(results_dir)
+            env["TMPDIR"] = str(_scratch(token))  # asv's temporary files, removed with the run's records
+            return _run_locked(
+                preset_name, preset, repo, config, commit, cells, chunks, token, records_dir, env, expected, named,
+                extra_asv_args, results_dir, html_dir, threads,
+            )
+    except Interrupted as interrupted:
+        print(f"interrupted by {interrupted}: asv and its benchmark processes were stopped; the workloads that "
+              "finished are kept (results and outcomes); the rest was not run", file=sys.stderr)
+        return 128 + interrupted.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-        run_config = _with_conditions(repo, config, token, threads)
-        log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = asv_command(
-            "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
-            "--launch-method", "forkserver", "--show-stderr", *named,
-        )
-        for regex in regexes:
-            command += ["--bench", regex]
-        command += list(extra_asv_args)
-        print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
-        print(f"asv's own output: {log_path}", flush=True)
-        _say_load()
-        started = time.time()
-        try:
-            with log_path.open("w") as log:
-                described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
-                if described != 0:
-                    print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
-                    return described
-                status = _run_logged(command, repo, env, log, show=PROGRESS)
-            if status != 0:
-                tail = log_path.read_text().splitlines()[-15:]
-                print(f"asv run failed (exit {status}); the end of {log_path}:", *tail, sep="\n", file=sys.stderr)
-            archived = results.archive_runs(results_dir, commit, token, started)
-            if archived:  # else asv aborted before saving anything: nothing to keep, publish or report
-                outcomes, final = _keep_outcomes(
-                    results_dir, records_dir, commit, token, cells, archived, log_path, repo / "benchmarks")
-                status = _check_final(outcomes, final, expected, status)
-        finally:
-            records.discard(records_dir, token)
-            Path(run_config).unlink(missing_ok=True)
-        if not archived:
-            print(f"error: asv saved no results (exit {status}); nothing of this run was recorded; see {log_path}",
-                  file=sys.stderr)
-            return status or 1
-        # After the run, not during it: the report holds each cell's FLOP rate against it.
-        print("measuring the machine's peak FLOP rate (dense matmuls) for the report", flush=True)
-        for machine_name in sorted({path.parent.name for path in archived}):
-            flops.record_peak(results_dir, machine_name, threads)
-        try:
-            with log_path.open("a") as log:
-                published = publish.publish(config, repo, html_dir, log=log)
-        except Exception as error:  # the results stand; the run still fails
-            print(f"error: the dashboard was not published: {type(error).__name__}: {error}", file=sys.stderr)
-            published = 1
-        summary, report_path = _write_report(results_dir, repo / "benchmarks", token)
-        # What the user reads last: the run's summary, then where everything is.
-        print(f"\n{summary}")
-        print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
-        print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
-        for path in archived:
-            print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
-        if report_path is not None:
-            print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
-        if published == 0:
-            print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
-        else:
-            print(f"error: no dashboard: publishing failed (the results above are recorded); see {log_path}",
-                  file=sys.stderr)
-        print(f"asv's own output: {log_path}")
-        return status or (1 if published != 0 else 0)
+
+RECORDS = ".records"  # results/.records/<run id>/: the processes' records, while a run lasts
+# <system temp>/bench-asv-<pid>-<run id>/: asv's temporary files (its forkserver's socket
+# among them, whose path must stay short), while the run of that pid lasts
+SCRATCH_PREFIX = "bench-asv-"
+
+
+def _scratch(token: str) -> Path:
+    path = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{token}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(results_dir: Path) -> None:
+    """What killed runs left: their records (under the lock, no other run uses them)
+    and asv's temporary files of runs whose process is gone."""
+    left = sorted((results_dir / RECORDS).glob("*"))
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            left.append(path)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    if left:
+        print(f"removed what {len(left)} earlier runs left behind (killed?): {', '.join(p.name for p in left[:4])}",
+              flush=True)
+
+
+def _run_locked(
+    preset_name, preset, repo, config, commit, cells, chunks, token, records_dir, env, expected, named, extra_asv_args,
+    results_dir, html_dir, threads,
+) -> int:
+    """The run itself, holding the results folder: asv once per workload, each saving
+    its results, outcomes and archive before the next starts (asv saves only when it
+    ends: a killed run keeps the workloads that finished), then the peak, the dashboard
+    and the report."""
+    run_config = _with_conditions(repo, config, token, threads)
+    log_path = results_dir / LOGS / f"{commit[:8]}-{token}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"asv: {len(cells)} cells of preset {preset_name!r} ({preset.description}), commit {commit[:8]}", flush=True)
+    print(f"asv's own output: {log_path}", flush=True)
+    _say_load()
+    started = time.time()
+    status, archived, outcomes, done = 0, [], None, []
+    try:
+        with log_path.open("w") as log:
+            described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
+            if described != 0:
+                print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
+                return described
+            for workload, regexes in chunks.items():
+                command = asv_command(
+                    "run", "--config", run_config, "--python=same", "--set-commit-hash", commit,
+                    "--launch-method", "forkserver", "--show-stderr", *named,
+                )
+                for regex in regexes:
+                    command += ["--bench", regex]
+                command += list(extra_asv_args)
+                log.write(f"=== {workload}: asv run\n")
+                log.flush()
+                chunk_status = _run_logged(command, repo, env, log, show=PROGRESS)
+                log.flush()
+                if chunk_status != 0:
+                    tail = log_path.read_text().splitlines()[-15:]
+                    print(f"asv run of the {workload} cells failed (exit {chunk_status}); the end of {log_path}:",
+                          *tail, sep="\n", file=sys.stderr)
+                status = status or chunk_status
+                done += [cell for cell in cells if cell.workload == workload]
+                archived = results.archive_runs(results_dir, commit, token, started)
+                if archived:  # else asv saved nothing yet: nothing to keep
+                    outcomes, final = _keep_outcomes(
+                        results_dir, records_dir, commit, token, done, archived, log_path, repo / "benchmarks")
+        if archived:
+            status = _check_final(outcomes, final, expected, status)
+    finally:
+        records.discard(records_dir, token)
+        shutil.rmtree(env["TMPDIR"], ignore_errors=True)
+        Path(run_config).unlink(missing_ok=True)
+    if not archived:
+        print(f"error: asv saved no results (exit {status}); nothing of this run was recorded; see {log_path}",
+              file=sys.stderr)
+        return status or 1
+    # After the run, not during it: the report holds each cell's FLOP rate against it.
+    print("measuring the machine's peak FLOP rate (dense matmuls) for the report", flush=True)
+    for machine_name in sorted({path.parent.name for path in archived}):
+        flops.record_peak(results_dir, machine_name, threads)
+    try:
+        with log_path.open("a") as log:
+            published = publish.publish(config, repo, html_dir, log=log)
+    except Exception as error:  # the results stand; the run still fails
+        print(f"error: the dashboard was not published: {type(error).__name__}: {error}", file=sys.stderr)
+        published = 1
+    summary, report_path = _write_report(results_dir, repo / "benchmarks", token)
+    # What the user reads last: the run's summary, then where everything is.
+    print(f"\n{summary}")
+    print(f"results: {results_dir} (asv JSON, commit {commit[:8]})")
+    print(f"cell outcomes: {outcomes} (skip reasons, failure messages, errors, conditions)")
+    for path in archived:
+        print(f"this run's results, kept: {path} (`bench_lib.results.load` reads every kept run)")
+    if report_path is not None:
+        print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
+    if published == 0:
+        print(f"dashboard: {html_dir}/index.html (`asv preview` serves it; it needs no network)")
+    else:
+        print(f"error: no dashboard: publishing failed (the results above are recorded); see {log_path}",
+              file=sys.stderr)
+    print(f"asv's own output: {log_path}")
+    return status or (1 if published != 0 else 0)
 
 
 def _write_report(results_dir: Path, benchmark_dir: Path, run_id: str) -> tuple[str, Path | None]:

@@ -237,13 +237,20 @@ def benchmarks(benchmark_dir: str | Path = "benchmarks") -> list[Benchmark]:
 
 def asv_regexes(cells, benchmark_dir: str | Path = "benchmarks") -> list[str]:
     """One ``--bench`` expression per asv benchmark, matching exactly these cells."""
+    return [regex for regexes in regexes_by_workload(cells, benchmark_dir).values() for regex in regexes]
+
+
+def regexes_by_workload(cells, benchmark_dir: str | Path = "benchmarks") -> dict[str, list[str]]:
+    """``asv_regexes`` grouped by the workload of their benchmarks, in suite order."""
     suite = benchmarks(benchmark_dir)
+    workload_of = {benchmark.name: benchmark.workload for benchmark in suite}
     by_benchmark: dict[str, list[str]] = {}
     for cell in cells:
         for benchmark in suite:
             if benchmark.covers(cell):
                 values = ", ".join(repr(value) for value in suite_values(cell))
                 by_benchmark.setdefault(benchmark.name, []).append(re.escape(values))
-    return [
-        f"^{re.escape(name)}\\(({'|'.join(params)})\\)$" for name, params in by_benchmark.items()
-    ]
+    grouped: dict[str, list[str]] = {}
+    for name, params in by_benchmark.items():
+        grouped.setdefault(workload_of[name], []).append(f"^{re.escape(name)}\\(({'|'.join(params)})\\)$")
+    return grouped

@@ -52,28 +52,28 @@ def value(results, name, params):
 @pytest.mark.slow
 def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
     results, work, stdout = smoke_results
-    compiled = ("jax", "fwd_rev", "compiled", "S", "cpu", "float32")
+    compiled = ("jax", "fwd_rev", "compiled", "S", "cpu", "float32", "strict")
     assert 0 < value(results, "hvp.MlpHVP.time_hvp", compiled) < 1.0
     assert 0 < value(results, "hvp.MlpHVPChecks.track_error", compiled) <= 1e-4
     assert value(results, "hvp.MlpHVPChecks.track_first_call", compiled) > 0
-    assert value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32")) > 0
-    vmap = ("jax", "vmap_hvp", "compiled", "XXS", "cpu", "float32")
+    assert value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32", "strict")) > 0
+    vmap = ("jax", "vmap_hvp", "compiled", "XXS", "cpu", "float32", "strict")
     assert 0 < value(results, "hessian.MlpHessian.time_hessian", vmap) < 1.0
     assert value(results, "hessian.MlpHessianChecks.track_peak_memory", vmap) >= 586 * 586 * 4
-    loop = ("jax", "loop_hvp", "compiled", 100, "cpu", "float32")
+    loop = ("jax", "loop_hvp", "compiled", 100, "cpu", "float32", "strict")
     assert 0 < value(results, "hessian.RosenbrockHessianByRows.time_hessian", loop) < 1.0
     assert 0 < value(results, "hessian.RosenbrockHessianChecks.track_error", loop) <= 1e-4
     # K and the optimizer are asv parameters; first-order MAML is timed, verified
     # against its own reference, and its distance to the exact outputs recorded.
-    maml = ("jax", "first_order", "compiled", "S", "cpu", "float32", 10, "sgd")
+    maml = ("jax", "first_order", "compiled", "S", "cpu", "float32", "strict", 10, "sgd")
     assert 0 < value(results, "unrolled.MlpUnrolled.time_unrolled", maml) < 1.0
     assert 0 < value(results, "unrolled.MlpUnrolledChecks.track_error", maml) <= 1e-4
     assert value(results, "unrolled.MlpUnrolledFirstOrder.track_approximation_error", maml) > 0.1
     # A skip (jax has no graph mode) is NaN in asv's JSON, a failure would be null.
-    skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32"))
+    skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32", "strict"))
     assert skipped is not None and math.isnan(skipped)
     # Cells outside the preset were not run.
-    outside = value(results, "grad.MlpGrad.time_grad", ("torch", "eager", "S", "cpu", "float32"))
+    outside = value(results, "grad.MlpGrad.time_grad", ("torch", "eager", "S", "cpu", "float32", "strict"))
     assert outside is None or math.isnan(outside)
     assert (work / "html" / "index.html").exists()
     assert "results:" in stdout and "dashboard:" in stdout
@@ -114,8 +114,9 @@ def test_asv_runs_the_timing_benchmark_first_so_each_cell_is_prepared_once(smoke
 
 @pytest.mark.slow
 def test_the_run_leaves_no_records_behind(smoke_results):
-    leftover = REPO / ".asv" / "records"
-    assert not leftover.exists() or not [p for p in leftover.iterdir() if p.name.startswith("smoke-")]
+    _, work, _ = smoke_results
+    leftover = work / "results" / ".records"
+    assert not leftover.exists() or not list(leftover.iterdir())
 
 
 def test_bad_thread_count_stops_the_run_before_asv_records_anything():
@@ -137,7 +138,7 @@ def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
             timed = [mode for b in ours if ".time_" in b.name for mode in b.modes]
             assert sorted(timed) == sorted(workload.modes), (name, model)
             tracks = {b.name.rsplit(".", 1)[1] for b in ours if ".track_" in b.name and b.modes == workload.modes}
-            assert tracks == {"track_error", "track_first_call", "track_peak_memory"}, (name, model)
+            assert tracks == {"track_error", "track_first_call", "track_peak_memory", "track_device_memory"}, (name, model)
             approximated = [mode for b in ours if b.name.endswith(".track_approximation_error") for mode in b.modes]
             assert approximated == list(workload.approximations), (name, model)
 

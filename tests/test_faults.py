@@ -4,6 +4,7 @@ what it is not."""
 
 import json
 import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -186,3 +187,52 @@ def test_asvs_words_for_a_failed_process_become_a_status_and_a_reason():
     assert reconcile.classify(jax) == ("timeout", "the process was stopped after 20 s (asv's timeout)")
     assert reconcile.classify(torch) == ("oom", "out of memory: MemoryError: Unable to allocate 64.0 GiB")
     assert reconcile.classify("Segmentation fault")[0] == "crashed"
+
+
+def start_bench(config, *args):
+    return subprocess.Popen(
+        [sys.executable, "-u", "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
+         "--allow-uncommitted", *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_workload(process, workload: str) -> list[str]:
+    """Read the run's output until asv starts on ``workload``'s benchmarks."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if f"··· {workload}." in line:
+            return seen
+    raise AssertionError("the run ended before reaching " + workload + ": " + "".join(seen[-20:]))
+
+
+def still_running(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in found if "pgrep" not in line]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [15, 9])
+def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum):
+    config = config_in(tmp_path)
+    process = start_bench(config)
+    wait_for_workload(process, "hessian")  # grad and hvp have finished
+    process.send_signal(signum)
+    process.wait(timeout=120)
+    if signum == 15:
+        assert process.returncode == 128 + 15
+        assert "interrupted by SIGTERM" in process.stderr.read()
+    deadline = time.monotonic() + 60  # a killed asv's benchmark process may end its cell first
+    while still_running(str(config)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert still_running(str(config)) == []
+    kept = results.load(tmp_path / "results", REPO / "benchmarks")
+    assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
+    assert (tmp_path / "results" / LOCK).read_text() == "" or signum == 9  # SIGKILL: no clean-up, the kernel unlocks
+    # The next run removes what a killed one left, and runs
+    after = bench(config, "--workloads", "grad")
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert ("removed what" in after.stdout) == (signum == 9)
+    assert not list((tmp_path / "results" / ".records").glob("*"))
+    assert not [p for p in Path(tempfile.gettempdir()).glob("bench-asv-*") if str(process.pid) in p.name]
