@@ -39,7 +39,7 @@ def _bench(args) -> int:
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
-        wait=args.wait,
+        wait=args.wait, timeout=args.timeout,
     )
 
 
@@ -165,6 +165,11 @@ def main(argv=None) -> int:
     )
     bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
     bench.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
+    bench.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="each benchmark's timeout (default: each suite's own, 300 or 900 s); asv's `-a timeout=N` after `--` "
+        "does the same",
+    )
     bench.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS",
         help="wait this long for another run writing to the same results folder (default: stop at once)",

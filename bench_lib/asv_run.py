@@ -24,6 +24,7 @@ from asv import util as asv_util
 from asv.config import Config
 
 from . import conditions, flops, gpu, preflight, presets, provenance, publish, reconcile, records, results
+from .harness import TIMEOUT_ENV
 from .outcome import FAULTS
 
 
@@ -209,6 +210,33 @@ def run_lock(results_dir: Path, token: str, wait: float = 0.0):
         os.close(descriptor)
 
 
+def _asked_timeout(asv_args) -> float | None:
+    """The timeout in asv's own ``-a timeout=N`` (``--attribute``), which asv would
+    ignore for these suites (they set one); None where not given."""
+    args = list(asv_args)
+    for index, arg in enumerate(args):
+        value = None
+        if arg in ("-a", "--attribute") and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--attribute="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-a") and len(arg) > 2:
+            value = arg[2:]
+        if value and value.startswith("timeout="):
+            return _positive_seconds(value.split("=", 1)[1], "-a timeout")
+    return None
+
+
+def _positive_seconds(raw: str, what: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{what} must be a positive number of seconds, got {raw!r}")
+    return seconds
+
+
 def _check_paths(repo: Path, config: str) -> None:
     """A repository and configuration that cannot be used, named before anything runs."""
     if not repo.is_dir():
@@ -293,6 +321,7 @@ def run_preset(
     allow_uncommitted: bool = False,
     move_damaged: bool = False,
     wait: float = 0.0,
+    timeout: float | None = None,
 ) -> int:
     """Run the preset's cells (those of ``workloads``, ``models`` and ``sizes`` where given) with
     asv, publish the dashboard; return asv's exit status.  ``machine`` is asv's machine
@@ -336,6 +365,9 @@ def run_preset(
     env = {**os.environ, records.RUN_ID_ENV: token, records.RECORDS_DIR_ENV: str(records_dir)}
     if changed:
         env[conditions.UNCOMMITTED_ENV] = " ".join(changed)
+    limit = _positive_seconds(str(timeout), "--timeout") if timeout is not None else _asked_timeout(extra_asv_args)
+    if limit is not None:
+        env[TIMEOUT_ENV] = str(limit)
     expected = _this_checkouts_code(repo, env)
     for note in preflight.check(cells, _as_asv_starts(env), repo):  # a broken framework stops here
         print(note, flush=True)

@@ -19,6 +19,7 @@ costs a dictionary lookup, not a rebuild.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import records, workloads
@@ -32,6 +33,16 @@ from .support import CellUnsupported
 SUITE_VERSION = "1"
 
 _prepared: dict[Cell, PreparedCell] = {}
+# asv takes `-a timeout=N` only for benchmarks that set no timeout of their own, and
+# these do: `bench --timeout N` (or `-a timeout=N` after `--`) sets this instead, read
+# when asv imports the suites.
+TIMEOUT_ENV = "BENCH_TIMEOUT"
+
+
+def timeout_or(default: float) -> float:
+    """The suite's timeout: $BENCH_TIMEOUT seconds where set, else ``default``."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    return float(raw) if raw else default
 
 
 def suite_params(workload: str, model: str, modes: tuple | None = None) -> tuple[list[str], list[list]]:
@@ -144,7 +155,7 @@ class TimeSuite(CellSuite):
     warmup_time = 0.5
     repeat = (5, 1000, 2.0)
     # Covers a framework import, the slowest compile the default preset runs and timing.
-    timeout = 300
+    timeout = timeout_or(300)
 
     def setup(self, *params):
         cell = self._cell(params)
@@ -171,14 +182,14 @@ class SlowTimeSuite(TimeSuite):
     warmup_time = 0.0
     number = 1
     repeat = (1, 5, 4.0)
-    timeout = 900
+    timeout = timeout_or(900)
 
 
 class OutcomeSuite(CellSuite):
     """Track metrics of a cell's outcome: the timing process's record when one exists,
     else the cell is prepared here."""
 
-    timeout = 300
+    timeout = timeout_or(300)
 
     def setup(self, *params):
         cell = self._cell(params)
@@ -197,7 +208,7 @@ class UnrolledTimeSuite(TimeSuite):
     slowest eager cell's preparation (first call and warm-up) and samples."""
 
     repeat = (3, 1000, 2.0)
-    timeout = 900
+    timeout = timeout_or(900)
 
 
 class CheckSuite(OutcomeSuite):
