@@ -6,8 +6,6 @@ This is what ``make bench`` calls.  It uses asv's own commands only: ``asv machi
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import re
@@ -15,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +21,7 @@ from asv import util as asv_util
 from asv.config import Config
 
 from . import conditions, flops, gpu, preflight, presets, provenance, publish, reconcile, records, results
+from .run_control import RECORDS, Interrupted, interrupt, remove_leftovers, run_lock, run_logged, scratch
 from .harness import TIMEOUT_ENV
 from .outcome import FAULTS
 
@@ -95,64 +93,6 @@ LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
 PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
 
 
-class Interrupted(Exception):
-    """SIGTERM or SIGINT reached the run."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _interrupt(signum, _frame):
-    raise Interrupted(signum)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL it when the run that started it dies (even by
-    SIGKILL), so that no asv is left running on its own (Linux; elsewhere nothing)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _run_logged(command: list[str], cwd: Path, env: dict, log, show: re.Pattern | None = None) -> int:
-    """Run ``command`` with all its output in ``log``, echoing the lines ``show``
-    matches (asv's per-parameter grids and every framework's start-up banner stay in
-    the log).  It runs in a process group of its own: when the run is interrupted, the
-    whole group (asv and its benchmark processes) is stopped before the run goes on
-    with its clean-up."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True, preexec_fn=_die_with_parent)
-    try:
-        for line in process.stdout:
-            log.write(line)
-            if show is not None and show.match(line):
-                print(line.rstrip(), flush=True)
-        return process.wait()
-    except BaseException:
-        _stop_group(process)
-        raise
-
-
-def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            os.killpg(process.pid, signal.SIGKILL)  # benchmark processes asv left behind
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
-
-
 def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     """A copy of the asv configuration whose matrix names the run's thread count as an
     environment variable: asv then puts it in the environment's name, so `asv compare`
@@ -172,42 +112,6 @@ def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
     return str(path)
-
-
-LOCK = ".run.lock"  # results/.run.lock: held by the run writing there (not JSON: asv ignores it)
-
-
-@contextlib.contextmanager
-def run_lock(results_dir: Path, token: str, wait: float = 0.0):
-    """Hold ``results_dir`` for one run: a second run into the same folder waits up to
-    ``wait`` seconds, then stops with a message naming the holder.  (Two runs at once
-    lost one's results to the other's merge, published a dashboard without index.html,
-    and timed under each other's load.)  The kernel drops the lock when its holder dies,
-    so a killed run leaves none behind."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / LOCK
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(descriptor, 4096, 0).decode(errors="replace").strip() or "another process"
-                os.close(descriptor)
-                raise ValueError(
-                    f"another run is writing to {results_dir} ({holder}); let it finish, or pass --wait SECONDS"
-                ) from None
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-    try:
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"run {token}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
-        yield
-    finally:
-        os.ftruncate(descriptor, 0)
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        os.close(descriptor)
 
 
 def _asked_timeout(asv_args) -> float | None:
@@ -372,13 +276,13 @@ def run_preset(
     for note in preflight.check(cells, _as_asv_starts(env), repo):  # a broken framework stops here
         print(note, flush=True)
     chunks = presets.regexes_by_workload(cells, repo / "benchmarks")
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with run_lock(results_dir, token, wait):  # one run at a time per results folder
             # asv merges a run into the commit's file: a damaged one would abort it or be lost
             results.check_readable(results_dir, move_damaged)
-            _remove_leftovers(results_dir)
-            env["TMPDIR"] = str(_scratch(token))  # asv's temporary files, removed with the run's records
+            remove_leftovers(results_dir)
+            env["TMPDIR"] = str(scratch(token))  # asv's temporary files, removed with the run's records
             return _run_locked(
                 preset_name, preset, repo, config, commit, cells, chunks, token, records_dir, env, expected, named,
                 extra_asv_args, results_dir, html_dir, threads,
@@ -390,43 +294,6 @@ def run_preset(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-RECORDS = ".records"  # results/.records/<run id>/: the processes' records, while a run lasts
-# <system temp>/bench-asv-<pid>-<run id>/: asv's temporary files (its forkserver's socket
-# among them, whose path must stay short), while the run of that pid lasts
-SCRATCH_PREFIX = "bench-asv-"
-
-
-def _scratch(token: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{token}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_leftovers(results_dir: Path) -> None:
-    """What killed runs left: their records (under the lock, no other run uses them)
-    and asv's temporary files of runs whose process is gone."""
-    left = sorted((results_dir / RECORDS).glob("*"))
-    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            left.append(path)
-    for path in left:
-        shutil.rmtree(path, ignore_errors=True)
-    if left:
-        print(f"removed what {len(left)} earlier runs left behind (killed?): {', '.join(p.name for p in left[:4])}",
-              flush=True)
 
 
 def _run_locked(
@@ -447,7 +314,7 @@ def _run_locked(
     status, archived, outcomes, done = 0, [], None, []
     try:
         with log_path.open("w") as log:
-            described = _run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
+            described = run_logged(asv_command("machine", "--yes", "--config", run_config, *named), repo, env, log)
             if described != 0:
                 print(f"asv machine failed (exit {described}); see {log_path}", file=sys.stderr)
                 return described
@@ -461,7 +328,7 @@ def _run_locked(
                 command += list(extra_asv_args)
                 log.write(f"=== {workload}: asv run\n")
                 log.flush()
-                chunk_status = _run_logged(command, repo, env, log, show=PROGRESS)
+                chunk_status = run_logged(command, repo, env, log, show=PROGRESS)
                 log.flush()
                 if chunk_status != 0:
                     tail = log_path.read_text().splitlines()[-15:]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench_lib import results
-from bench_lib.asv_run import LOCK, run_lock
+from bench_lib.run_control import LOCK, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,148 @@
+"""How a run holds what it uses: its results folder (one run at a time), asv's
+process group (stopped with the run, even a killed one), and the leftovers of killed
+runs (removed by the next).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGINT reached the run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interrupt(signum, _frame):
+    raise Interrupted(signum)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the run that started it dies (even by
+    SIGKILL), so that no asv is left running on its own (Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_logged(command: list[str], cwd: Path, env: dict, log, show: re.Pattern | None = None) -> int:
+    """Run ``command`` with all its output in ``log``, echoing the lines ``show``
+    matches (asv's per-parameter grids and every framework's start-up banner stay in
+    the log).  It runs in a process group of its own: when the run is interrupted, the
+    whole group (asv and its benchmark processes) is stopped before the run goes on
+    with its clean-up."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        for line in process.stdout:
+            log.write(line)
+            if show is not None and show.match(line):
+                print(line.rstrip(), flush=True)
+        return process.wait()
+    except BaseException:
+        _stop_group(process)
+        raise
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            os.killpg(process.pid, signal.SIGKILL)  # benchmark processes asv left behind
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
+LOCK = ".run.lock"  # results/.run.lock: held by the run writing there (not JSON: asv ignores it)
+
+
+@contextlib.contextmanager
+def run_lock(results_dir: Path, token: str, wait: float = 0.0):
+    """Hold ``results_dir`` for one run: a second run into the same folder waits up to
+    ``wait`` seconds, then stops with a message naming the holder.  (Two runs at once
+    lost one's results to the other's merge, published a dashboard without index.html,
+    and timed under each other's load.)  The kernel drops the lock when its holder dies,
+    so a killed run leaves none behind."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / LOCK
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(descriptor, 4096, 0).decode(errors="replace").strip() or "another process"
+                os.close(descriptor)
+                raise ValueError(
+                    f"another run is writing to {results_dir} ({holder}); let it finish, or pass --wait SECONDS"
+                ) from None
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"run {token}, pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.ftruncate(descriptor, 0)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+
+RECORDS = ".records"  # results/.records/<run id>/: the processes' records, while a run lasts
+# <system temp>/bench-asv-<pid>-<run id>/: asv's temporary files (its forkserver's socket
+# among them, whose path must stay short), while the run of that pid lasts
+SCRATCH_PREFIX = "bench-asv-"
+
+
+def scratch(token: str) -> Path:
+    path = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}-{token}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(results_dir: Path) -> None:
+    """What killed runs left: their records (under the lock, no other run uses them)
+    and asv's temporary files of runs whose process is gone."""
+    left = sorted((results_dir / RECORDS).glob("*"))
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            left.append(path)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    if left:
+        print(f"removed what {len(left)} earlier runs left behind (killed?): {', '.join(p.name for p in left[:4])}",
+              flush=True)
