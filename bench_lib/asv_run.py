@@ -91,6 +91,8 @@ def _say_load() -> None:
 LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
 # asv's progress lines: a benchmark's name and its status, the commit and the environment
 PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
+# the same without asv's commit and environment lines, which every later workload repeats
+BENCHMARK_PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?!=)\S.*$")
 
 
 def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
@@ -328,7 +330,7 @@ def _run_locked(
                 command += list(extra_asv_args)
                 log.write(f"=== {workload}: asv run\n")
                 log.flush()
-                chunk_status = run_logged(command, repo, env, log, show=PROGRESS)
+                chunk_status = run_logged(command, repo, env, log, show=BENCHMARK_PROGRESS if done else PROGRESS)
                 log.flush()
                 if chunk_status != 0:
                     tail = log_path.read_text().splitlines()[-15:]
