@@ -8,7 +8,8 @@ from typing import Callable
 
 from . import backends, conditions, gpu, memory, verify
 from .cells import Cell
-from .support import CellUnsupported, require_supported, static_reason
+from . import support
+from .support import CellUnsupported, require_supported
 from .verify import Verdict, VerificationError
 from .workloads import inputs
 
@@ -59,7 +60,7 @@ def activate(cell: Cell) -> None:
 def _build(cell: Cell):
     # The table and a missing framework first (a skip imports nothing), then the cell's
     # settings, then the machine: its framework lists devices only after it has them.
-    reason = static_reason(cell) or backends.not_installed_reason(cell.backend)
+    reason = support.static_reason(cell) or backends.not_installed_reason(cell.backend)
     if reason:
         raise CellUnsupported(reason)
     activate(cell)

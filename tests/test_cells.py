@@ -119,8 +119,10 @@ def fake_backend(monkeypatch, run, traces=None):
 
     fake = SimpleNamespace(
         unavailable=lambda cell: None,
+        framework=lambda: None,
         versions=lambda: {},
         reported_conditions=lambda: {},
+        device_peak_memory=lambda cell, call: None,
         build=lambda cell, arrays: Program(
             fn=run, args=(arrays,), place=lambda inputs: (inputs,), wait=lambda out: None,
             to_numpy=lambda out: out, device_name="cpu", traces=traces,
