@@ -105,5 +105,6 @@ def test_presets_hold_the_hessian_cells_that_matter():
     every_cpu = {
         c for c in presets.get("full").cells()
         if c.workload == "hessian" and c.device == "cpu" and (c.model, c.size) != ("mlp", "S")
+        and c.precision == "strict"  # tf32 on the CPU would time the strict cell again: a skip
     }
     assert cpu == every_cpu and len(cpu) == 3 * 7 * 3 * 5 * 2

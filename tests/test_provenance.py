@@ -72,7 +72,7 @@ def test_a_second_clone_times_its_own_code_not_the_installed_one(tmp_path):
             by_mode[record["cell"]["mode"]] = record  # grad: rev; hvp: fwd_rev
     # The clone's wrong HVP ran (and failed verification); the installed checkout's
     # right one would have passed and been timed.
-    assert by_mode["fwd_rev"]["status"] == "failed" and "VerificationError" in by_mode["fwd_rev"]["message"]
+    assert by_mode["fwd_rev"]["status"] == "invalid" and "VerificationError" in by_mode["fwd_rev"]["message"]
     assert by_mode["rev"]["status"] == "verified"
     assert by_mode["rev"]["conditions"]["bench_lib_path"] == str(other / "bench_lib")
     assert by_mode["rev"]["conditions"]["bench_lib_hash"] == provenance.source_hash(other / "bench_lib")

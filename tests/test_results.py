@@ -32,7 +32,8 @@ def test_one_row_per_cell_and_metric_of_the_run(table):
     for column, categories in results.CATEGORIES.items():
         assert isinstance(table[column].dtype, pd.CategoricalDtype)
         assert tuple(table[column].cat.categories) == tuple(categories), column
-    assert set(table["status"].unique()) == {"ok", "skipped"}
+    # device memory has no value on the CPU: not_measured, never a number or a failure
+    assert set(table["status"].unique()) == {"ok", "skipped", "not_measured"}
 
 
 @pytest.mark.slow

@@ -140,7 +140,7 @@ def test_asv_parameters_carry_K_and_the_optimizer():
     names, values = harness.suite_params("unrolled", "mlp")
     assert names[-2:] == ["K", "optimizer"] and values[-2:] == [[1, 10, 100], ["sgd", "momentum"]]
     cell = Cell("unrolled", "torch", "forward", "eager", "mlp", "S", keywords={"K": 100, "optimizer": "momentum"})
-    assert harness.suite_values(cell) == ("torch", "forward", "eager", "S", "cpu", "float32", 100, "momentum")
+    assert harness.suite_values(cell) == ("torch", "forward", "eager", "S", "cpu", "float32", "strict", 100, "momentum")
 
     class Suite(harness.CheckSuite):
         workload, model = "unrolled", "mlp"
@@ -162,11 +162,14 @@ def test_presets_hold_the_unrolled_cells_that_matter():
 
 def test_every_unrolled_cell_of_every_parameter_combination_is_supported_or_skipped_with_a_reason():
     cells = [c for c in presets.get("full").cells() if c.workload == "unrolled"]
-    assert len(cells) == 3 * 3 * 3 * 2 * 2 * 2 * 3 * 2  # backend, mode, execution, size, device, dtype, K, optimizer
+    # backend, mode, execution, size, device, dtype, precision, K, optimizer
+    assert len(cells) == 3 * 3 * 3 * 2 * 2 * 2 * 2 * 3 * 2
     for cell in cells:
         reason = support.static_reason(cell)
         if reason is None:
             assert (cell.workload, cell.mode) in bench_lib.backends.load(cell.backend).BUILDERS, cell.label
+        elif cell.precision == "tf32" and (cell.device == "cpu" or cell.dtype == "float64"):
+            assert "tf32" in reason, (cell.label, reason)
         else:
             assert cell.execution == "graph" and cell.backend in ("jax", "torch"), (cell.label, reason)
     assert "d_init" in support.omitted_outputs(Cell("unrolled", "jax", "forward", "eager", "mlp", "S"))
