@@ -21,7 +21,9 @@ from asv import util as asv_util
 from asv.config import Config
 
 from . import conditions, flops, gpu, preflight, presets, provenance, publish, reconcile, records, results
-from .run_control import RECORDS, Interrupted, interrupt, remove_leftovers, run_lock, run_logged, scratch
+from .run_control import (
+    RECORDS, Interrupted, interrupt, kill_processes_using, remove_leftovers, run_lock, run_logged, scratch,
+)
 from .harness import TIMEOUT_ENV
 from .outcome import FAULTS
 
@@ -346,6 +348,7 @@ def _run_locked(
             status = _check_final(outcomes, final, expected, status)
     finally:
         records.discard(records_dir, token)
+        kill_processes_using(Path(env["TMPDIR"]))  # asv's forkserver, if asv did not end it
         shutil.rmtree(env["TMPDIR"], ignore_errors=True)
         Path(run_config).unlink(missing_ok=True)
     if not archived:

@@ -133,13 +133,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def kill_processes_using(path: Path) -> int:
+    """SIGKILL every process whose command line names ``path``: asv starts its
+    forkserver in a process group of its own (``setpgid``), out of reach of the run's
+    group, but with its socket in the run's temporary folder.  How many were killed."""
+    killed, needle = 0, str(path).encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(entry.name) != os.getpid() and needle in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return killed
+
+
 def remove_leftovers(results_dir: Path) -> None:
-    """What killed runs left: their records (under the lock, no other run uses them)
-    and asv's temporary files of runs whose process is gone."""
+    """What killed runs left: their records (under the lock, no other run uses them),
+    and the temporary files and processes (asv's forkserver) of runs whose process is
+    gone."""
     left = sorted((results_dir / RECORDS).glob("*"))
     for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
         pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
+            kill_processes_using(path)
             left.append(path)
     for path in left:
         shutil.rmtree(path, ignore_errors=True)
