@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 
 from . import provenance
 
@@ -92,6 +93,25 @@ def package_version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def distribution_key(name: str) -> str:
+    """A distribution name as pip compares them (``PyYAML``, ``pyyaml``; ``a_b``, ``a-b``)."""
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def pinned_versions(constraints) -> dict[str, str]:
+    """``distribution_key(name) -> version`` of every ``name==version`` line of a pip
+    constraints file; empty when there is no such file."""
+    pins = {}
+    path = Path(constraints)
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                name, version = line.split("==", 1)
+                pins[distribution_key(name)] = version.strip()
+    return pins
 
 
 def cpu_name() -> str:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import conditions
+
 # asv 0.6.6's requirements and theirs, as distributions named in constraints.txt
 WHEELS = (
     "asv", "asv_runner", "json5", "Pympler", "tabulate", "virtualenv", "distlib", "platformdirs", "filelock",
@@ -30,20 +32,13 @@ PLATFORMS = (
 def pinned(constraints: Path, names=WHEELS) -> list[str]:
     """``name==version`` for each of ``names``, from ``constraints``; an error naming
     any that it does not pin."""
-    versions = {}
-    for line in Path(constraints).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            versions[_normal(name)] = version.strip()
-    missing = [name for name in names if _normal(name) not in versions]
+    if not Path(constraints).is_file():
+        raise FileNotFoundError(f"no constraints file {constraints}")
+    versions = conditions.pinned_versions(constraints)
+    missing = [name for name in names if conditions.distribution_key(name) not in versions]
     if missing:
         raise ValueError(f"{constraints} pins no version of {', '.join(missing)}")
-    return [f"{name}=={versions[_normal(name)]}" for name in names]
-
-
-def _normal(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(".", "-")
+    return [f"{name}=={versions[conditions.distribution_key(name)]}" for name in names]
 
 
 def download_command(requirements: list[str], dest: Path, python_version: str = "3.12") -> list[str]:

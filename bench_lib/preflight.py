@@ -34,23 +34,12 @@ def import_failure(backend: str, env: dict, python: str = sys.executable) -> str
     return lines[-1] if lines else f"exit status {done.returncode}"
 
 
-def pinned_versions(constraints: Path) -> dict[str, str]:
-    pins = {}
-    if constraints.is_file():
-        for line in constraints.read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if "==" in line:
-                name, version = line.split("==", 1)
-                pins[name.strip().lower().replace("_", "-")] = version.strip()
-    return pins
-
-
 def version_notes(used: set[str], constraints: Path) -> list[str]:
-    pins = pinned_versions(constraints)
+    pins = conditions.pinned_versions(constraints)
     notes = []
     for backend in sorted(used):
         for distribution in DISTRIBUTIONS[backend]:
-            installed, pinned = conditions.package_version(distribution), pins.get(distribution)
+            installed, pinned = conditions.package_version(distribution), pins.get(conditions.distribution_key(distribution))
             if installed and pinned and installed.split("+")[0] != pinned.split("+")[0]:
                 notes.append(f"note: {distribution} {installed} is installed; constraints.txt pins {pinned} "
                              "(the results record the version that ran)")
