@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import presets
-from .cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, WORKLOADS
+from bench_lib.core import presets
+from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, WORKLOADS
 
 
 def _size(text: str):
@@ -16,7 +16,7 @@ def _size(text: str):
 
 
 def _verify(args) -> int:
-    from .verification_run import verify_cells
+    from bench_lib.run.verify_preset import verify_cells
 
     filters = dict(backends=tuple(args.backend), dtypes=tuple(args.dtype), devices=tuple(args.device))
     if args.preset:
@@ -33,7 +33,7 @@ def _verify(args) -> int:
 
 
 def _bench(args) -> int:
-    from .asv_run import run_preset
+    from bench_lib.run.bench import run_preset
 
     return run_preset(
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
@@ -44,26 +44,26 @@ def _bench(args) -> int:
 
 
 def _overhead(args) -> int:
-    from .asv_run import git_commit
-    from .overhead import compare
+    from bench_lib.run.bench import git_commit
+    from bench_lib.tools.overhead import compare
 
     return compare(args.preset, args.config, git_commit(Path(".").resolve(), args.commit), args.min_ms)
 
 
 def _idiom(args) -> int:
-    from .idiom import compare
+    from bench_lib.tools.idiom import compare
 
     return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms, workloads=args.workload)
 
 
 def _agreement(args) -> int:
-    from .agreement import compare
+    from bench_lib.tools.agreement import compare
 
     return compare(args.cell, args.pairs, args.config)
 
 
 def _scaling(args) -> int:
-    from .scaling import run
+    from bench_lib.tools.scaling import run
 
     keywords: dict = {}
     for item in args.keyword or ():
@@ -76,7 +76,7 @@ def _scaling(args) -> int:
 
 
 def _report(args) -> int:
-    from .report import run
+    from bench_lib.reporting.report import run
 
     try:
         return run(args.results, args.out, args.machine, args.commit, readme=args.readme,
@@ -87,7 +87,7 @@ def _report(args) -> int:
 
 
 def _compare(args) -> int:
-    from .compare import run
+    from bench_lib.reporting.compare import run
 
     try:
         return run(args.old, args.new, args.results, args.factor, args.across_environments)
@@ -97,7 +97,7 @@ def _compare(args) -> int:
 
 
 def _load_speed(args) -> int:
-    from .load_speed import measure
+    from bench_lib.tools.load_speed import measure
 
     try:
         found = measure(args.results, runs=args.runs)
@@ -110,7 +110,7 @@ def _load_speed(args) -> int:
 
 
 def _publish(args) -> int:
-    from .publish import publish
+    from bench_lib.run.publish import publish
 
     try:
         return publish(args.config)
@@ -120,7 +120,7 @@ def _publish(args) -> int:
 
 
 def _gpu_wheels(args) -> int:
-    from .gpu_wheels import download
+    from bench_lib.run.gpu_wheels import download
 
     try:
         return download(args.dest, args.constraints, args.python_version)

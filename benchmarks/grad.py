@@ -1,6 +1,6 @@
 """The gradient (with the loss): the baseline every HVP ratio is taken against."""
 
-from bench_lib import harness
+from bench_lib.suite import harness
 
 
 class MlpGrad(harness.TimeSuite):

@@ -1,8 +1,8 @@
 """Dense Hessians by every construction strategy: vectorised ones (tenths of a second
 at mlp XS) and loops of HVPs (seconds to minutes per call) each sampled to suit."""
 
-from bench_lib import harness
-from bench_lib.workloads.hessian import LOOP_MODES, WORKLOAD
+from bench_lib.suite import harness
+from bench_lib.core.workloads.hessian import LOOP_MODES, WORKLOAD
 
 VECTORISED_MODES = tuple(mode for mode in WORKLOAD.modes if mode not in LOOP_MODES)
 

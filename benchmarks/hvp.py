@@ -1,6 +1,6 @@
 """Hessian-vector products in three AD compositions: rev_rev, fwd_rev, rev_fwd."""
 
-from bench_lib import harness
+from bench_lib.suite import harness
 
 
 class MlpHVP(harness.TimeSuite):

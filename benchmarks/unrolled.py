@@ -2,7 +2,7 @@
 inner steps (K and the inner optimizer are asv parameters), and the approximation
 error of first-order MAML against the exact meta-gradient."""
 
-from bench_lib import harness
+from bench_lib.suite import harness
 
 # Time suites are named so that asv, which runs benchmarks in name order, times a
 # cell ("MlpUnrolled") before its checks ("MlpUnrolledChecks", "MlpUnrolledFirstOrder")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import bench_lib.workloads
-from bench_lib import presets
+import bench_lib.core.workloads
+from bench_lib.suite import grid
+from bench_lib.core import presets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,10 +31,10 @@ def test_asv_check_passes():
 def test_preset_regexes_select_exactly_the_preset_cells():
     """asv matches --bench against '<name>(<param reprs>)' for every parameter combination."""
     cells = presets.get("default").cells()
-    regexes = presets.asv_regexes(cells, REPO / "benchmarks")
+    regexes = grid.asv_regexes(cells, REPO / "benchmarks")
     selected = 0
-    for benchmark in presets.benchmarks(REPO / "benchmarks"):
-        for combo in benchmark.combinations():
+    for benchmark in grid.benchmarks(REPO / "benchmarks"):
+        for combo in itertools.product(*benchmark.params):
             label = f"{benchmark.name}({', '.join(repr(v) for v in combo)})"
             selected += any(re.search(r, label) for r in regexes)
     # one timing and four check benchmarks per cell (error, first call, peak memory,
@@ -131,8 +132,8 @@ def test_bad_thread_count_stops_the_run_before_asv_records_anything():
 
 def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
     """A cell is timed by exactly one benchmark and checked by every track_* method."""
-    benchmarks = presets.benchmarks(REPO / "benchmarks")
-    for name, workload in bench_lib.workloads.REGISTRY.items():
+    benchmarks = grid.benchmarks(REPO / "benchmarks")
+    for name, workload in bench_lib.core.workloads.REGISTRY.items():
         for model in workload.sizes:
             ours = [b for b in benchmarks if (b.workload, b.model) == (name, model)]
             timed = [mode for b in ours if ".time_" in b.name for mode in b.modes]
@@ -146,7 +147,7 @@ def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
 def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_paths(tmp_path):
     """asv reads a configuration's paths from its own folder, and puts matrix environment
     variables in the environment's name, which its `compare` and dashboard keep apart."""
-    from bench_lib import asv_run
+    from bench_lib.run import bench as asv_run
 
     (tmp_path / "asv.conf.json").write_text(
         '{\n  // a comment, as asv allows\n  "version": 1, "repo": ".", "benchmark_dir": "benchmarks",'

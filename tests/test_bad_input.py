@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import conditions
+from bench_lib.core import conditions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,7 +124,8 @@ def test_a_framework_that_fails_to_import_stops_the_run_in_one_line(tmp_path):
 
 
 def test_versions_other_than_the_pins_and_gpu_cells_without_a_gpu_are_said_once(tmp_path, monkeypatch):
-    from bench_lib import gpu, preflight, presets
+    from bench_lib.core import gpu, presets
+    from bench_lib.run import preflight
 
     (tmp_path / "constraints.txt").write_text("jax==0.0.1\njaxlib==0.0.1\n")
     notes = preflight.version_notes({"jax"}, tmp_path / "constraints.txt")

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import backends, presets, support, verify
+from bench_lib import backends
+from bench_lib.core import presets
+from bench_lib.backends import support
+from bench_lib.verification import verify
 from bench_lib.backends.base import Program
-from bench_lib.verify import VerificationError
+from bench_lib.verification.verify import VerificationError
 
 # Hessians have their own test (test_hessian.py): calls of whole seconds there.
 CPU_CELLS = presets.smallest(workloads=("grad", "hvp"), devices=("cpu",)).cells()

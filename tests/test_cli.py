@@ -22,7 +22,7 @@ def test_verify_a_preset_takes_its_cells(capsys):
 
 
 def test_a_failed_cell_makes_verify_fail(capsys, monkeypatch):
-    from bench_lib import verify
+    from bench_lib.verification import verify
 
     real = verify.verdict_for
     monkeypatch.setattr(verify, "verdict_for", lambda cell, out, seed=None: real(cell, {k: -v for k, v in out.items()}, seed))

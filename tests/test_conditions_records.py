@@ -1,8 +1,10 @@
 import pytest
 
-from bench_lib import conditions, harness, records
-from bench_lib.cells import Cell
-from bench_lib.outcome import Outcome
+from bench_lib.core import conditions
+from bench_lib.suite import harness, records
+from bench_lib.verification import run_cache
+from bench_lib.core.cells import Cell
+from bench_lib.core.outcome import Outcome
 
 
 def test_threads_default_to_usable_cores(monkeypatch):
@@ -29,8 +31,8 @@ VERIFIED = Outcome(CELL, "verified", errors={"hvp": 1e-7}, tolerances={"hvp": 1e
 
 @pytest.fixture
 def run(monkeypatch, tmp_path):
-    monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
-    monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
+    monkeypatch.setenv(run_cache.RECORDS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(run_cache.RUN_ID_ENV, "run-a")
     return tmp_path
 
 
@@ -38,21 +40,21 @@ def test_records_are_shared_within_one_run_only(monkeypatch, run):
     records.save(VERIFIED)
     assert records.load(CELL) == VERIFIED
     assert records.load(Cell("hvp", "jax", "fwd_rev", "compiled", "mlp", "S", dtype="float64")) is None
-    monkeypatch.setenv(records.RUN_ID_ENV, "run-b")
+    monkeypatch.setenv(run_cache.RUN_ID_ENV, "run-b")
     assert records.load(CELL) is None
     records.discard(run, "run-a")
-    monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
+    monkeypatch.setenv(run_cache.RUN_ID_ENV, "run-a")
     assert records.load(CELL) is None
     assert list(run.iterdir()) == []
 
 
 def test_nothing_is_shared_without_an_explicit_run(monkeypatch, tmp_path):
-    monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
-    monkeypatch.setenv(records.RECORDS_DIR_ENV, str(tmp_path))
+    monkeypatch.delenv(run_cache.RUN_ID_ENV, raising=False)
+    monkeypatch.setenv(run_cache.RECORDS_DIR_ENV, str(tmp_path))
     records.save(VERIFIED)
     assert records.load(CELL) is None and list(tmp_path.iterdir()) == []
-    monkeypatch.setenv(records.RUN_ID_ENV, "run-a")
-    monkeypatch.delenv(records.RECORDS_DIR_ENV)
+    monkeypatch.setenv(run_cache.RUN_ID_ENV, "run-a")
+    monkeypatch.delenv(run_cache.RECORDS_DIR_ENV)
     records.save(VERIFIED)
     assert records.load(CELL) is None
 
@@ -98,16 +100,16 @@ def test_a_run_computes_what_its_cells_share_once(run, monkeypatch):
         calls.append(1)
         return {"value": [1.0, 2.0]}
 
-    assert records.shared("reference-x", compute) == records.shared("reference-x", compute) == {"value": [1.0, 2.0]}
+    assert run_cache.shared("reference-x", compute) == run_cache.shared("reference-x", compute) == {"value": [1.0, 2.0]}
     assert len(calls) == 1
     monkeypatch.setenv("ASV_COMMIT", "another")  # another commit's code computes anew
-    records.shared("reference-x", compute)
+    run_cache.shared("reference-x", compute)
     assert len(calls) == 2
 
 
 def test_without_a_run_shared_values_are_computed_each_time(monkeypatch):
-    monkeypatch.delenv(records.RUN_ID_ENV, raising=False)
+    monkeypatch.delenv(run_cache.RUN_ID_ENV, raising=False)
     calls = []
-    records.shared("reference-x", lambda: calls.append(1))
-    records.shared("reference-x", lambda: calls.append(1))
+    run_cache.shared("reference-x", lambda: calls.append(1))
+    run_cache.shared("reference-x", lambda: calls.append(1))
     assert len(calls) == 2

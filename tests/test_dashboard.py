@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import asv
-from bench_lib import publish
+from bench_lib.run import publish
 
 ASV_INDEX = Path(asv.__file__).parent / "www" / "index.html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,9 +5,11 @@ wrong sign) at every size."""
 import numpy as np
 import pytest
 
-from bench_lib import api, error_model, inputs, reference, verify, workloads
-from bench_lib.models import block_slices, spec
-from bench_lib.verify import VerificationError, check, elementwise_error
+from bench_lib.verification import prepare as api, error_model, verify
+from bench_lib import inputs
+from bench_lib.core import reference, workloads
+from bench_lib.core.models import block_slices, spec
+from bench_lib.verification.verify import VerificationError, check, elementwise_error
 
 DTYPES = ("float32", "float64")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import results
-from bench_lib.run_control import LOCK, run_lock
+from bench_lib.reporting import store
+from bench_lib.run.control import LOCK, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,8 +81,8 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     text = DAMAGES[damage](damaged.read_text())
     damaged.write_text(text)
 
-    with pytest.raises(results.DamagedResultFile, match=f"{damaged} is not a readable asv result file"):
-        results.load(copy, REPO / "benchmarks")
+    with pytest.raises(store.DamagedResultFile, match=f"{damaged} is not a readable asv result file"):
+        store.load(copy, REPO / "benchmarks")
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
     assert str(damaged) in capsys.readouterr().err and not (tmp_path / "report").exists()
     # A run into that folder stops before asv, and leaves the file as it was
@@ -91,10 +91,10 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     assert damaged.read_text() == text
     # --move-damaged moves it aside, says so, and the rest loads (the run's archived copy)
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report"), "--move-damaged"]) == 0
-    moved = copy / results.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
+    moved = copy / store.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
     assert moved.read_text() == text and not damaged.exists()
     assert f"moved the damaged result file {damaged}" in capsys.readouterr().err
-    assert len(results.load(copy, REPO / "benchmarks")) > 0
+    assert len(store.load(copy, REPO / "benchmarks")) > 0
 
 
 # Faults planted in a clone's prepare(): the smoke preset's grad dies while it is timed
@@ -145,7 +145,7 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
                           "--", "-a", f"timeout={TIMEOUT}"], cwd=clone, capture_output=True, text=True, timeout=900)
     elapsed = time.monotonic() - started
     assert run.returncode != 0 and "cells did not give a verified time" in run.stderr
-    table = results.load(tmp_path / "results", clone / "benchmarks")
+    table = store.load(tmp_path / "results", clone / "benchmarks")
     times = table[table.metric == "time"].set_index(["workload", "model", "execution"])
     status = times.status.astype(str).to_dict()
     assert status == {
@@ -169,7 +169,7 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
 
 
 def test_asvs_words_for_a_failed_process_become_a_status_and_a_reason():
-    from bench_lib import reconcile
+    from bench_lib.run import reconcile
 
     log = "\n".join([
         "[ 61.54%] ··· hvp.MlpHVP.time_hvp                                   2/648 failed",
@@ -228,7 +228,7 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
         while any(still_running(m) for m in markers) and time.monotonic() < deadline:
             time.sleep(1)
         assert [line for m in markers for line in still_running(m)] == []
-    kept = results.load(tmp_path / "results", REPO / "benchmarks")
+    kept = store.load(tmp_path / "results", REPO / "benchmarks")
     assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
     assert (tmp_path / "results" / LOCK).read_text() == "" or signum == 9  # SIGKILL: no clean-up, the kernel unlocks
     # The next run removes what a killed one left, and runs
@@ -241,7 +241,8 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
 
 
 def test_a_timeout_is_taken_from_the_command_line_and_checked():
-    from bench_lib import asv_run, harness
+    from bench_lib.run import bench as asv_run
+    from bench_lib.suite import harness
 
     assert asv_run._asked_timeout(["-a", "timeout=20"]) == 20.0
     assert asv_run._asked_timeout(["--attribute=timeout=7.5", "--quick"]) == 7.5

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import flops, report, results
-from bench_lib.models import spec
+from bench_lib.reporting import flops, report, store
+from bench_lib.run import peak
+from bench_lib.core.models import spec
 
 from test_report import row
 
@@ -64,7 +65,7 @@ def test_only_the_mlps_grad_hvp_and_hessian_have_a_count():
 
 def test_achieved_flops_and_the_flag_above_the_peak():
     hvp_s = flops.mlp_flops("hvp", "S")
-    table = results._frame([
+    table = store._frame([
         row("hvp", "jax", "fwd_rev", "compiled", hvp_s / 50e9),  # 50 GFLOP/s
         row("hvp", "torch", "fwd_rev", "compiled", hvp_s / 500e9),  # 500 GFLOP/s: impossible here
         row("unrolled", "jax", "reverse", "compiled", 0.01, K=10),  # no count
@@ -82,9 +83,9 @@ def test_achieved_flops_and_the_flag_above_the_peak():
 
 def test_the_kept_peak_is_the_highest_measured(tmp_path, monkeypatch):
     measured = iter([{"float32": 100e9}, {"float32": 60e9}, {"float32": 120e9}])
-    monkeypatch.setattr(flops, "measure_peak", lambda threads: next(measured))
+    monkeypatch.setattr(peak, "measure_peak", lambda threads: next(measured))
     for expected in (100e9, 100e9, 120e9):
-        path = flops.record_peak(tmp_path, "m", 2)
+        path = peak.record_peak(tmp_path, "m", 2)
         assert flops.load_peaks(tmp_path) == {"m": {"float32": expected}}
     assert json.loads(path.read_text())["threads"] == 2
     path.write_text("{not json")
@@ -92,7 +93,7 @@ def test_the_kept_peak_is_the_highest_measured(tmp_path, monkeypatch):
 
 
 def test_the_readme_headline_is_replaced_between_its_markers_only(tmp_path):
-    table = results._frame([row("grad", "jax", "rev", "compiled", 0.001), row("grad", "torch", "rev", "compiled", 0.002)])
+    table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), row("grad", "torch", "rev", "compiled", 0.002)])
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.README_BEGIN}\nold table\n{report.README_END}\nrest\n")
     report.update_readme(readme, table)

@@ -1,4 +1,4 @@
-"""The hand-written yardsticks (bench_lib.handwritten) against the float64 reference.
+"""The hand-written yardsticks (bench_lib.tools.handwritten) against the float64 reference.
 
 Every backend x (grad/rev, hvp/rev_rev, fwd_rev, rev_fwd) x execution it has, at mlp S,
 in float32 and float64.  Each built cell is also called on other inputs (``rerun``)
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import handwritten, workloads
-from bench_lib.verify import elementwise_error as relative_error
+from bench_lib.tools import handwritten
+from bench_lib.core import workloads
+from bench_lib.verification.verify import elementwise_error as relative_error
 
 TOLERANCE = {"float32": 1e-4, "float64": 1e-8}
 FRAMEWORK = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -170,7 +171,7 @@ def test_tensorflow_xla_takes_every_input_as_a_parameter(workload, mode, params_
     TensorFlow's XLA bridge does to every input of rev_fwd when the bias broadcasts
     implicitly): the HLO entry has one parameter per input tensor and variable."""
     tf = pytest.importorskip("tensorflow")
-    from bench_lib.handwritten.tensorflow import _function
+    from bench_lib.tools.handwritten.tensorflow import _function
 
     arrays, _ = case(workload, 0)
     fn, args, _host, variables = _function(workload, mode, "compiled", arrays, "float32", params_as)
@@ -193,7 +194,7 @@ def test_the_device_is_checked_and_the_unrolled_programs_stay_on_the_cpu():
 
 
 def test_the_idiom_check_of_the_gpu_preset_takes_no_cell_without_a_gpu():
-    from bench_lib import idiom
+    from bench_lib.tools import idiom
 
     cells = list(idiom.cells_to_compare("gpu", workloads=("hvp",)))
     assert cells == [] or all(cell.device == "gpu" for cell in cells)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import error_model, memory, presets, support, verify
+from bench_lib.verification import error_model, memory, verify
+from bench_lib.core import presets
+from bench_lib.backends import support
 from bench_lib.backends.base import flat_matrix
-from bench_lib.models import block_slices, spec
-from bench_lib.workloads.hessian import LOOP_MODES
+from bench_lib.core.models import block_slices, spec
+from bench_lib.core.workloads.hessian import LOOP_MODES
 
 CELLS = presets.smallest(workloads=("hessian",), devices=("cpu",)).cells()
 

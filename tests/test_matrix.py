@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from asv import util as asv_util
 
-from bench_lib import presets, results
+from bench_lib.suite import grid
+from bench_lib.core import presets
+from bench_lib.reporting import store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +33,7 @@ def test_the_version_matrix_builds_an_environment_and_runs_a_cell(tmp_path):
         workloads=("hvp",), models=("mlp",), sizes=("S",), backends=("jax",), modes=("fwd_rev",),
         executions=("compiled",), devices=("cpu",), dtypes=("float32",),
     )
-    [regex] = [r for r in presets.asv_regexes(list(cell.cells()), REPO / "benchmarks") if ".time_" in r]
+    [regex] = [r for r in grid.asv_regexes(list(cell.cells()), REPO / "benchmarks") if ".time_" in r]
     asv = [sys.executable, "-m", "asv"]
     conf = ["--config", str(tmp_path / "asv.conf.json")]
     subprocess.run([*asv, "machine", "--yes", *conf], cwd=REPO, check=True, capture_output=True)
@@ -43,7 +45,7 @@ def test_the_version_matrix_builds_an_environment_and_runs_a_cell(tmp_path):
     assert "Cannot decide correct one" not in output
     assert run.returncode == 0, output[-4000:]
 
-    table = results.load(tmp_path / "results", REPO / "benchmarks")
+    table = store.load(tmp_path / "results", REPO / "benchmarks")
     assert set(table.env_name) == {next(iter(set(table.env_name)))} and "jax" + newest["req"]["jax"] in table.env_name[0]
     assert len(table) == 1
     timed = table.iloc[0]

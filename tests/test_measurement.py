@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from bench_lib import handwritten
-from bench_lib.idiom import cells_to_compare
-from bench_lib.overhead import asv_run_median
-from bench_lib.timing import interleaved
+from bench_lib.tools import handwritten
+from bench_lib.tools.idiom import cells_to_compare
+from bench_lib.tools.overhead import asv_run_median
+from bench_lib.tools.timing import interleaved
 
 
 def results(value, q25=None, q75=None):
@@ -63,13 +63,14 @@ def test_an_unknown_hand_written_backend_is_refused_by_name():
     ],
 )
 def test_agreement_reads_asvs_table(row, seconds):
-    from bench_lib.agreement import parse_asv_time
+    from bench_lib.tools.agreement import parse_asv_time
 
     assert parse_asv_time(row) == (pytest.approx(seconds) if seconds else None)
 
 
 def test_scaling_fits_the_log_log_slope_per_strategy():
-    from bench_lib.scaling import fit, slope
+    from bench_lib.reporting.fit import slope
+    from bench_lib.tools.scaling import fit
 
     assert slope([100, 1000, 4000], [1e-4 * n**2 for n in (100, 1000, 4000)]) == pytest.approx(2.0)
     assert slope([586], [1.0]) is None  # one size: no slope
@@ -83,7 +84,7 @@ def test_scaling_fits_the_log_log_slope_per_strategy():
 
 
 def test_scaling_measures_the_supported_cpu_cells_of_the_cpu_sizes():
-    from bench_lib.scaling import cells_to_measure
+    from bench_lib.tools.scaling import cells_to_measure
 
     cells = list(cells_to_measure("hessian", "float32", ("torch",), ("mlp",)))
     assert {c.size for c in cells} == {"XXS", "XS"}  # mlp S is the GPU size

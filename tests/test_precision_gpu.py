@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import api, backends, conditions, error_model, flops, gpu, presets, results, support, verify
-from bench_lib.cells import PRECISIONS, Cell
-from bench_lib.harness import CheckSuite, suite_params, suite_values
+from bench_lib.verification import prepare as api, error_model, verify
+from bench_lib import backends
+from bench_lib.core import conditions, gpu, presets
+from bench_lib.reporting import flops, store
+from bench_lib.run import peak
+from bench_lib.backends import support
+from bench_lib.core.cells import PRECISIONS, Cell
+from bench_lib.suite.grid import suite_params, suite_values
+from bench_lib.suite.harness import CheckSuite
 
 INSTALLED = [name for name in bench_lib.BACKENDS if backends.not_installed_reason(name) is None]
 
@@ -166,7 +172,7 @@ def test_gpu_peaks_are_kept_apart_from_the_cpus():
         import torch
 
         if not torch.cuda.is_available():
-            assert flops.measure_gpu_peak() == {}
+            assert peak.measure_gpu_peak() == {}
 
 
 def test_device_memory_and_gpu_fields_reach_the_tidy_table(monkeypatch, tmp_path):
@@ -208,16 +214,16 @@ def test_device_memory_and_gpu_fields_reach_the_tidy_table(monkeypatch, tmp_path
     )
     stored.save(str(tmp_path / "results"))
     # ... and the outcome record of the run, archived as make bench keeps a run
-    history = tmp_path / "results" / results.HISTORY / "nvidia-h200"
+    history = tmp_path / "results" / store.HISTORY / "nvidia-h200"
     history.mkdir(parents=True)
     [saved] = (tmp_path / "results" / "nvidia-h200").glob("*.json")
-    (history / f"{'a' * 8}-gpu-run{results.ARCHIVE_SUFFIX}").write_text(saved.read_text())
+    (history / f"{'a' * 8}-gpu-run{store.ARCHIVE_SUFFIX}").write_text(saved.read_text())
     saved.unlink()
-    (tmp_path / "results" / results.OUTCOMES).mkdir()
+    (tmp_path / "results" / store.OUTCOMES).mkdir()
     record = {**suite.outcome.to_json(), "preparations": 1}
-    (tmp_path / "results" / results.OUTCOMES / f"{'a' * 8}-gpu-run.jsonl").write_text(json.dumps(record, default=str) + "\n")
+    (tmp_path / "results" / store.OUTCOMES / f"{'a' * 8}-gpu-run.jsonl").write_text(json.dumps(record, default=str) + "\n")
 
-    table = results.load(tmp_path / "results")
+    table = store.load(tmp_path / "results")
     row = table[table.metric == "device_memory"].iloc[0]
     assert row.value == 123_456_789 and row.unit == "bytes" and row.status == "ok" and row.precision == "strict"
     assert {name: row[name] for name in gpu.FIELDS} == fields

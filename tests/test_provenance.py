@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import conditions, provenance
+from bench_lib.core import conditions, provenance
+from bench_lib.run import checkout
 
 REPO = Path(__file__).resolve().parents[1]
 WRONG_HVP = (
@@ -80,12 +81,12 @@ def test_a_second_clone_times_its_own_code_not_the_installed_one(tmp_path):
 
 def test_uncommitted_changes_stop_the_run_unless_allowed(tmp_path):
     other = clone(tmp_path)
-    (other / "bench_lib" / "verify.py").write_text((other / "bench_lib" / "verify.py").read_text() + "\n# changed\n")
+    (other / "bench_lib" / "verification" / "verify.py").write_text((other / "bench_lib" / "verification" / "verify.py").read_text() + "\n# changed\n")
     run = subprocess.run(
         [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config_for(other, tmp_path))],
         cwd=other, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 2
-    assert "1 files differ from commit" in run.stderr and "bench_lib/verify.py" in run.stderr
+    assert "1 files differ from commit" in run.stderr and "bench_lib/verification/verify.py" in run.stderr
     assert "--allow-uncommitted" in run.stderr and not (tmp_path / "results").exists()
-    assert provenance.uncommitted(other) == ["bench_lib/verify.py"]
+    assert checkout.uncommitted(other) == ["bench_lib/verification/verify.py"]

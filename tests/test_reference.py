@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from bench_lib import inputs, reference, workloads
-from bench_lib.models import CASES, spec
+from bench_lib import inputs
+from bench_lib.core import reference, workloads
+from bench_lib.core.models import CASES, spec
 
 
 def directional(fn, point, direction, step=1e-4):

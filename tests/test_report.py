@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench_lib import report, results
+from bench_lib.reporting import report, store
 from bench_lib.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def known():
         row("hessian", "jax", "vmap_hvp", "compiled", 0.01, size="XXS"),
         row("hessian", "jax", "vmap_hvp", "compiled", 0.01 * (2442 / 586) ** 2, size="XS"),
     ]
-    return results._frame(rows)
+    return store._frame(rows)
 
 
 def test_ratios_to_the_gradient_of_the_same_case(known):
@@ -65,7 +65,7 @@ def test_best_mode_and_execution_per_backend(known):
 def test_each_cells_latest_measurement_across_runs_of_parts_of_a_preset():
     first = [row("grad", "jax", "rev", "compiled", 0.001, run_id="a"), row("hvp", "jax", "fwd_rev", "compiled", 0.003, run_id="a")]
     later = [{**row("grad", "jax", "rev", "compiled", 0.002, run_id="b"), "date": pd.Timestamp("2026-11-30", tz="UTC")}]
-    latest = results.latest_measurements(results._frame(first + later)).set_index("workload")
+    latest = store.latest_measurements(store._frame(first + later)).set_index("workload")
     assert latest.loc["grad", "run_id"] == "b" and latest.loc["grad", "value"] == 0.002
     assert latest.loc["hvp", "run_id"] == "a"  # measured only by the first run: still there
 
@@ -93,15 +93,15 @@ def test_the_report_of_a_real_run(smoke_results, tmp_path):
     summary = stdout[stdout.rindex("# Results summary"):]
     assert "5 ok, 2 skipped" in summary and "JAX has no graph execution" in summary
     assert "Best time per backend" in summary
-    table = results.load(work / "results", REPO / "benchmarks")
+    table = store.load(work / "results", REPO / "benchmarks")
     paths = report.write(table, tmp_path / "report")
     page = paths["report.html"].read_text()
     assert page.count("<img") >= 3 and "data:image/png;base64," in page
     assert "Best mode and execution per backend" in page and "unrolled" in page
     summary = paths["summary.md"].read_text()
     assert "skipped" in summary and "JAX has no graph execution" in summary
-    assert len(pd.read_csv(paths["results.csv"])) == len(table)
-    assert len(pd.read_parquet(paths["results.parquet"])) == len(table)
+    assert len(pd.read_csv(paths["store.csv"])) == len(table)
+    assert len(pd.read_parquet(paths["store.parquet"])) == len(table)
 
 
 def test_a_bad_selection_is_named_and_writes_nothing(tmp_path, capsys):
@@ -125,8 +125,8 @@ def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_pa
 
 def test_an_approximation_or_a_mode_with_fewer_outputs_is_never_the_best_time(known):
     cheaper = [row("unrolled", "jax", mode, "compiled", 1e-6, K=10) for mode in ("first_order", "forward")]
-    with_first_order = pd.concat([known, results._frame(cheaper)])
-    best = report.best_per_backend(results._frame(with_first_order.to_dict("records")))
+    with_first_order = pd.concat([known, store._frame(cheaper)])
+    best = report.best_per_backend(store._frame(with_first_order.to_dict("records")))
     unrolled = best[best.workload == "unrolled"]
     assert set(unrolled["mode"]) == {"reverse"} and len(unrolled) == 3  # K = 1, 10, 100
 
@@ -137,8 +137,8 @@ def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
         date = 1
 
     benchmarks = {"grad.MlpGrad.time_grad": ("grad", "mlp"), "unrolled.MlpUnrolled.time_unrolled": ("unrolled", "mlp")}
-    assert results._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
-    assert results._started(Result) == 1000
+    assert store._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
+    assert store._started(Result) == 1000
 
 
 def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
@@ -146,7 +146,7 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     (runs kept in results/ never change; later runs are not among them)."""
     runs = report.headline_runs(REPO / "README.md")
     assert runs, "the README has no generated headline table"
-    table = results.load(REPO / "results", REPO / "benchmarks")
+    table = store.load(REPO / "results", REPO / "benchmarks")
     generated = report.readme_headline(table[table.run_id.isin(runs)])
     text = (REPO / "README.md").read_text()
     block = text.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
@@ -155,7 +155,7 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
 
 def test_an_unstable_time_is_flagged_in_the_table_the_summary_and_the_headline():
     wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
-    table = results._frame([row("grad", "jax", "rev", "compiled", 0.001), wide])
+    table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), wide])
     assert table.set_index("backend").unstable.to_dict() == {"jax": False, "torch": True}
     summary = report.summary_markdown(table)
     assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary

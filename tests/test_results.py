@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench_lib import presets, results
+from bench_lib.core import presets
+from bench_lib.reporting import store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -15,13 +16,13 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def table(smoke_results):
     _, work, _ = smoke_results
-    return results.load(work / "results", REPO / "benchmarks")
+    return store.load(work / "results", REPO / "benchmarks")
 
 
 @pytest.mark.slow
 def test_one_row_per_cell_and_metric_of_the_run(table):
     cells = presets.get("smoke").cells()
-    assert list(table.columns) == list(results.COLUMNS)
+    assert list(table.columns) == list(store.COLUMNS)
     assert table["run_id"].nunique() == 1 and table["commit"].nunique() == 1
     # time, error, first call, peak memory and device memory per cell; the
     # approximation error for the first-order MAML cell
@@ -29,7 +30,7 @@ def test_one_row_per_cell_and_metric_of_the_run(table):
     device_memory = table[table.metric == "device_memory"]
     assert set(device_memory.status) <= {"not_measured", "skipped"} and device_memory.value.isna().all()
     assert set(table.precision) == {"strict"}
-    for column, categories in results.CATEGORIES.items():
+    for column, categories in store.CATEGORIES.items():
         assert isinstance(table[column].dtype, pd.CategoricalDtype)
         assert tuple(table[column].cat.categories) == tuple(categories), column
     # device memory has no value on the CPU: not_measured, never a number or a failure
@@ -57,35 +58,35 @@ def test_values_statuses_and_conditions_are_the_runs(table):
 @pytest.mark.slow
 def test_every_run_is_kept_even_at_the_same_commit(smoke_results, tmp_path):
     _, work, stdout = smoke_results
-    [archived] = (work / "results" / results.HISTORY).glob(f"*/*{results.ARCHIVE_SUFFIX}")
+    [archived] = (work / "results" / store.HISTORY).glob(f"*/*{store.ARCHIVE_SUFFIX}")
     assert str(archived) in stdout
     # A second run at the same commit (say after upgrading JAX) overwrites asv's file;
     # its archived copy and outcome records stand beside the first run's.
     copy = tmp_path / "results"
     shutil.copytree(work / "results", copy)
     commit, first_run = archived.name.split("-", 1)
-    first_run = first_run[: -len(results.ARCHIVE_SUFFIX)]
-    second = archived.parent.relative_to(work / "results") / f"{commit}-smoke-second{results.ARCHIVE_SUFFIX}"
+    first_run = first_run[: -len(store.ARCHIVE_SUFFIX)]
+    second = archived.parent.relative_to(work / "results") / f"{commit}-smoke-second{store.ARCHIVE_SUFFIX}"
     shutil.copy(archived, copy / second)
     shutil.copy(
-        copy / results.OUTCOMES / f"{commit}-{first_run}.jsonl", copy / results.OUTCOMES / f"{commit}-smoke-second.jsonl"
+        copy / store.OUTCOMES / f"{commit}-{first_run}.jsonl", copy / store.OUTCOMES / f"{commit}-smoke-second.jsonl"
     )
-    both = results.load(copy, REPO / "benchmarks")
+    both = store.load(copy, REPO / "benchmarks")
     assert set(both.run_id) == {first_run, "smoke-second"}
-    assert len(both) == 2 * len(results.load(work / "results", REPO / "benchmarks"))
-    assert len(results.load(copy, REPO / "benchmarks", commit="0000000")) == 0
+    assert len(both) == 2 * len(store.load(work / "results", REPO / "benchmarks"))
+    assert len(store.load(copy, REPO / "benchmarks", commit="0000000")) == 0
 
 
 def test_a_missing_results_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results folder .*nowhere"):
-        results.load(tmp_path / "nowhere")
+        store.load(tmp_path / "nowhere")
 
 
 @pytest.mark.slow
 def test_load_speed_loads_every_copy_of_a_real_run(smoke_results):
-    from bench_lib import load_speed
+    from bench_lib.tools import load_speed
 
     _, work, _ = smoke_results
-    one = len(results.load(work / "results", REPO / "benchmarks"))
+    one = len(store.load(work / "results", REPO / "benchmarks"))
     found = load_speed.measure(work / "results", REPO / "benchmarks", runs=3, repeats=1)
     assert found["rows"] == 3 * one and found["median_seconds"] > 0

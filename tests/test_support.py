@@ -4,9 +4,12 @@ import itertools
 
 import pytest
 
-from bench_lib import harness, presets, support, workloads
-from bench_lib.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS, Cell
-from bench_lib.models import CASES
+from bench_lib.suite import grid
+from bench_lib.suite import harness
+from bench_lib.core import presets, workloads
+from bench_lib.backends import support
+from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS, Cell
+from bench_lib.core.models import CASES
 
 
 def every_cell():
@@ -67,7 +70,6 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
 
 def test_modes_lists_what_each_backend_implements():
     import bench_lib
-
     assert bench_lib.modes("hessian", "torch") == (
         "native", "jacrev_jacrev", "vmap_hvp", "loop_hvp", "autograd_vectorize", "autograd_loop"
     )
@@ -79,7 +81,7 @@ def test_suite_params_cover_every_cell():
     """asv's params of each suite enumerate exactly the cells of its workload and model."""
     for name, workload in workloads.REGISTRY.items():
         for model in workload.sizes:
-            names, values = harness.suite_params(name, model)
+            names, values = grid.suite_params(name, model)
             assert len(names) == len(values)
             suite = type("Suite", (harness.CheckSuite,), {"workload": name, "model": model})()
             suite_cells = {suite._cell(combo) for combo in itertools.product(*values)}
@@ -87,7 +89,7 @@ def test_suite_params_cover_every_cell():
 
 
 def test_missing_framework_is_a_skip_with_that_reason(monkeypatch):
-    monkeypatch.setitem(support.backends.REGISTRY, "jax", ("jax", "no_such_framework_xyz"))
+    monkeypatch.setitem(support.backends.FRAMEWORKS, "jax", "no_such_framework_xyz")
     cell = Cell("grad", "jax", "rev", "compiled", "mlp", "S")
     with pytest.raises(NotImplementedError, match="jax is not installed"):
         support.require_supported(cell)

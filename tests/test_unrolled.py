@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import harness, presets, reference, support, verify, workloads
-from bench_lib.cells import BACKENDS, EXECUTIONS, Cell
-from bench_lib.models import spec
-from bench_lib.workloads import unrolled
+from bench_lib.suite import grid
+from bench_lib.suite import harness
+from bench_lib.core import presets, reference, workloads
+from bench_lib.backends import support
+from bench_lib.verification import verify
+from bench_lib.core.cells import BACKENDS, EXECUTIONS, Cell
+from bench_lib.core.models import spec
+from bench_lib.core.workloads import unrolled
 
 WORKLOAD = workloads.get("unrolled")
 CASE = spec("mlp", "S")
@@ -137,15 +141,15 @@ def test_keyword_parameters_are_part_of_the_cell_and_checked():
 
 
 def test_asv_parameters_carry_K_and_the_optimizer():
-    names, values = harness.suite_params("unrolled", "mlp")
+    names, values = grid.suite_params("unrolled", "mlp")
     assert names[-2:] == ["K", "optimizer"] and values[-2:] == [[1, 10, 100], ["sgd", "momentum"]]
     cell = Cell("unrolled", "torch", "forward", "eager", "mlp", "S", keywords={"K": 100, "optimizer": "momentum"})
-    assert harness.suite_values(cell) == ("torch", "forward", "eager", "S", "cpu", "float32", "strict", 100, "momentum")
+    assert grid.suite_values(cell) == ("torch", "forward", "eager", "S", "cpu", "float32", "strict", 100, "momentum")
 
     class Suite(harness.CheckSuite):
         workload, model = "unrolled", "mlp"
 
-    assert Suite()._cell(harness.suite_values(cell)) == cell
+    assert Suite()._cell(grid.suite_values(cell)) == cell
 
 
 def test_presets_hold_the_unrolled_cells_that_matter():

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import bench_lib
-from bench_lib import reference, verify, workloads
-from bench_lib.cells import Cell
-from bench_lib.models import spec, split
+from bench_lib.core import reference, workloads
+from bench_lib.verification import verify
+from bench_lib.core.cells import Cell
+from bench_lib.core.models import spec, split
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from bench_lib.error_model import Blocks, Bound
-from bench_lib.verify import VerificationError, check, elementwise_error
-from bench_lib.workloads import Expected
+from bench_lib.verification.error_model import Blocks, Bound
+from bench_lib.verification.verify import VerificationError, check, elementwise_error
+from bench_lib.core.workloads import Expected
 
 TWO_BLOCKS = Blocks(("a", "b"), (slice(0, 1), slice(1, 2)))
 

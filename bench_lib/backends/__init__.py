@@ -1,4 +1,5 @@
-"""The backend registry.  Adding a framework is one module here plus one line below.
+"""The backends: one module per framework, named as ``core.cells.FRAMEWORKS`` names it.
+Adding a framework is one module here plus one line there.
 
 Backends are imported lazily, and a framework that is not installed is detected without
 importing anything, so the suite works with any subset of frameworks installed.
@@ -9,17 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-# backend name -> (module in this package, top-level package of the framework)
-REGISTRY = {
-    "tensorflow": ("tensorflow", "tensorflow"),
-    "jax": ("jax", "jax"),
-    "torch": ("torch", "torch"),
-}
-BACKENDS = tuple(REGISTRY)
+from bench_lib.core.cells import BACKENDS, FRAMEWORKS
 
 
 def not_installed_reason(name: str) -> str | None:
-    package = REGISTRY[name][1]
+    package = FRAMEWORKS[name]
     if importlib.util.find_spec(package) is None:
         return f"{name} is not installed (no module named {package!r})"
     return None
@@ -27,15 +22,15 @@ def not_installed_reason(name: str) -> str | None:
 
 def load(name: str):
     """The backend module for ``name``; importing it does not import the framework yet."""
-    if name not in REGISTRY:
+    if name not in FRAMEWORKS:
         raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
-    return importlib.import_module(f"{__name__}.{REGISTRY[name][0]}")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def modes(workload: str, backend: str) -> tuple[str, ...]:
     """The modes of ``workload`` that ``backend`` implements, in the workload's order
     (the support table still says which cells are skipped, and why)."""
-    from .. import workloads
+    from bench_lib.core import workloads
 
     builders = load(backend).BUILDERS
     return tuple(mode for mode in workloads.get(workload).modes if (workload, mode) in builders)

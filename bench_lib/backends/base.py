@@ -10,8 +10,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from ..cells import Cell
-from ..models import Case, flatten, split
+from bench_lib.core.cells import Cell
+from bench_lib.core.models import Case, flatten, split
 
 
 @dataclass

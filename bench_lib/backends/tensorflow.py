@@ -14,11 +14,11 @@ import re
 
 import numpy as np
 
-from .. import conditions
-from ..cells import Cell
-from ..models import ArrayOps, loss_function
-from ..workloads.unrolled import initial_velocity, inner_update
-from .base import (
+from bench_lib.core import conditions
+from bench_lib.core.cells import Cell
+from bench_lib.core.models import ArrayOps, loss_function
+from bench_lib.core.workloads.unrolled import initial_velocity, inner_update
+from bench_lib.backends.base import (
     Program,
     RowLoop,
     builder_for,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import conditions
-from ..cells import Cell
-from ..models import ArrayOps, loss_function
-from ..workloads.unrolled import initial_velocity, inner_update
-from .base import Program, builder_for, flat_outputs, hessian_by_rows, native_inputs, split_columns
+from bench_lib.core import conditions
+from bench_lib.core.cells import Cell
+from bench_lib.core.models import ArrayOps, loss_function
+from bench_lib.core.workloads.unrolled import initial_velocity, inner_update
+from bench_lib.backends.base import Program, builder_for, flat_outputs, hessian_by_rows, native_inputs, split_columns
 
 NAME = "torch"
 

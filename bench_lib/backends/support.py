@@ -1,0 +1,122 @@
+"""The support table: which cells a framework cannot run, and why.
+
+One table drives the asv skips, ``verify``, the reports and the tests.  A rule matches a
+cell when every field it names has one of the listed values; the first match wins.  A
+cell no rule matches is supported, and must then pass verification: a failure there is
+a failure, never turned into a skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench_lib import backends
+from bench_lib.core.cells import Cell
+
+
+class CellUnsupported(NotImplementedError):
+    """A cell this framework or machine cannot run; the message is the reason.
+
+    A NotImplementedError, so that asv records the cell as skipped."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: dict
+    reason: str
+
+    def matches(self, cell: Cell) -> bool:
+        return all(getattr(cell, field) in values for field, values in self.match.items())
+
+
+RULES = (
+    # The precision axis first: these cells would time the strict ones again.
+    Rule(
+        {"precision": ("tf32",), "device": ("cpu",)},
+        "tf32 is a float32 matmul format of NVIDIA GPUs' tensor cores: on the CPU every framework computes "
+        "in full float32, so a tf32 cell would time the strict cell again",
+    ),
+    Rule(
+        {"precision": ("tf32",), "dtype": ("float64",)},
+        "tf32 changes float32 matmuls only: a float64 cell at tf32 would time the strict cell again",
+    ),
+    Rule(
+        # Seen with tensorflow 2.21 on the CPU, mlp and Rosenbrock alike; fwd_rev and
+        # rev_rev keep every input as a run-time parameter.
+        {"backend": ("tensorflow",), "mode": ("rev_fwd",), "execution": ("compiled",)},
+        "tf.function(jit_compile=True) of a GradientTape around a ForwardAccumulator: TensorFlow 2.21's XLA "
+        "bridge turns inputs into compile-time constants wherever the loss broadcasts (x @ W + b, 1 - x): "
+        "the mlp's module keeps 7 of its 14 inputs as parameters (1 of 14 with tensor arguments), "
+        "Rosenbrock's 1 of 2, and it recompiles for every new input value, so a timed call would return "
+        "constants; prepare() rejects such a module. An explicit tf.broadcast_to of the biases avoids it "
+        "for the mlp, but is not the loss users write",
+    ),
+    Rule(
+        {"backend": ("jax",), "execution": ("graph",)},
+        "JAX has no graph execution apart from jax.jit (see the compiled cells)",
+    ),
+    Rule(
+        {"backend": ("torch",), "execution": ("graph",)},
+        "PyTorch has no graph execution apart from torch.compile (see the compiled cells)",
+    ),
+    Rule(
+        # Seen with torch 2.13.0 on the CPU; float32 and Rosenbrock compile and pass.
+        {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp",), "dtype": ("float64",)},
+        "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for the mlp in float64 "
+        "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor, "
+        "pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
+    ),
+    Rule(
+        {"workload": ("hessian",), "backend": ("tensorflow",), "mode": ("jacrev_jacrev",)},
+        "TensorFlow's Hessian is reverse over reverse already: the outer tape's jacobian (vectorised by pfor) "
+        "of the inner tape's gradient is the 'native' cell ('jacobian_while' without pfor), so a "
+        "jacrev_jacrev cell would time the same program again",
+    ),
+    Rule(
+        # Seen with torch 2.13.0: dynamo stops at the function autograd.functional passes on.
+        {"workload": ("hessian",), "backend": ("torch",), "mode": ("autograd_vectorize", "autograd_loop"),
+         "execution": ("compiled",)},
+        "torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian (torch 2.13: "
+        "'Unsupported: Failed to convert args/kwargs to proxy' for the nested function it differentiates); "
+        "the torch.func strategies compile whole",
+    ),
+)
+
+
+def _missing_mode(cell: Cell) -> str | None:
+    """A mode that is another framework's own function (the workload describes it) and
+    that this backend does not implement.  Any other mode without a builder stays an
+    error when the cell is built: a forgotten builder is never turned into a skip."""
+    what = cell.spec.mode_descriptions.get(cell.mode)
+    if what is None or (cell.workload, cell.mode) in backends.load(cell.backend).BUILDERS:
+        return None
+    return f"{cell.mode!r} is {what}, which {cell.backend} does not have"
+
+
+def omitted_outputs(cell: Cell) -> dict[str, str]:
+    """The outputs the cell's mode cannot give, each with the reason (the cell runs and
+    is verified on the others)."""
+    return dict(cell.spec.omitted_outputs.get(cell.mode, {}))
+
+
+def static_reason(cell: Cell) -> str | None:
+    """Why the framework cannot do this cell on any machine, from the table alone."""
+    for rule in RULES:
+        if rule.matches(cell):
+            return rule.reason
+    return _missing_mode(cell)
+
+
+def skip_reason(cell: Cell) -> str | None:
+    """Why this cell cannot run here: the table, then a missing framework, then the
+    machine (no GPU).  The last check imports the framework."""
+    reason = static_reason(cell) or backends.not_installed_reason(cell.backend)
+    if reason:
+        return reason
+    return backends.load(cell.backend).unavailable(cell)
+
+
+def require_supported(cell: Cell) -> None:
+    reason = skip_reason(cell)
+    if reason:
+        raise CellUnsupported(reason)

@@ -1,0 +1,31 @@
+"""``grad``: the loss and its gradient, the baseline every higher-order cost is read against.
+
+Outputs: ``loss`` = f(p), a 0-d array; ``grad`` = the gradient of f at p, flat in the
+flattening order of the parameters.  One mode, reverse (``rev``).  The reference is
+exact: hand-written backprop for the mlp, the closed form for Rosenbrock.
+"""
+
+import numpy as np
+
+from bench_lib.core import reference
+from bench_lib.core.workloads import Expected, Workload
+
+
+def _reference(case, arrays):
+    return {
+        "loss": Expected(np.asarray(reference.loss(case, arrays))),
+        "grad": Expected(reference.gradient(case, arrays)),
+    }
+
+
+WORKLOAD = Workload(
+    name="grad",
+    description="loss and gradient (the baseline)",
+    modes=("rev",),
+    # XXS, XS, 100 and 4000: the Hessian's sizes, so that a Hessian has a cost in gradients
+    sizes={"mlp": ("XXS", "XS", "S", "M", "L"), "rosenbrock": (100, 10**3, 4000, 10**5, 10**6)},
+    smallest={"mlp": "S", "rosenbrock": 10**3},
+    gpu_sizes={"mlp": ("L",)},
+    outputs={"loss": "value", "grad": "parameters"},
+    reference=_reference,
+)

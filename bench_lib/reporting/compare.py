@@ -1,0 +1,111 @@
+"""``python -m bench_lib compare OLD NEW``: two runs cell by cell, with a verdict each.
+
+Each side names a run: a results folder (its latest run), a run id, a commit (prefix:
+its latest run) or a machine (its latest run), looked up in ``--results``.  Per cell,
+the median times, their ratio new / old and a verdict (``VERDICTS``):
+
+- ``faster`` / ``slower``: the ratio is beyond ``--factor`` (or its inverse) and the two
+  runs' interquartile ranges do not overlap (a difference within the recorded noise is
+  ``unchanged``);
+- ``new`` / ``missing``: the cell is in one run only;
+- ``newly failing`` / ``fixed``: verified on one side, failed on the other (failed,
+  invalid, crashed, timeout or oom);
+- ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
+  too wide for its median, ``store.UNSTABLE_SPREAD``): neither faster nor slower;
+- ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
+  or CUDA/cuDNN build differ between the runs, unless ``--across-environments`` (to
+  compare one commit under two framework versions, say: a view asv cannot give).  The
+  matmul precision is part of the cell: a strict and a tf32 cell are two cells.
+
+The exit status is 1 when any cell is ``slower`` or ``newly failing``, so it can gate CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench_lib.reporting import store
+from bench_lib.core.outcome import FAULTS
+
+VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
+CELL = store.CELL
+# What makes two measurements of a cell comparable: the same framework and conditions.
+ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu", "gpu", "gpu_driver", "cuda_driver", "cuda_build",
+               "cudnn"]
+
+
+def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
+    """The time rows of the run ``side`` names (see the module docstring)."""
+    if Path(side).is_dir():
+        table = store.load(side, benchmark_dir)
+        return _latest(table, f"results folder {side}")
+    table = store.load(results_dir, benchmark_dir)
+    for column, exact in (("run_id", True), ("commit", False), ("machine", True)):
+        values = table[column].astype(str)
+        chosen = table[values == side] if exact else table[values.str.startswith(side)]
+        if len(chosen):
+            return _latest(chosen, f"{column} {side!r}")
+    raise ValueError(
+        f"{side!r} names no run, commit, machine or results folder in {results_dir}; runs: "
+        f"{sorted(set(table.run_id))}, commits: {sorted({c[:8] for c in table.commit})}, machines: {sorted(set(table.machine))}"
+    )
+
+
+def _latest(table: pd.DataFrame, what: str) -> pd.DataFrame:
+    if table.empty:
+        raise ValueError(f"no results for {what}")
+    latest = store.latest_runs(table, by=())
+    return store.as_objects(latest[latest.metric == "time"])
+
+
+def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_environments: bool = False):
+    """One row per cell of either run: old and new seconds, ratio and verdict."""
+    if factor <= 1.0:
+        raise ValueError(f"--factor must be above 1, got {factor}")
+    keep = CELL + ["value", "q_25", "q_75", "unstable", "status", "reason", *ENVIRONMENT]
+    merged = old[keep].merge(new[keep], on=CELL, how="outer", suffixes=("_old", "_new"), indicator=True)
+    merged["ratio"] = merged["value_new"] / merged["value_old"]
+    merged["verdict"] = [_verdict(row, factor, across_environments) for row in merged.to_dict("records")]
+    columns = CELL + ["value_old", "value_new", "ratio", "verdict", "status_old", "status_new"]
+    return merged[columns].rename(columns={"value_old": "old_seconds", "value_new": "new_seconds"})
+
+
+def _verdict(row: dict, factor: float, across_environments: bool) -> str:
+    if row["_merge"] == "right_only":
+        return "new"
+    if row["_merge"] == "left_only":
+        return "missing"
+    old_ok, new_ok = row["status_old"] == "ok", row["status_new"] == "ok"
+    if row["status_old"] in FAULTS and new_ok:
+        return "fixed"
+    if old_ok and row["status_new"] in FAULTS:
+        return "newly failing"
+    if not (old_ok and new_ok):
+        return "unchanged"  # skipped (or failed) on both sides
+    if not across_environments and any(
+        pd.notna(row[f"{c}_old"]) and pd.notna(row[f"{c}_new"]) and row[f"{c}_old"] != row[f"{c}_new"]
+        for c in ENVIRONMENT
+    ):
+        return "not comparable"
+    if any(pd.notna(row[f"unstable_{side}"]) and bool(row[f"unstable_{side}"]) for side in ("old", "new")):
+        return "unstable"  # a median that means little on either side decides nothing
+    ratio = row["value_new"] / row["value_old"]
+    overlap = row["q_25_new"] <= row["q_75_old"] and row["q_25_old"] <= row["q_75_new"]
+    if ratio > factor and not overlap:
+        return "slower"
+    if ratio < 1.0 / factor and not overlap:
+        return "faster"
+    return "unchanged"
+
+
+def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks") -> int:
+    table = verdicts(resolve(old, results_dir, benchmark_dir), resolve(new, results_dir, benchmark_dir), factor,
+                     across_environments)
+    shown = table[table.verdict != "unchanged"]
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 40):
+        print(shown.to_string(index=False) if len(shown) else "every cell unchanged")
+    counts = table.verdict.value_counts()
+    print(", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
+    return 1 if counts.get("slower", 0) or counts.get("newly failing", 0) else 0

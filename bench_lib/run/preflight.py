@@ -1,0 +1,65 @@
+"""What is wrong with the environment, found before anything is timed: one clear line
+each, not a traceback in every cell.
+
+- A framework that is installed but fails to import (a broken wheel, a missing shared
+  library) stops the run: each of its cells would fail the same way.  A framework that
+  is not installed is no error: its cells are skips with that reason.
+- A framework whose installed version is not the one ``constraints.txt`` pins is said
+  (the results record the versions that ran; the pins are the versions seen working
+  together).
+- GPU cells on a machine without a GPU are said once; each is a skip with the reason.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench_lib import backends
+from bench_lib.core import conditions, gpu
+from bench_lib.core.cells import FRAMEWORKS
+
+# backend -> the distributions whose pins are checked
+DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
+
+
+def import_failure(backend: str, env: dict, python: str = sys.executable) -> str | None:
+    """Why ``backend``'s framework fails to import and set up in a process started with
+    ``env`` (as asv starts its benchmark processes), or None."""
+    code = f"from bench_lib.backends import load; load({backend!r}).framework()"
+    done = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=False, timeout=600)
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+def version_notes(used: set[str], constraints: Path) -> list[str]:
+    pins = conditions.pinned_versions(constraints)
+    notes = []
+    for backend in sorted(used):
+        for distribution in DISTRIBUTIONS[backend]:
+            installed, pinned = conditions.package_version(distribution), pins.get(conditions.distribution_key(distribution))
+            if installed and pinned and installed.split("+")[0] != pinned.split("+")[0]:
+                notes.append(f"note: {distribution} {installed} is installed; constraints.txt pins {pinned} "
+                             "(the results record the version that ran)")
+    return notes
+
+
+def check(cells: list, env: dict, repo: Path) -> list[str]:
+    """Notes to print before the run; a ValueError naming every framework that is
+    installed but cannot be imported."""
+    used = {cell.backend for cell in cells if backends.not_installed_reason(cell.backend) is None}
+    broken = {backend: import_failure(backend, env) for backend in sorted(used)}
+    broken = {backend: why for backend, why in broken.items() if why}
+    if broken:
+        raise ValueError("; ".join(
+            f"{backend} is installed but fails to import ({FRAMEWORKS[backend]}): {why}" for backend, why in broken.items()
+        ) + ": fix the environment (make setup), or uninstall it to skip its cells")
+    notes = version_notes(used, repo / "constraints.txt")
+    gpu_cells = sum(cell.device == "gpu" for cell in cells)
+    if gpu_cells and not gpu.driver_conditions():
+        notes.append(f"note: {gpu_cells} GPU cells and no GPU here (no nvidia-smi): each will be a skip with the "
+                     "framework's reason")
+    return notes

@@ -1,0 +1,138 @@
+"""asv's dashboard without a network: ``asv publish``, then its CDN scripts served
+from the published folder.
+
+asv 0.6's ``index.html`` loads jQuery, flot, bootstrap, stupidtable, blueimp-md5 and
+flot-orderbars from CDNs (asv issue #669); offline it shows only "Can not determine
+continental origin of swallow".  The suite ships those files (``dashboard_assets/``,
+each package at the version asv names, with its licence) and rewrites the published
+``index.html`` to load them from ``vendor/``.  asv in the virtualenv is never touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ASSETS = Path(__file__).with_name("dashboard_assets")
+VENDOR = "vendor"
+
+
+@dataclass(frozen=True)
+class Asset:
+    url: str  # what asv's index.html loads
+    path: str  # the vendored file, relative to ASSETS
+    origin: str  # where the vendored file comes from
+
+
+# Where the vendored file is byte-identical to the CDN's, asv's own integrity
+# attribute stays and the browser checks it; flot's CDN files are minified by the CDN,
+# which npm's package does not ship, so those load the package's unminified files.
+DASHBOARD_ASSETS = (
+    Asset("https://code.jquery.com/jquery-3.3.1.min.js", "jquery-3.3.1/jquery.min.js", "npm jquery@3.3.1 dist/jquery.min.js"),
+    *(
+        Asset(
+            f"https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/{name}.min.js",
+            f"flot-0.8.3/{name}.js",
+            f"npm flot@0.8.3 {name}.js",
+        )
+        for name in ("jquery.flot", "jquery.flot.time", "jquery.flot.selection", "jquery.flot.categories")
+    ),
+    Asset(
+        "https://cdn.jsdelivr.net/npm/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js",
+        "flot-orderbars-1.0.0/jquery.flot.orderBars.js",
+        "npm flot-orderbars@1.0.0 js/jquery.flot.orderBars.js",
+    ),
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/stupidtable/1.0.1/stupidtable.min.js",
+        "stupidtable-1.0.1/stupidtable.min.js",
+        "Stupid-Table-Plugin git tag 1.0.1 stupidtable.min.js (npm's stupid-table-plugin has 1.1.3 only)",
+    ),
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/blueimp-md5/2.19.0/js/md5.min.js",
+        "blueimp-md5-2.19.0/md5.min.js",
+        "npm blueimp-md5@2.19.0 js/md5.min.js",
+    ),
+    Asset(
+        "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/js/bootstrap.min.js",
+        "bootstrap-3.1.1/js/bootstrap.min.js",
+        "npm bootstrap@3.1.1 dist/js/bootstrap.min.js",
+    ),
+    Asset(
+        "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/css/bootstrap.min.css",
+        "bootstrap-3.1.1/css/bootstrap.min.css",
+        "npm bootstrap@3.1.1 dist/css/bootstrap.min.css (its fonts beside it)",
+    ),
+)
+
+# A <script src=...> or <link href=...> tag naming an absolute URL.
+_EXTERNAL_TAG = re.compile(r"<(?:script|link)\b[^>]*?(?:src|href)=\"(https?://[^\"]+)\"[^>]*>", re.IGNORECASE)
+_INTEGRITY = re.compile(r"\s+integrity=\"(sha\d+)-([^\"]+)\"")
+
+
+def subresource_digest(path: Path, algorithm: str) -> str:
+    """The file's digest as a Subresource Integrity attribute writes it."""
+    return base64.b64encode(hashlib.new(algorithm, path.read_bytes()).digest()).decode()
+
+
+def _local_tag(tag: str, asset: Asset) -> str:
+    tag = tag.replace(asset.url, f"{VENDOR}/{asset.path}")
+    integrity = _INTEGRITY.search(tag)
+    if integrity and subresource_digest(ASSETS / asset.path, integrity.group(1)) != integrity.group(2):
+        tag = _INTEGRITY.sub("", tag)
+    return tag
+
+
+def make_offline(html_dir: str | Path) -> list[str]:
+    """Copy the vendored assets into the published dashboard and point its
+    ``index.html`` at them; return the URLs replaced.  An external script or
+    stylesheet the suite does not vendor (a newer asv's) is an error naming it, and
+    then the page is left as asv wrote it."""
+    index = Path(html_dir) / "index.html"
+    if not index.is_file():
+        raise FileNotFoundError(f"no published dashboard at {index}: run `asv publish` first")
+    page = index.read_text()
+    by_url = {asset.url: asset for asset in DASHBOARD_ASSETS}
+    unknown = [url for url in _EXTERNAL_TAG.findall(page) if url not in by_url]
+    if unknown:
+        raise ValueError(
+            f"{index} loads {', '.join(unknown)}, which {ASSETS} does not vendor; add it (package, version, "
+            "licence) to bench_lib.publish.DASHBOARD_ASSETS"
+        )
+    replaced = []
+
+    def local(match: re.Match) -> str:
+        replaced.append(match.group(1))
+        return _local_tag(match.group(0), by_url[match.group(1)])
+
+    page = _EXTERNAL_TAG.sub(local, page)
+    shutil.copytree(ASSETS, index.parent / VENDOR, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    index.write_text(page)
+    return replaced
+
+
+def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None) -> int:
+    """``asv publish`` (its output to ``log``, a file, where given), then the offline
+    dashboard; asv's exit status.  A damaged result file stops it first, named: asv's
+    publish would leave its commit out and exit 0."""
+    from asv.config import Config
+
+    from bench_lib.reporting import store
+
+    store.check_readable(Path(repo) / Config.load(str(Path(repo) / config)).results_dir)
+    command = [sys.executable, "-m", "asv", "publish", "--config", config]
+    status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
+    if status != 0:
+        print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
+        return status
+    if html_dir is None:
+        html_dir = Path(repo) / Config.load(str(Path(repo) / config)).html_dir
+    replaced = make_offline(html_dir)
+    if log is None:
+        print(f"dashboard: {Path(html_dir).resolve()}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
+    return 0
