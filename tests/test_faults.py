@@ -168,25 +168,6 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
         assert word in summary, summary
 
 
-def test_asvs_words_for_a_failed_process_become_a_status_and_a_reason():
-    from bench_lib.run import reconcile
-
-    log = "\n".join([
-        "[ 61.54%] ··· hvp.MlpHVP.time_hvp                                   2/648 failed",
-        "             For parameters: 'jax', 'fwd_rev', 'compiled', 'S', 'cpu', 'float32', 'strict'",
-        "             asv: benchmark timed out (timeout 20s)",
-        "[ 61.54%] ···· For parameters: 'torch', 'fwd_rev', 'eager', 'L', 'cpu', 'float32', 'strict'",
-        "              MemoryError: Unable to allocate 64.0 GiB",
-        "[ 65.38%] ··· hvp.MlpHVPChecks.track_error                           ok",
-    ])
-    texts = reconcile.failure_texts(log)
-    jax = texts[("hvp.MlpHVP.time_hvp", "'jax', 'fwd_rev', 'compiled', 'S', 'cpu', 'float32', 'strict'")]
-    torch = texts[("hvp.MlpHVP.time_hvp", "'torch', 'fwd_rev', 'eager', 'L', 'cpu', 'float32', 'strict'")]
-    assert reconcile.classify(jax) == ("timeout", "the process was stopped after 20 s (asv's timeout)")
-    assert reconcile.classify(torch) == ("oom", "out of memory: MemoryError: Unable to allocate 64.0 GiB")
-    assert reconcile.classify("Segmentation fault")[0] == "crashed"
-
-
 def start_bench(config, *args):
     return subprocess.Popen(
         [sys.executable, "-u", "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),

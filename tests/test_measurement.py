@@ -53,21 +53,6 @@ def test_an_unknown_hand_written_backend_is_refused_by_name():
         handwritten.load("mxnet")
 
 
-@pytest.mark.parametrize(
-    "row,seconds",
-    [
-        ("  tensorflow     eager      S      cpu     float32   3.72±0.2ms ", 3.72e-3),
-        ("  tensorflow     graph      S      cpu     float32    505±30μs  ", 505e-6),
-        ("   jax       compiled    M      cpu     float32   1.19s  ", 1.19),
-        ("  torch  graph  S  cpu  float32  n/a ", None),
-    ],
-)
-def test_agreement_reads_asvs_table(row, seconds):
-    from bench_lib.tools.agreement import parse_asv_time
-
-    assert parse_asv_time(row) == (pytest.approx(seconds) if seconds else None)
-
-
 def test_scaling_fits_the_log_log_slope_per_strategy():
     from bench_lib.reporting.fit import slope
     from bench_lib.tools.scaling import fit

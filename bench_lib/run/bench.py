@@ -23,7 +23,7 @@ from asv.config import Config
 from bench_lib.core import conditions, gpu, presets
 from bench_lib.reporting import flops, store
 from bench_lib.run import checkout, peak, preflight, publish, reconcile
-from bench_lib.suite import grid, records
+from bench_lib.suite import asv_output, grid, records
 from bench_lib.verification import run_cache
 from bench_lib.run.control import (
     RECORDS,
@@ -102,12 +102,6 @@ def _say_load() -> None:
 
 
 LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
-# asv's progress lines: a benchmark's name and its status, the commit and the environment
-PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
-# the same without asv's commit and environment lines, which every later workload repeats
-BENCHMARK_PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?!=)\S.*$")
-
-
 def _with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     """A copy of the asv configuration whose matrix names the run's thread count as an
     environment variable: asv then puts it in the environment's name, so `asv compare`
@@ -343,7 +337,7 @@ def _run_locked(
                 command += list(extra_asv_args)
                 log.write(f"=== {workload}: asv run\n")
                 log.flush()
-                chunk_status = run_logged(command, repo, env, log, show=BENCHMARK_PROGRESS if done else PROGRESS)
+                chunk_status = run_logged(command, repo, env, log, show=asv_output.BENCHMARK_PROGRESS if done else asv_output.PROGRESS)
                 log.flush()
                 if chunk_status != 0:
                     tail = log_path.read_text().splitlines()[-15:]

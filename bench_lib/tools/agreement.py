@@ -9,7 +9,6 @@ the per-pair ratios shows how far a single asv run can be trusted here.
 
 from __future__ import annotations
 
-import re
 import statistics
 import subprocess
 import sys
@@ -17,17 +16,7 @@ from pathlib import Path
 
 from bench_lib.core import presets
 from bench_lib.core.cells import Cell
-from bench_lib.suite import grid
-
-_UNITS = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-_VALUE = re.compile(r"(\d+(?:\.\d+)?)(?:±\d+(?:\.\d+)?)?(ns|μs|us|ms|s)\s*$")
-
-
-def parse_asv_time(line: str) -> float | None:
-    """The median in seconds from one row of asv's table (``3.72±0.2ms``, ``505±30μs``)."""
-    match = _VALUE.search(line.rstrip())
-    return float(match.group(1)) * _UNITS[match.group(2)] if match else None
-
+from bench_lib.suite import asv_output, grid
 
 def asv_median(cell: Cell, config: str, benchmark_dir: str) -> float | None:
     [regex] = [r for r in grid.asv_regexes([cell], benchmark_dir) if ".time_" in r]
@@ -35,11 +24,7 @@ def asv_median(cell: Cell, config: str, benchmark_dir: str) -> float | None:
         [sys.executable, "-m", "asv", "run", "--config", config, "--python=same", "--bench", regex],
         capture_output=True, text=True, check=False,
     )
-    values = [str(v) for v in grid.suite_values(cell)]
-    for line in run.stdout.splitlines():
-        if line.split()[: len(values)] == values:  # the cell's row of asv's table
-            return parse_asv_time(line)
-    return None
+    return asv_output.table_time(run.stdout, grid.suite_values(cell))
 
 
 _LOOP = """
