@@ -1,18 +1,54 @@
-"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells,gpu-wheels}``."""
+"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells,gpu-wheels}``.
+
+Each verb is a ``Verb`` in ``VERBS``: its name and help, the function that adds its
+options and the function that runs it (as asv's own commands are laid out).  ``main``
+builds the parser from that table and handles bad input in one place.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from bench_lib.core import presets
 from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, WORKLOADS
+
+MOVE_DAMAGED = "move a result file asv cannot read to results/damaged/ (and say so) instead of stopping"
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    options: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    # Bad input is one line on stderr and exit status 2, never a traceback: a ValueError,
+    # as "error: ...".  A verb that reads a folder or file the user names (results,
+    # config, constraints) also reports a missing one, and its line starts with its name.
+    reads_files: bool = False
 
 
 def _size(text: str):
     """A size as the command line spells it: mlp's letters, Rosenbrock's integers."""
     return int(float(text)) if text.replace(".", "").replace("e", "").isdigit() else text
+
+
+def _preset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
+
+
+def _verify_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=sorted(presets.PRESETS), help="every cell of this preset")
+    parser.add_argument("--size", nargs="+", type=_size, help="these sizes (e.g. S M 1000000) instead of the smallest")
+    parser.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--execution", nargs="+", choices=EXECUTIONS, default=list(EXECUTIONS))
+    parser.add_argument("--dtype", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument("--device", nargs="+", choices=DEVICES, default=["cpu"])
 
 
 def _verify(args) -> int:
@@ -32,6 +68,38 @@ def _verify(args) -> int:
     return verify_cells(c for c in cells if all(getattr(c, field) in values for field, values in wanted.items()))
 
 
+def _bench_options(parser: argparse.ArgumentParser) -> None:
+    _preset_option(parser)
+    parser.add_argument("--repo", default=".")
+    parser.add_argument("--config", default="asv.conf.json")
+    parser.add_argument(
+        "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
+    )
+    parser.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
+    parser.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="each benchmark's timeout (default: each suite's own, 300 or 900 s); asv's `-a timeout=N` after `--` "
+        "does the same",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="wait this long for another run writing to the same results folder (default: stop at once)",
+    )
+    parser.add_argument(
+        "--allow-uncommitted", action="store_true",
+        help="run although bench_lib/, benchmarks/ or asv.conf.json differ from the commit (every cell records the "
+        "changed files)",
+    )
+    parser.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
+    parser.add_argument(
+        "--machine",
+        help="asv's machine name (default: the GPU's model, as 'nvidia-h200', for a preset with GPU cells on a "
+        "machine with a GPU; else asv's default, the host name)",
+    )
+    parser.add_argument("asv_args", nargs="*", help="passed on to `asv run` (after --)")
+
+
 def _bench(args) -> int:
     from bench_lib.run.bench import run_preset
 
@@ -43,11 +111,25 @@ def _bench(args) -> int:
     )
 
 
+def _overhead_options(parser: argparse.ArgumentParser) -> None:
+    _preset_option(parser)
+    parser.add_argument("--config", default="asv.conf.json")
+    parser.add_argument("--commit", default="HEAD", help="the commit whose asv results to read")
+    parser.add_argument("--min-ms", type=float, default=1.0, help="only cells whose asv median is at least this")
+
+
 def _overhead(args) -> int:
     from bench_lib.run.bench import git_commit
     from bench_lib.tools.overhead import compare
 
     return compare(args.preset, args.config, git_commit(Path(".").resolve(), args.commit), args.min_ms)
+
+
+def _idiom_options(parser: argparse.ArgumentParser) -> None:
+    _preset_option(parser)
+    parser.add_argument("--workload", nargs="+", choices=WORKLOADS, help="only these workloads' cells")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
 
 
 def _idiom(args) -> int:
@@ -56,10 +138,29 @@ def _idiom(args) -> int:
     return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms, workloads=args.workload)
 
 
+def _agreement_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cell", nargs="+", help="cell labels, as `cells` prints them")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--config", default="asv.conf.json")
+
+
 def _agreement(args) -> int:
     from bench_lib.tools.agreement import compare
 
     return compare(args.cell, args.pairs, args.config)
+
+
+def _scaling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workload", default="hessian", choices=WORKLOADS)
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--json", help="also write the measurements and fits to this file")
+    parser.add_argument("--against", default="n", help="n, or a keyword parameter of the workload (K for unrolled)")
+    parser.add_argument(
+        "--keyword", action="append", metavar="NAME=VALUE",
+        help="only this value of a keyword parameter (repeat for several values: --keyword optimizer=sgd)",
+    )
 
 
 def _scaling(args) -> int:
@@ -75,58 +176,72 @@ def _scaling(args) -> int:
     )
 
 
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="results", help="asv's results folder (every kept run is read)")
+    parser.add_argument("--out", default="results/report", help="where the report's files go")
+    parser.add_argument("--machine", help="only this machine's runs")
+    parser.add_argument("--commit", help="only runs of this commit (a prefix)")
+    parser.add_argument("--readme", help="also regenerate the headline table of this README (between its markers)")
+    parser.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
+
+
 def _report(args) -> int:
     from bench_lib.reporting.report import run
 
-    try:
-        return run(args.results, args.out, args.machine, args.commit, readme=args.readme,
-                   move_damaged=args.move_damaged)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"report: {error}", file=sys.stderr)
-        return 2
+    return run(args.results, args.out, args.machine, args.commit, readme=args.readme, move_damaged=args.move_damaged)
+
+
+def _compare_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", help="a results folder, run id, commit (prefix) or machine: its latest run")
+    parser.add_argument("new", help="the same, for the new side")
+    parser.add_argument("--results", default="results", help="where run ids, commits and machines are looked up")
+    parser.add_argument("--factor", type=float, default=1.1, help="a ratio beyond this (or its inverse) is a change")
+    parser.add_argument(
+        "--across-environments", action="store_true",
+        help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
+    )
 
 
 def _compare(args) -> int:
     from bench_lib.reporting.compare import run
 
-    try:
-        return run(args.old, args.new, args.results, args.factor, args.across_environments)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"compare: {error}", file=sys.stderr)
-        return 2
+    return run(args.old, args.new, args.results, args.factor, args.across_environments)
+
+
+def _load_speed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--runs", type=int, default=100)
 
 
 def _load_speed(args) -> int:
     from bench_lib.tools.load_speed import measure
 
-    try:
-        found = measure(args.results, runs=args.runs)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"load-speed: {error}", file=sys.stderr)
-        return 2
+    found = measure(args.results, runs=args.runs)
     print(f"results.load over {found['runs']} copies of run {found['copied']} ({found['rows']} rows): "
           f"median {found['median_seconds']:.2f} s (min {found['min_seconds']:.2f}, max {found['max_seconds']:.2f})")
     return 0
 
 
-def _publish(args) -> int:
-    from bench_lib.run.publish import publish
-
-    try:
-        return publish(args.config)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"publish: {error}", file=sys.stderr)
-        return 2
+def _gpu_wheels_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dest", default=".whl")
+    parser.add_argument("--constraints", default="constraints.txt")
+    parser.add_argument("--python-version", default="3.12", help="the GPU machine's Python (default 3.12)")
 
 
 def _gpu_wheels(args) -> int:
     from bench_lib.run.gpu_wheels import download
 
-    try:
-        return download(args.dest, args.constraints, args.python_version)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"gpu-wheels: {error}", file=sys.stderr)
-        return 2
+    return download(args.dest, args.constraints, args.python_version)
+
+
+def _publish_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="asv.conf.json", help="asv's configuration file")
+
+
+def _publish(args) -> int:
+    from bench_lib.run.publish import publish
+
+    return publish(args.config)
 
 
 def _cells(args) -> int:
@@ -136,147 +251,50 @@ def _cells(args) -> int:
     return 0
 
 
-MOVE_DAMAGED = "move a result file asv cannot read to results/damaged/ (and say so) instead of stopping"
+VERBS = (
+    Verb("verify", "check cells against the reference: a preset's, the given sizes', or the smallest sizes (default)",
+         _verify_options, _verify),
+    Verb("bench", "run a preset under asv and publish the dashboard", _bench_options, _bench),
+    Verb("overhead", "compare asv's medians of the last run with a tight in-process loop", _overhead_options,
+         _overhead),
+    Verb("idiom", "time each mlp cell of a preset against hand-written framework code, interleaved in one process",
+         _idiom_options, _idiom),
+    Verb("agreement", "asv run of single cells against a fresh-process tight loop, in repeated pairs",
+         _agreement_options, _agreement),
+    Verb("scaling", "time and peak memory of every CPU cell of a workload against n, with log-log slopes",
+         _scaling_options, _scaling),
+    Verb("report", "the results as one HTML report with figures, a Markdown summary, CSV and Parquet",
+         _report_options, _report, reads_files=True),
+    Verb("compare", "two runs cell by cell with verdicts; exit status 1 on a regression beyond --factor",
+         _compare_options, _compare, reads_files=True),
+    Verb("load-speed", "time results.load over many copies of the latest kept run (in a temporary folder)",
+         _load_speed_options, _load_speed, reads_files=True),
+    Verb("gpu-wheels", "download asv and its requirements as wheels for a GPU machine without a package registry",
+         _gpu_wheels_options, _gpu_wheels, reads_files=True),
+    Verb("publish", "asv publish, with the dashboard's scripts served from its folder (no network needed)",
+         _publish_options, _publish, reads_files=True),
+    Verb("cells", "list the cells of a preset", _preset_option, _cells),
+)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench_lib")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    verify = commands.add_parser(
-        "verify", help="check cells against the reference: a preset's, the given sizes', or the smallest sizes (default)"
-    )
-    verify.add_argument("--preset", choices=sorted(presets.PRESETS), help="every cell of this preset")
-    verify.add_argument("--size", nargs="+", type=_size, help="these sizes (e.g. S M 1000000) instead of the smallest")
-    verify.add_argument("--workload", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
-    verify.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    verify.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
-    verify.add_argument("--execution", nargs="+", choices=EXECUTIONS, default=list(EXECUTIONS))
-    verify.add_argument("--dtype", nargs="+", choices=DTYPES, default=list(DTYPES))
-    verify.add_argument("--device", nargs="+", choices=DEVICES, default=["cpu"])
-    verify.set_defaults(handler=_verify)
-
-    bench = commands.add_parser("bench", help="run a preset under asv and publish the dashboard")
-    bench.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
-    bench.add_argument("--repo", default=".")
-    bench.add_argument("--config", default="asv.conf.json")
-    bench.add_argument(
-        "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
-    )
-    bench.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
-    bench.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
-    bench.add_argument(
-        "--timeout", type=float, metavar="SECONDS",
-        help="each benchmark's timeout (default: each suite's own, 300 or 900 s); asv's `-a timeout=N` after `--` "
-        "does the same",
-    )
-    bench.add_argument(
-        "--wait", type=float, default=0.0, metavar="SECONDS",
-        help="wait this long for another run writing to the same results folder (default: stop at once)",
-    )
-    bench.add_argument(
-        "--allow-uncommitted", action="store_true",
-        help="run although bench_lib/, benchmarks/ or asv.conf.json differ from the commit (every cell records the "
-        "changed files)",
-    )
-    bench.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
-    bench.add_argument(
-        "--machine",
-        help="asv's machine name (default: the GPU's model, as 'nvidia-h200', for a preset with GPU cells on a "
-        "machine with a GPU; else asv's default, the host name)",
-    )
-    bench.add_argument("asv_args", nargs="*", help="passed on to `asv run` (after --)")
-    bench.set_defaults(handler=_bench)
-
-    overhead = commands.add_parser("overhead", help="compare asv's medians of the last run with a tight in-process loop")
-    overhead.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
-    overhead.add_argument("--config", default="asv.conf.json")
-    overhead.add_argument("--commit", default="HEAD", help="the commit whose asv results to read")
-    overhead.add_argument("--min-ms", type=float, default=1.0, help="only cells whose asv median is at least this")
-    overhead.set_defaults(handler=_overhead)
-
-    idiom = commands.add_parser(
-        "idiom", help="time each mlp cell of a preset against hand-written framework code, interleaved in one process"
-    )
-    idiom.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
-    idiom.add_argument("--workload", nargs="+", choices=WORKLOADS, help="only these workloads' cells")
-    idiom.add_argument("--rounds", type=int, default=7)
-    idiom.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
-    idiom.set_defaults(handler=_idiom)
-
-    agreement = commands.add_parser(
-        "agreement", help="asv run of single cells against a fresh-process tight loop, in repeated pairs"
-    )
-    agreement.add_argument("cell", nargs="+", help="cell labels, as `cells` prints them")
-    agreement.add_argument("--pairs", type=int, default=3)
-    agreement.add_argument("--config", default="asv.conf.json")
-    agreement.set_defaults(handler=_agreement)
-
-    scaling = commands.add_parser(
-        "scaling", help="time and peak memory of every CPU cell of a workload against n, with log-log slopes"
-    )
-    scaling.add_argument("--workload", default="hessian", choices=WORKLOADS)
-    scaling.add_argument("--dtype", default="float32", choices=DTYPES)
-    scaling.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    scaling.add_argument("--model", nargs="+", choices=MODELS, default=list(MODELS))
-    scaling.add_argument("--json", help="also write the measurements and fits to this file")
-    scaling.add_argument("--against", default="n", help="n, or a keyword parameter of the workload (K for unrolled)")
-    scaling.add_argument(
-        "--keyword", action="append", metavar="NAME=VALUE",
-        help="only this value of a keyword parameter (repeat for several values: --keyword optimizer=sgd)",
-    )
-    scaling.set_defaults(handler=_scaling)
-
-    report = commands.add_parser(
-        "report", help="the results as one HTML report with figures, a Markdown summary, CSV and Parquet"
-    )
-    report.add_argument("--results", default="results", help="asv's results folder (every kept run is read)")
-    report.add_argument("--out", default="results/report", help="where the report's files go")
-    report.add_argument("--machine", help="only this machine's runs")
-    report.add_argument("--commit", help="only runs of this commit (a prefix)")
-    report.add_argument("--readme", help="also regenerate the headline table of this README (between its markers)")
-    report.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
-    report.set_defaults(handler=_report)
-    compare = commands.add_parser(
-        "compare", help="two runs cell by cell with verdicts; exit status 1 on a regression beyond --factor"
-    )
-    compare.add_argument("old", help="a results folder, run id, commit (prefix) or machine: its latest run")
-    compare.add_argument("new", help="the same, for the new side")
-    compare.add_argument("--results", default="results", help="where run ids, commits and machines are looked up")
-    compare.add_argument("--factor", type=float, default=1.1, help="a ratio beyond this (or its inverse) is a change")
-    compare.add_argument(
-        "--across-environments", action="store_true",
-        help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
-    )
-    compare.set_defaults(handler=_compare)
-    load_speed = commands.add_parser(
-        "load-speed", help="time results.load over many copies of the latest kept run (in a temporary folder)"
-    )
-    load_speed.add_argument("--results", default="results")
-    load_speed.add_argument("--runs", type=int, default=100)
-    load_speed.set_defaults(handler=_load_speed)
-
-    wheels = commands.add_parser(
-        "gpu-wheels", help="download asv and its requirements as wheels for a GPU machine without a package registry",
-    )
-    wheels.add_argument("--dest", default=".whl")
-    wheels.add_argument("--constraints", default="constraints.txt")
-    wheels.add_argument("--python-version", default="3.12", help="the GPU machine's Python (default 3.12)")
-    wheels.set_defaults(handler=_gpu_wheels)
-    publish = commands.add_parser(
-        "publish", help="asv publish, with the dashboard's scripts served from its folder (no network needed)"
-    )
-    publish.add_argument("--config", default="asv.conf.json", help="asv's configuration file")
-    publish.set_defaults(handler=_publish)
-    cells = commands.add_parser("cells", help="list the cells of a preset")
-    cells.add_argument("--preset", default="default", choices=sorted(presets.PRESETS))
-    cells.set_defaults(handler=_cells)
-
+    for verb in VERBS:
+        command = commands.add_parser(verb.name, help=verb.help)
+        verb.options(command)
+        command.set_defaults(verb=verb)
     args = parser.parse_args(argv)
+    return _run(args.verb, args)
+
+
+def _run(verb: Verb, args: argparse.Namespace) -> int:
+    """The verb's exit status, with bad input said in one line (see ``Verb``)."""
+    bad_input = (ValueError, FileNotFoundError) if verb.reads_files else ValueError
     try:
-        return args.handler(args)
-    except ValueError as error:  # bad input: say what is wrong, run nothing
-        print(f"error: {error}", file=sys.stderr)
+        return verb.run(args)
+    except bad_input as error:  # say what is wrong, run nothing
+        print(f"{verb.name if verb.reads_files else 'error'}: {error}", file=sys.stderr)
         return 2
 
 
