@@ -93,6 +93,11 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
     parser.add_argument(
+        "--measure-peak", action="store_true",
+        help="measure the machine's peak FLOP rate again (by default only when none is kept for this CPU, thread "
+        "count, GPU and library versions)",
+    )
+    parser.add_argument(
         "--machine",
         help="asv's machine name (default: the GPU's model, as 'nvidia-h200', for a preset with GPU cells on a "
         "machine with a GPU; else asv's default, the host name)",
@@ -107,7 +112,7 @@ def _bench(args) -> int:
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
-        wait=args.wait, timeout=args.timeout,
+        wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak,
     )
 
 

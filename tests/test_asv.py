@@ -147,14 +147,14 @@ def test_time_suites_split_each_workloads_modes_and_checks_cover_them_all():
 def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_paths(tmp_path):
     """asv reads a configuration's paths from its own folder, and puts matrix environment
     variables in the environment's name, which its `compare` and dashboard keep apart."""
-    from bench_lib.run import bench as asv_run
+    from bench_lib.run import asv_config
 
     (tmp_path / "asv.conf.json").write_text(
         '{\n  // a comment, as asv allows\n  "version": 1, "repo": ".", "benchmark_dir": "benchmarks",'
         ' "results_dir": "results", "html_dir": "html", "env_dir": ".asv/env",'
         ' "matrix": {"env": {"OTHER": ["1"]}}}'
     )
-    derived = json.loads(Path(asv_run._with_conditions(tmp_path, "asv.conf.json", "token", 3)).read_text())
+    derived = json.loads(Path(asv_config.with_conditions(tmp_path, "asv.conf.json", "token", 3)).read_text())
     assert derived["repo"] == str(tmp_path.resolve()) and derived["results_dir"] == str(tmp_path.resolve() / "results")
     assert derived["matrix"]["env"] == {"OTHER": ["1"], "BENCH_THREADS": ["3"]}
 

@@ -65,12 +65,16 @@ def test_records_are_not_shared_across_asv_environments(monkeypatch, run):
     assert records.load(CELL) is not None
     monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.15.0")
     assert records.load(CELL) is None
+    records.save(Outcome(CELL, "skipped", reason="torch is not installed"))
+    [(first, _)] = records.collect(run, "run-a", "virtualenv-py3.11-torch2.13.0")
+    [(second, _)] = records.collect(run, "run-a", "virtualenv-py3.11-torch2.15.0")
+    assert (first.status, second.status) == ("verified", "skipped")
 
 
 def test_a_run_counts_how_often_each_cell_was_prepared(run):
     records.save(VERIFIED)
     records.save(Outcome(CELL, "verified", errors={"hvp": 2e-7}, prepared_in="check"))
-    [(latest, preparations)] = records.collect(run, "run-a")
+    [(latest, preparations)] = records.collect(run, "run-a", None)
     assert preparations == 2 and latest.errors == {"hvp": 2e-7} and latest.prepared_in == "check"
 
 

@@ -222,14 +222,14 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
 
 
 def test_a_timeout_is_taken_from_the_command_line_and_checked():
-    from bench_lib.run import bench as asv_run
+    from bench_lib.run import asv_config
     from bench_lib.suite import harness
 
-    assert asv_run._asked_timeout(["-a", "timeout=20"]) == 20.0
-    assert asv_run._asked_timeout(["--attribute=timeout=7.5", "--quick"]) == 7.5
-    assert asv_run._asked_timeout(["-arepeat=3"]) is None
+    assert asv_config.asked_timeout(["-a", "timeout=20"]) == 20.0
+    assert asv_config.asked_timeout(["--attribute=timeout=7.5", "--quick"]) == 7.5
+    assert asv_config.asked_timeout(["-arepeat=3"]) is None
     with pytest.raises(ValueError, match="-a timeout must be a positive number of seconds, got '0'"):
-        asv_run._asked_timeout(["-a", "timeout=0"])
+        asv_config.asked_timeout(["-a", "timeout=0"])
     import os
 
     os.environ[harness.TIMEOUT_ENV] = "12"

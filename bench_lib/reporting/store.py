@@ -1,13 +1,14 @@
 """The suite's results as one tidy pandas table: one row per run x cell x metric.
 
 ``load(results_dir)`` reads every run the results folder keeps: the copy of asv's
-result file that ``make bench`` archives for each run (``history/<machine>/``, so that a
-second run at the same commit does not replace the first) and any asv result file
-without such a copy (a plain ``asv run``).  Files are read with asv's own API, which
-checks their format version; the benchmark names and parameters come from the suite's
-benchmark files, and each run's outcome records (``outcomes/<commit>-<run>.jsonl``)
-add what asv does not keep: skip reasons, failure messages, framework versions and
-the conditions of the run.
+result file that ``make bench`` archives for each run and environment
+(``history/<machine>/``, so that a second run at the same commit does not replace the
+first) and any asv result file without such a copy (a plain ``asv run``).  Each run's
+manifest (``core/manifest.py``) names its copies and their outcome records
+(``outcomes/``), which add what asv does not keep: skip reasons, failure messages,
+framework versions and the conditions of the run.  Files are read with asv's own API,
+which checks their format version; the benchmark names and parameters come from the
+suite's benchmark files (``suite/grid.py``).
 
 Columns (``COLUMNS``): the run (machine, commit, date, run_id, env_name, the framework
 versions), the cell (workload, model, size, backend, mode, execution, device, dtype, precision,
@@ -32,7 +33,8 @@ from pathlib import Path
 import pandas as pd
 from asv import results as asv_results
 
-from bench_lib.core import gpu, workloads
+from bench_lib.core import gpu, manifest, workloads
+from bench_lib.core.manifest import Environment
 from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.suite import grid
 from bench_lib.core.models import CASES, MODELS
@@ -94,20 +96,23 @@ UNSTABLE_SPREAD = 0.5
 ADDED_PARAMETERS = {"precision": "strict"}
 
 
-def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Path]:
+def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Environment]:
     """Keep a copy, under the run's id, of each asv result file of ``commit`` written
     since ``since`` (a time.time()): asv names its file after the commit and the
-    environment only, so the next run at the same commit would replace it."""
+    environment only, so the next run at the same commit would replace it.  One
+    ``Environment`` (for the run's manifest) per file: several when the run's asv
+    configuration has several environments."""
+    results_dir = Path(results_dir)
+    sources = [path for path in sorted(results_dir.glob(f"*/{commit[:8]}-*.json")) if path.stat().st_mtime >= since]
     kept = []
-    for source in sorted(Path(results_dir).glob(f"*/{commit[:8]}-*.json")):
-        if source.stat().st_mtime < since:
-            continue
-        target = Path(results_dir) / HISTORY / source.parent.name / f"{commit[:8]}-{run_id}{ARCHIVE_SUFFIX}"
-        if len(kept):  # several environments in one run (asv.matrix.conf.json)
-            target = target.with_name(f"{commit[:8]}-{run_id}-{source.stem.split('-', 1)[1]}{ARCHIVE_SUFFIX}")
+    for source in sources:
+        env_name = json.loads(source.read_text()).get("env_name") or source.stem.split("-", 1)[1]
+        name = f"{commit[:8]}-{run_id}" + ("" if len(sources) == 1 else f"--{env_name}")
+        target = results_dir / HISTORY / source.parent.name / f"{name}{ARCHIVE_SUFFIX}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
-        kept.append(target)
+        kept.append(Environment(
+            env_name, str(target.relative_to(results_dir)), str(Path(OUTCOMES) / f"{name}.jsonl")))
     return kept
 
 
@@ -122,28 +127,16 @@ def _benchmarks(benchmark_dir) -> dict:
     return found
 
 
-def _outcome_files(results_dir: Path) -> dict[str, Path]:
-    """run id -> its outcome file (``outcomes/<commit>-<run id>.jsonl``)."""
-    return {path.stem.split("-", 1)[1]: path for path in (Path(results_dir) / OUTCOMES).glob("*.jsonl")}
-
-
 def _read_outcomes(path: Path | None) -> dict:
     """{cell key: outcome record} of one run's outcome file."""
     cells = {}
-    for line in path.read_text().splitlines() if path else ():
+    for line in path.read_text().splitlines() if path and path.is_file() else ():
         try:
             record = json.loads(line)
         except ValueError:
             continue  # a line cut short
         cells[_cell_key(record["cell"])] = record
     return cells
-
-
-def _outcomes_for(files: dict[str, Path], run_id: str, archived: bool) -> dict:
-    """The run's outcome records.  An asv file that no archived copy stands for comes
-    from a plain ``asv run`` (asv.matrix.conf.json's environments, say), which writes
-    none: another run's records at the same commit would describe other cells."""
-    return _read_outcomes(files.get(run_id)) if archived else {}
 
 
 def _requirement_versions(result) -> dict:
@@ -168,12 +161,22 @@ class DamagedResultFile(ValueError):
     """A result file asv cannot read (truncated, garbage, an unknown format version)."""
 
 
+# path -> ((mtime, size), asv's Results): a run reads each result file once, however
+# often it loads the folder (before asv, after each workload, for the report)
+_read_cache: dict[Path, tuple] = {}
+
+
 def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name: str | None = None):
     """asv's reading of one result file.  A damaged one is an error naming it (asv
     itself logs a warning and leaves the commit out), or, with ``move_damaged``, is
     moved to ``results/damaged/`` (said on stderr) and None is returned."""
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _read_cache.get(path)
+    if cached and cached[0] == version:
+        return cached[1]
     try:
-        return asv_results.Results.load(str(path), machine_name=machine_name)
+        result = asv_results.Results.load(str(path), machine_name=machine_name)
     except Exception as error:  # asv's UserError (format version), JSON errors, missing keys
         problem = f"{type(error).__name__}: {error}"
         if not move_damaged:
@@ -186,6 +189,13 @@ def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name
         path.replace(target)
         print(f"warning: moved the damaged result file {path} to {target} ({problem})", file=sys.stderr)
         return None
+    _read_cache[path] = (version, result)
+    return result
+
+
+def read_result(path: Path):
+    """asv's Results of one result file (read once per process while it is unchanged)."""
+    return _load_result(Path(path), Path(path).parent, move_damaged=False)
 
 
 def check_readable(results_dir, move_damaged: bool = False) -> None:
@@ -195,24 +205,44 @@ def check_readable(results_dir, move_damaged: bool = False) -> None:
         pass
 
 
+def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path]]:
+    """archived copy -> (run id, outcome file), as the runs' manifests name them."""
+    return {
+        results_dir / environment.result: (run.run_id, results_dir / environment.outcomes)
+        for run in manifest.manifests(results_dir) for environment in run.environments
+    }
+
+
+def _unlisted(path: Path, results_dir: Path) -> tuple[str, Path]:
+    """The run id and outcome file of an archived copy that no manifest lists (kept
+    before runs wrote manifests): ``<commit8>-<run id>.asv-result`` beside
+    ``outcomes/<commit8>-<run id>.jsonl``."""
+    commit, _, rest = path.name.partition("-")
+    run_id = rest[: -len(ARCHIVE_SUFFIX)]
+    return run_id, results_dir / OUTCOMES / f"{commit}-{run_id}.jsonl"
+
+
 def _runs(results_dir: Path, move_damaged: bool = False):
-    """(result, machine, run_id, archived) for every run kept: the archived copies, then
-    asv's files that no archived copy stands for."""
+    """(result, machine, run_id, outcome file or None) for every run kept: the archived
+    copies, then asv's files that no archived copy stands for (a plain ``asv run``,
+    which writes no outcomes: another run's records at the same commit would describe
+    other cells)."""
+    kept = _kept_runs(results_dir)
     archived = set()
-    for path in sorted((Path(results_dir) / HISTORY).glob(f"*/*{ARCHIVE_SUFFIX}")):
+    for path in sorted((results_dir / HISTORY).glob(f"*/*{ARCHIVE_SUFFIX}")):
         result = _load_result(path, results_dir, move_damaged)
         if result is None:
             continue
-        run_id = path.name[len(path.name.split("-", 1)[0]) + 1 : -len(ARCHIVE_SUFFIX)]
+        run_id, outcomes = kept.get(path) or _unlisted(path, results_dir)
         archived.add((path.parent.name, result.commit_hash, result.env_name, _started(result)))
-        yield result, path.parent.name, run_id, True
+        yield result, path.parent.name, run_id, outcomes
     for root, filename, machine_name in asv_results.iter_results_paths(str(results_dir)):
         result = _load_result(Path(root) / filename, results_dir, move_damaged, machine_name)
         if result is None:
             continue
         machine = result.params.get("machine")
         if (machine, result.commit_hash, result.env_name, _started(result)) not in archived:
-            yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", False
+            yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", None
 
 
 def _started(result, benchmarks: dict | None = None, cases: set | None = None) -> int:
@@ -245,12 +275,11 @@ def load(
     if not results_dir.is_dir():
         raise FileNotFoundError(f"no results folder {results_dir}")
     benchmarks = _benchmarks(benchmark_dir)
-    files = _outcome_files(results_dir)
     rows = _Rows()
-    for result, machine_name, run_id, archived in _runs(results_dir, move_damaged):
+    for result, machine_name, run_id, outcomes in _runs(results_dir, move_damaged):
         if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
             continue
-        records = list(_outcomes_for(files, run_id, archived).values())
+        records = list(_read_outcomes(outcomes).values())
         cases = {(record["cell"]["workload"], record["cell"]["model"]) for record in records}
         run = (
             machine_name, result.commit_hash, run_id, result.env_name,

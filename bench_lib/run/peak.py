@@ -1,6 +1,7 @@
 """The machine's peak FLOP rate: dense matmuls with the frameworks installed here,
 kept in ``results/peaks/<machine>.peak`` for the report's above-peak flag
-(``reporting/flops.py`` reads it)."""
+(``reporting/flops.py`` reads it).  A run measures it only when none is kept for the
+same CPU, thread count, GPU and library versions, or when asked (``--measure-peak``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_lib.core.cells import DTYPES
+from bench_lib.core import gpu
 from bench_lib.reporting.flops import PEAK_SUFFIX, PEAKS, load_peaks, peak_key
 
 
-def measure_peak(threads: int, dtypes=("float32", "float64"), n: int = 2048, repeats: int = 3) -> dict:
+def measure_peak(threads: int, dtypes=DTYPES, n: int = 2048, repeats: int = 3) -> dict:
     """The best FLOP rate of a large dense matmul on this machine, per dtype, with the
     frameworks installed here (the fastest wins: NumPy's BLAS may be built for another
     core).  No cell's useful rate can beat the machine's best dense matmul."""
@@ -82,17 +85,46 @@ def measure_gpu_peak(n: int = 8192, repeats: int = 10) -> dict:
     return rates
 
 
+def measured_under(threads: int) -> dict:
+    """What a peak depends on: the CPU, the thread count, the GPU, and the versions of
+    the libraries whose matmuls are measured."""
+    from bench_lib.core import conditions
+
+    return {
+        "cpu": conditions.cpu_name(), "threads": threads, "gpu": gpu.driver_conditions().get("gpu"),
+        "versions": {name: conditions.package_version(name) for name in ("numpy", "torch")},
+    }
+
+
+def _kept(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def ensure(results_dir, machine: str, threads: int, force: bool = False) -> bool:
+    """Measure the machine's peak only where none is kept under the same conditions
+    (``measured_under``), or when asked (``force``).  Whether it measured."""
+    path = Path(results_dir) / PEAKS / f"{machine}{PEAK_SUFFIX}"
+    if not force and _kept(path).get("conditions") == measured_under(threads):
+        return False
+    record_peak(results_dir, machine, threads)
+    return True
+
+
 def record_peak(results_dir, machine: str, threads: int) -> Path:
     """Measure the peak and keep it beside the results, for the report's flag.  Other
     work on the cores only lowers a measurement, so the file keeps the highest rate
-    measured on the machine so far."""
+    measured under the same conditions; other conditions start afresh."""
     path = Path(results_dir) / PEAKS / f"{machine}{PEAK_SUFFIX}"
     path.parent.mkdir(parents=True, exist_ok=True)
+    under = measured_under(threads)
     rates = {**measure_peak(threads), **measure_gpu_peak()}
-    kept = load_peaks(results_dir).get(machine, {})
+    kept = load_peaks(results_dir).get(machine, {}) if _kept(path).get("conditions") == under else {}
     rates = {dtype: max(rate, kept.get(dtype, 0.0)) for dtype, rate in rates.items()}
     path.write_text(json.dumps({
-        "flops_per_second": rates, "threads": threads,
+        "flops_per_second": rates, "threads": threads, "conditions": under,
         "method": "the best of every measurement: 3 dense 2048x2048 matmuls with NumPy and torch (CPU); 10 dense "
                   "8192x8192 torch matmuls per dtype and float32 precision, synchronised (GPU)",
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -15,6 +15,7 @@ how often a cell was prepared (once, when asv runs the timing benchmark first).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,8 +24,16 @@ from bench_lib.core.outcome import Outcome
 from bench_lib.verification.run_cache import directory, run_directory, scoped_key
 
 
+ENV_NAME = "ASV_ENV_NAME"  # asv names each benchmark process's environment
+
+
+def environment_folder(env_name: str | None) -> str:
+    """The folder of a run's records from one asv environment (a run may have several)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in env_name) if env_name else "no-environment"
+
+
 def _path(run: Path, cell: Cell) -> Path:
-    return run / f"{scoped_key(cell.as_dict())}.jsonl"
+    return run / environment_folder(os.environ.get(ENV_NAME)) / f"{scoped_key(cell.as_dict())}.jsonl"
 
 
 def mark_started(cell: Cell) -> None:
@@ -76,10 +85,11 @@ def load(cell: Cell) -> Outcome | None:
     return outcomes[-1] if outcomes else None
 
 
-def collect(base: Path, token: str) -> list[tuple[Outcome, int]]:
-    """Everything a run recorded: per cell its latest outcome and how often it was prepared."""
+def collect(base: Path, token: str, env_name: str | None) -> list[tuple[Outcome, int]]:
+    """Everything a run recorded in one asv environment: per cell its latest outcome and
+    how often it was prepared."""
     result = []
-    for path in sorted(directory(base, token).glob("*.jsonl")):
+    for path in sorted((directory(base, token) / environment_folder(env_name)).glob("*.jsonl")):
         outcomes = _read(path)
         if outcomes:
             result.append((outcomes[-1], len(outcomes)))

@@ -1,0 +1,90 @@
+"""How a run calls asv: the command, the configuration it passes (with the run's
+conditions in asv's environment matrix), the environment asv gives its benchmark
+processes, and the options of asv's that the run reads itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from asv import util as asv_util
+from asv.config import Config
+
+from bench_lib.core import conditions
+
+
+def asv_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "asv", *args]
+
+
+def check_paths(repo: Path, config: str) -> None:
+    """A repository and configuration that cannot be used, named before anything runs."""
+    if not repo.is_dir():
+        raise ValueError(f"--repo {repo}: no such folder")
+    if not (repo / "benchmarks").is_dir():
+        raise ValueError(f"--repo {repo}: no benchmarks/ folder there; expected a checkout of this suite")
+    path = repo / config
+    if not path.is_file():
+        raise ValueError(f"--config {config}: no such file in {repo}")
+    try:
+        Config.load(str(path))
+    except Exception as error:  # asv's own errors (UserError, JSON errors) name the problem
+        raise ValueError(f"--config {config}: asv cannot read it: {error}") from error
+
+
+def with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
+    """A copy of the asv configuration whose matrix names the run's thread count as an
+    environment variable: asv then puts it in the environment's name, so `asv compare`
+    and the dashboard never mix two thread counts (the benchmarks read the same
+    variable, ``conditions.THREADS_ENV``)."""
+    source = (repo / config).resolve()
+    settings = asv_util.load_json(str(source), js_comments=True)
+    # asv reads a configuration's paths from the configuration's own folder
+    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        value = settings.get(key)
+        if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
+            settings[key] = str((source.parent / value).resolve())
+    matrix = dict(settings.get("matrix") or {})
+    matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
+    settings["matrix"] = matrix
+    path = (repo / ".asv" / f"{token}.conf.json").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1))
+    return str(path)
+
+
+def as_asv_starts(env: dict) -> dict:
+    """The environment asv gives its benchmark processes: ASV_PYTHONPATH becomes their
+    PYTHONPATH, any other PYTHONPATH is dropped."""
+    started = {key: value for key, value in env.items() if key not in ("ASV_PYTHONPATH", "PYTHONPATH")}
+    if env.get("ASV_PYTHONPATH"):
+        started["PYTHONPATH"] = env["ASV_PYTHONPATH"]
+    return started
+
+
+def asked_timeout(asv_args) -> float | None:
+    """The timeout in asv's own ``-a timeout=N`` (``--attribute``), which asv would
+    ignore for these suites (they set one); None where not given."""
+    args = list(asv_args)
+    for index, arg in enumerate(args):
+        value = None
+        if arg in ("-a", "--attribute") and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--attribute="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-a") and len(arg) > 2:
+            value = arg[2:]
+        if value and value.startswith("timeout="):
+            return positive_seconds(value.split("=", 1)[1], "-a timeout")
+    return None
+
+
+def positive_seconds(raw: str, what: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{what} must be a positive number of seconds, got {raw!r}")
+    return seconds
