@@ -41,7 +41,9 @@ from typing import Callable
 
 import numpy as np
 
-BACKENDS = ("tensorflow", "jax", "torch")
+from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS
+
+# The modes written by hand, per workload (and per backend for the Hessian).
 MODES = {"grad": ("rev",), "hvp": ("rev_rev", "fwd_rev", "rev_fwd")}
 HESSIAN_MODES = {
     "tensorflow": ("native", "vmap_hvp", "jacobian_while"),
@@ -70,8 +72,8 @@ def build(
 ) -> HandWritten:
     """The hand-written version of one cell (``keywords``: the workload's, K and
     optimizer for unrolled)."""
-    if device not in ("cpu", "gpu"):
-        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'gpu'")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected {' or '.join(map(repr, DEVICES))}")
     if workload != "unrolled":
         return load(backend).build(workload, mode, execution, arrays, dtype, device=device, **keywords)
     if device != "cpu":
@@ -83,8 +85,6 @@ def build(
     return importlib.import_module(f"{__name__}.unrolled_{load(backend).__name__.rsplit('.', 1)[1]}").build(
         mode, execution, arrays, dtype, **keywords
     )
-EXECUTIONS = ("eager", "graph", "compiled")
-DTYPES = ("float32", "float64")
 
 
 @dataclass
