@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 from bench_lib.core.cells import Cell
 
-STATUSES = ("verified", "skipped", "failed", "invalid", "crashed", "timeout", "oom")
+# Every status a cell can end with, in the order reports list them: the one list the
+# tidy table's statuses derive from (``reporting.store.STATUSES``).
+STATUSES = ("verified", "skipped", "invalid", "failed", "crashed", "timeout", "oom")
 FAULTS = ("failed", "invalid", "crashed", "timeout", "oom")  # what makes a run fail
 
 

@@ -31,9 +31,9 @@ from bench_lib.core.outcome import FAULTS
 
 VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
 CELL = store.CELL
-# What makes two measurements of a cell comparable: the same framework and conditions.
-ENVIRONMENT = ["tensorflow", "jax", "jaxlib", "torch", "threads", "cpu", "gpu", "gpu_driver", "cuda_driver", "cuda_build",
-               "cudnn"]
+# What makes two measurements of a cell comparable: the same framework versions and
+# conditions.  The GPU's model names it; its memory is not compared.
+ENVIRONMENT = [*store.VERSIONS, *(name for name in store.CONDITIONS if name != "gpu_memory_bytes")]
 
 
 def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
@@ -77,7 +77,7 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
         return "new"
     if row["_merge"] == "left_only":
         return "missing"
-    old_ok, new_ok = row["status_old"] == "ok", row["status_new"] == "ok"
+    old_ok, new_ok = row["status_old"] == store.OK, row["status_new"] == store.OK
     if row["status_old"] in FAULTS and new_ok:
         return "fixed"
     if old_ok and row["status_new"] in FAULTS:

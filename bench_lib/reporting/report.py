@@ -39,7 +39,7 @@ CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "pr
 
 def times(table: pd.DataFrame) -> pd.DataFrame:
     """The verified time rows, with the cell's number of parameters n."""
-    rows = table[(table.metric == "time") & (table.status == "ok")].copy()
+    rows = table[(table.metric == "time") & (table.status == store.OK)].copy()
     rows["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(rows.model, rows["size"])]
     return rows
 
@@ -192,7 +192,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_title(f"Hessian time against n ({_panel(device, precision)})")
             axis.legend(fontsize=5, ncol=2)
         made.append(_figure_html(figure, "Hessian time against n, log-log"))
-    unrolled = store.as_objects(table[(table.workload == "unrolled") & (table.status == "ok")])
+    unrolled = store.as_objects(table[(table.workload == "unrolled") & (table.status == store.OK)])
     if len(unrolled):
         # One panel per backend and metric, a line per mode and execution: float32 (else
         # float64) and SGD (else the first optimizer), so that each panel stays legible.
@@ -219,7 +219,7 @@ def figures(table: pd.DataFrame) -> list[str]:
                 axis.legend(fontsize=6)
         figure.tight_layout()
         made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))
-    errors = store.as_objects(table[(table.metric == "error") & (table.status == "ok")])
+    errors = store.as_objects(table[(table.metric == "error") & (table.status == store.OK)])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
         for offset, (backend, group) in enumerate(errors.groupby("backend")):
@@ -260,7 +260,7 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
     for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
         lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
-    reasons = store.as_objects(table[(table.metric == "time") & ~table.status.isin(["ok", "not_measured"])])
+    reasons = store.as_objects(table[(table.metric == "time") & ~table.status.isin([store.OK, store.NOT_MEASURED])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):

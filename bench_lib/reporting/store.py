@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from asv import results as asv_results
 
-from bench_lib.core import gpu, manifest, workloads
+from bench_lib.core import gpu, manifest, outcome, workloads
 from bench_lib.core.manifest import Environment
 from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.suite import grid
@@ -52,11 +52,14 @@ METRICS = {
     "track_device_memory": ("device_memory", "bytes"),
     "track_approximation_error": ("approximation_error", "relative error"),
 }
-# ok: a number; skipped: the support table's reason; invalid: a wrong answer (never
-# timed); failed, crashed, timeout, oom: what stopped the cell (see reconcile.py), with
-# its message; not_measured: the cell ran but this metric has no value there (peak
-# memory off the CPU)
-STATUSES = ("ok", "skipped", "invalid", "failed", "crashed", "timeout", "oom", "not_measured")
+# The table's statuses are the outcomes' (``outcome.STATUSES``), with a verified cell
+# shown as "ok" (it has a number), and one status of the table's own, "not_measured":
+# the cell ran but this metric has no value there (peak memory off the CPU).  A skipped
+# cell has the support table's reason; invalid (a wrong answer, never timed), failed,
+# crashed, timeout and oom have what stopped the cell (see reconcile.py).
+SHOWN_AS = {"verified": "ok"}  # an outcome's status -> the table's, where they differ
+OK, NOT_MEASURED = SHOWN_AS["verified"], "not_measured"
+STATUSES = (*(SHOWN_AS.get(status, status) for status in outcome.STATUSES), NOT_MEASURED)
 CATEGORIES = {
     "workload": workloads.WORKLOADS,
     "model": MODELS,
@@ -78,18 +81,20 @@ CATEGORIES = {
     "metric": tuple(metric for metric, _ in METRICS.values()),
     "status": STATUSES,
 }
-VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")
+VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")  # what the backends' versions() report
+# The conditions of a cell's run that the table keeps: from ``conditions.record()``, and
+# for GPU cells ``gpu.FIELDS``.
+CONDITIONS = ("threads", "cpu", *gpu.FIELDS)
 # The columns that name a cell.
 CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (
     "machine", "commit", "date", "run_id", "env_name", *VERSIONS, *CELL,
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "status", "reason",
-    "threads", "cpu", *gpu.FIELDS, "bench_lib_hash", "uncommitted",
+    *CONDITIONS, "bench_lib_hash", "uncommitted",
 )
 # A verified time whose interquartile range exceeds this fraction of its median is
-# ``unstable``: its samples fall apart (seen: a torch eager grad of 0.38 ms with
-# quartiles 0.36 and 1.53 ms, two clusters), and the median alone means little.  In the
-# committed cpu results 24 of 876 times are above it; the median time's is 0.075.
+# ``unstable``: its samples fall apart (into clusters, say), and the median alone means
+# little (see docs/methodology.md).
 UNSTABLE_SPREAD = 0.5
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
@@ -142,7 +147,7 @@ def _read_outcomes(path: Path | None) -> dict:
 def _requirement_versions(result) -> dict:
     """The framework versions asv installed in the run's environment (a virtualenv of
     asv.matrix.conf.json); none for the existing environment of ``make bench``."""
-    named = {"tensorflow-cpu": "tensorflow", "tensorflow": "tensorflow", "jax": "jax", "jaxlib": "jaxlib", "torch": "torch"}
+    named = {"tensorflow-cpu": "tensorflow", **{name: name for name in VERSIONS}}
     return {named[name]: version for name, version in (result.params or {}).items() if name in named and version}
 
 
@@ -351,7 +356,7 @@ class _Rows:
             **measured, **{column: [stat.get(field) for stat in stats] for column, field in _STATS.items()})
         frame["value"] = frame["value"].astype(float)
         # a verified cell without this metric's number (peak memory off the CPU)
-        frame.loc[frame.status.eq("ok") & frame.value.isna(), "status"] = "not_measured"
+        frame.loc[frame.status.eq(OK) & frame.value.isna(), "status"] = NOT_MEASURED
         return _typed(frame)
 
 
@@ -367,7 +372,7 @@ def _names_of(names: list, params) -> list | None:
 # tidy column -> field of asv's statistics of a number
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
-_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", "threads", "cpu", *gpu.FIELDS,
+_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", *CONDITIONS,
                  "bench_lib_hash", "uncommitted"]
 
 
@@ -375,15 +380,14 @@ def _record_columns(record: dict, versions: dict) -> tuple:
     """The versions the cell's process reported, else those of asv's environment."""
     cell, conditions = record["cell"], record.get("conditions") or {}
     keywords = dict(cell.get("keywords") or ())
-    status, reason = "ok", None
-    if record["status"] != "verified":
-        status, reason = record["status"], record.get("reason") or record.get("message")
+    status = SHOWN_AS.get(record["status"], record["status"])
+    reason = None if status == OK else record.get("reason") or record.get("message")
     return (
         *(conditions.get(name, versions.get(name)) for name in VERSIONS),
         cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
         cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords.get("K"),
-        keywords.get("optimizer"), status, reason, conditions.get("threads"), conditions.get("cpu"),
-        *(conditions.get(field) for field in gpu.FIELDS), conditions.get("bench_lib_hash"), conditions.get("uncommitted"),
+        keywords.get("optimizer"), status, reason, *(conditions.get(name) for name in CONDITIONS),
+        conditions.get("bench_lib_hash"), conditions.get("uncommitted"),
     )
 
 
@@ -393,7 +397,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
-        "ok", None, None, None, *(None for _ in gpu.FIELDS), None, None,
+        OK, None, *(None for _ in CONDITIONS), None, None,
     )
 
 
@@ -433,7 +437,7 @@ def _frame(rows) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     spread = (frame["q_75"].astype(float) - frame["q_25"].astype(float)) / frame["value"].astype(float)
-    frame = frame.assign(unstable=(frame["metric"] == "time") & (frame["status"] == "ok") & (spread > UNSTABLE_SPREAD))
+    frame = frame.assign(unstable=(frame["metric"] == "time") & (frame["status"] == OK) & (spread > UNSTABLE_SPREAD))
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
