@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from bench_lib.core import conditions
@@ -60,21 +62,24 @@ def test_nothing_is_shared_without_an_explicit_run(monkeypatch, tmp_path):
 
 
 def test_records_are_not_shared_across_asv_environments(monkeypatch, run):
-    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.13.0")
+    """asv names no environment to its processes: they are told apart by their Python and
+    the matrix's variables, which the run names in $BENCH_MATRIX_VARS."""
+    monkeypatch.setenv(records.MATRIX_VARS_ENV, "BENCH_TEST_ENV")
+    monkeypatch.setenv("BENCH_TEST_ENV", "a")
     records.save(VERIFIED)
     assert records.load(CELL) is not None
-    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.11-torch2.15.0")
+    monkeypatch.setenv("BENCH_TEST_ENV", "b")
     assert records.load(CELL) is None
     records.save(Outcome(CELL, "skipped", reason="torch is not installed"))
-    [(first, _)] = records.collect(run, "run-a", "virtualenv-py3.11-torch2.13.0")
-    [(second, _)] = records.collect(run, "run-a", "virtualenv-py3.11-torch2.15.0")
+    [(first, _)] = records.collect(run, "run-a", records.environment_key(sys.executable, {"BENCH_TEST_ENV": "a"}))
+    [(second, _)] = records.collect(run, "run-a", records.environment_key(sys.executable, {"BENCH_TEST_ENV": "b"}))
     assert (first.status, second.status) == ("verified", "skipped")
 
 
 def test_a_run_counts_how_often_each_cell_was_prepared(run):
     records.save(VERIFIED)
     records.save(Outcome(CELL, "verified", errors={"hvp": 2e-7}, prepared_in="check"))
-    [(latest, preparations)] = records.collect(run, "run-a", None)
+    [(latest, preparations)] = records.collect(run, "run-a", records.this_environment())
     assert preparations == 2 and latest.errors == {"hvp": 2e-7} and latest.prepared_in == "check"
 
 

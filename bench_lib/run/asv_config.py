@@ -88,3 +88,10 @@ def positive_seconds(raw: str, what: str) -> float:
     if not seconds > 0:
         raise ValueError(f"{what} must be a positive number of seconds, got {raw!r}")
     return seconds
+
+
+def matrix_variables(config: str) -> list[str]:
+    """The environment variables of the configuration's matrix, which asv sets in its
+    benchmark processes (``suite/records.py`` tells environments apart by them)."""
+    settings = asv_util.load_json(config, js_comments=True)
+    return sorted(((settings.get("matrix") or {}).get("env") or {}))

@@ -15,6 +15,7 @@ finished).  It uses asv's own commands only: ``asv machine``, ``asv run --python
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -206,6 +207,7 @@ class BenchRun:
     def measure_and_report(self) -> int:
         plan = self.plan
         config = asv_config.with_conditions(plan.request.repo, plan.request.config, plan.token, plan.threads)
+        self.env[records.MATRIX_VARS_ENV] = ",".join(asv_config.matrix_variables(config))
         self.env["TMPDIR"] = str(scratch(plan.token))  # asv's temporary files, removed with the run's records
         try:
             archived = self.run_workloads(config)
@@ -349,7 +351,7 @@ class BenchRun:
         suite = grid.benchmarks(plan.request.repo / "benchmarks")
         final = []
         for environment in environments:
-            collected = records.collect(plan.records_dir, plan.token, environment.name)
+            collected = records.collect(plan.records_dir, plan.token, self._records_key(environment))
             recorded = {outcome.cell: outcome for outcome, _ in collected}
             preparations = {outcome.cell: count for outcome, count in collected}
             timing_names, timed = _timing_values(cells, plan.results_dir / environment.result, suite)
@@ -362,6 +364,18 @@ class BenchRun:
                                          default=str) + "\n")
             final += outcomes
         return final
+
+    def _records_key(self, environment) -> str:
+        """Where the processes of ``environment`` recorded: asv's result file names the
+        environment's Python (a path, for an existing environment) and its matrix
+        variables; a virtualenv's Python is ``<env_dir>/<md5 of its name>/bin/python``."""
+        stored = store.read_result(self.plan.results_dir / environment.result)
+        python = stored.params.get("python") or ""
+        if not os.path.isabs(python):
+            env_dir = Config.load(str(self.plan.request.repo / self.plan.request.config)).env_dir
+            python = str(Path(self.plan.request.repo, env_dir) / hashlib.md5(environment.name.encode()).hexdigest()
+                         / "bin" / "python")
+        return records.environment_key(python, stored.env_vars or {})
 
     def _write_manifest(self, environments) -> None:
         plan = self.plan

@@ -14,9 +14,11 @@ how often a cell was prepared (once, when asv runs the timing benchmark first).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from bench_lib.core.cells import Cell
@@ -24,16 +26,26 @@ from bench_lib.core.outcome import Outcome
 from bench_lib.verification.run_cache import directory, run_directory, scoped_key
 
 
-ENV_NAME = "ASV_ENV_NAME"  # asv names each benchmark process's environment
+# asv gives its benchmark processes no name of their environment, only the matrix's
+# environment variables and the environment's Python.  The run names the matrix's
+# variables here; a process's environment is its Python and their values.
+MATRIX_VARS_ENV = "BENCH_MATRIX_VARS"
 
 
-def environment_folder(env_name: str | None) -> str:
-    """The folder of a run's records from one asv environment (a run may have several)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in env_name) if env_name else "no-environment"
+def environment_key(python: str, env_vars: dict) -> str:
+    """The folder of a run's records from one asv environment (a run may have several):
+    the same for the run (from asv's result file) and for the environment's processes."""
+    scope = json.dumps({"python": os.path.abspath(python), "env": dict(sorted(env_vars.items()))})
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+def this_environment() -> str:
+    names = [name for name in os.environ.get(MATRIX_VARS_ENV, "").split(",") if name]
+    return environment_key(sys.executable, {name: os.environ.get(name) for name in names})
 
 
 def _path(run: Path, cell: Cell) -> Path:
-    return run / environment_folder(os.environ.get(ENV_NAME)) / f"{scoped_key(cell.as_dict())}.jsonl"
+    return run / this_environment() / f"{scoped_key(cell.as_dict())}.jsonl"
 
 
 def mark_started(cell: Cell) -> None:
@@ -85,11 +97,11 @@ def load(cell: Cell) -> Outcome | None:
     return outcomes[-1] if outcomes else None
 
 
-def collect(base: Path, token: str, env_name: str | None) -> list[tuple[Outcome, int]]:
-    """Everything a run recorded in one asv environment: per cell its latest outcome and
-    how often it was prepared."""
+def collect(base: Path, token: str, environment: str) -> list[tuple[Outcome, int]]:
+    """Everything a run recorded in one asv environment (``environment_key``): per cell
+    its latest outcome and how often it was prepared."""
     result = []
-    for path in sorted((directory(base, token) / environment_folder(env_name)).glob("*.jsonl")):
+    for path in sorted((directory(base, token) / environment).glob("*.jsonl")):
         outcomes = _read(path)
         if outcomes:
             result.append((outcomes[-1], len(outcomes)))
