@@ -1,5 +1,19 @@
 """The backends: one module per framework, named as ``core.cells.FRAMEWORKS`` names it.
-Adding a framework is one module here plus one line there.
+Adding a framework is one module here plus one line there.  Each module provides:
+
+- ``BUILDERS``: (workload, mode) -> builder of the cell's function, called with the
+  framework, the loss and the cell; no entry, no cell;
+- ``versions()``: the framework's package versions;
+- ``reported_conditions()``: thread counts and matmul precision as the framework
+  reports them after set-up;
+- ``unavailable(cell)``: why this machine cannot run the cell (no GPU, say), or None;
+  may import the framework;
+- ``gpu_conditions()``: what the framework says of the GPU it uses (``gpu``,
+  ``gpu_memory_bytes``, and the ``cuda_build`` and ``cudnn`` it was built with), where
+  it can say;
+- ``device_peak_memory(cell, call)``: the peak device memory of one ``call()`` above
+  what was allocated before it, from the framework's allocator; None for a CPU cell;
+- ``build(cell, arrays)``: the cell as a ``base.Program``.
 
 Backends are imported lazily, and a framework that is not installed is detected without
 importing anything, so the suite works with any subset of frameworks installed.

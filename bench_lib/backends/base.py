@@ -1,12 +1,12 @@
-"""What every backend module provides, the program it builds for a cell, and the two
-conversions at the boundary: flat inputs to native structures once, when the cell is
-built, and native outputs to flat arrays only when they are copied back."""
+"""The program a backend builds for a cell, what the backends share to build it, and
+the two conversions at the boundary: flat inputs to native structures once, when the
+cell is built, and native outputs to flat arrays only when they are copied back."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,31 +34,6 @@ class Program:
     to_numpy: Callable[[Any], dict[str, np.ndarray]]
     device_name: str
     traces: Callable[[], int] | None = None
-
-
-class Backend(Protocol):
-    NAME: str
-    # (workload, mode) -> builder of the cell's function, called with the framework,
-    # the loss and the cell; no entry, no cell
-    BUILDERS: dict[tuple[str, str], Callable]
-
-    def versions(self) -> dict[str, str | None]: ...
-
-    def reported_conditions(self) -> dict:
-        """Thread counts and matmul precision as the framework reports them after set-up."""
-
-    def unavailable(self, cell: Cell) -> str | None:
-        """Why this machine cannot run the cell (no GPU, say), or None.  May import."""
-
-    def gpu_conditions(self) -> dict:
-        """What the framework says of the GPU it uses: ``gpu`` (model), ``gpu_memory_bytes``,
-        ``cuda_build`` and ``cudnn`` (the versions it was built with), where it can say."""
-
-    def device_peak_memory(self, cell: Cell, call: Callable[[], object]) -> int | None:
-        """Peak device memory of one ``call()`` above what was allocated before it, read
-        from the framework's allocator; None for a CPU cell (host memory: memory.py)."""
-
-    def build(self, cell: Cell, arrays: dict[str, np.ndarray]) -> Program: ...
 
 
 def builder_for(backend: str, table: dict, cell: Cell) -> Callable:
