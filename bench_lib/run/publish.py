@@ -102,7 +102,7 @@ def make_offline(html_dir: str | Path) -> list[str]:
     if unknown:
         raise ValueError(
             f"{index} loads {', '.join(unknown)}, which {ASSETS} does not vendor; add it (package, version, "
-            "licence) to bench_lib.publish.DASHBOARD_ASSETS"
+            "licence) to bench_lib.run.publish.DASHBOARD_ASSETS"
         )
     replaced = []
 
