@@ -41,8 +41,8 @@ RULES = (
         "tf32 changes float32 matmuls only: a float64 cell at tf32 would time the strict cell again",
     ),
     Rule(
-        # Seen with tensorflow 2.21 on the CPU, mlp and Rosenbrock alike; fwd_rev and
-        # rev_rev keep every input as a run-time parameter.
+        # Holds for tensorflow 2.21 on the CPU, mlp and Rosenbrock alike (re-check on an
+        # upgrade); fwd_rev and rev_rev keep every input as a run-time parameter.
         {"backend": ("tensorflow",), "mode": ("rev_fwd",), "execution": ("compiled",)},
         "tf.function(jit_compile=True) of a GradientTape around a ForwardAccumulator: TensorFlow 2.21's XLA "
         "bridge turns inputs into compile-time constants wherever the loss broadcasts (x @ W + b, 1 - x): "
@@ -60,7 +60,8 @@ RULES = (
         "PyTorch has no graph execution apart from torch.compile (see the compiled cells)",
     ),
     Rule(
-        # Seen with torch 2.13.0 on the CPU; float32 and Rosenbrock compile and pass.
+        # Holds for torch 2.13.0 on the CPU (re-check on an upgrade); float32 and
+        # Rosenbrock compile and pass.
         {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp",), "dtype": ("float64",)},
         "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for the mlp in float64 "
         "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor, "
@@ -73,7 +74,8 @@ RULES = (
         "jacrev_jacrev cell would time the same program again",
     ),
     Rule(
-        # Seen with torch 2.13.0: dynamo stops at the function autograd.functional passes on.
+        # Holds for torch 2.13.0 (re-check on an upgrade): dynamo stops at the function
+        # autograd.functional passes on.
         {"workload": ("hessian",), "backend": ("torch",), "mode": ("autograd_vectorize", "autograd_loop"),
          "execution": ("compiled",)},
         "torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian (torch 2.13: "

@@ -252,10 +252,9 @@ def _unrolled_reverse(first_order: bool):
 def _unrolled_forward(tf, f, cell):
     """A ForwardAccumulator along lr around the loop of inner tapes.  Traced, the loop
     is unrolled: TensorFlow has no forward-mode rule for a while loop and takes its
-    JVP through the loop's gradient, which keeps every iteration's accumulators; at
-    mlp S, K = 100 the tf.while_loop form took 2.1x (graph) and 2.5x (compiled) the
-    time of the unrolled loop and 29 and 53 MiB against 12 and 1.2 MiB, for a first
-    call (tracing) of 16 and 23 s instead of 1 and 2 s."""
+    JVP through the loop's gradient, which keeps every iteration's accumulators: the
+    tf.while_loop form is slower, takes more memory and traces for longer than the
+    unrolled loop (see docs/measures.md)."""
     inner_steps = _inner_steps(tf, f, cell, first_order=False, python_loop=True)
 
     def unrolled(p0, lr, xv, yv, x, y):
@@ -335,7 +334,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
 
     # A traced function holds its parameters as tf.Variables, as a Keras model does,
     # and reads them at every call: per call that saves passing six tensor arguments
-    # (12% of a graph-mode gradient at mlp S, measured against watched tensors).
+    # (see docs/design.md).
     first = tensors(arrays)
     with tf.device(device):
         variables = tf.nest.map_structure(tf.Variable, first[0])

@@ -259,9 +259,8 @@ def _unrolled_reverse(first_order: bool):
     first-order MAML: the inner gradients are constants).  compiled: the inner step
     (``func.grad`` and the update) and the validation loss compiled once each, the K
     steps a Python loop of compiled calls that autograd differentiates through each
-    step's compiled backward: torch.compile has no loop construct, and compiling the
-    unrolled loop whole took 22-68 s at K = 10 (K = 30 had not finished after 2.5
-    minutes)."""
+    step's compiled backward: torch.compile has no loop construct, and the time to
+    compile the unrolled loop whole grows with K (see docs/measures.md)."""
 
     def build(torch, f, cell):
         steps, optimizer = cell.options["K"], cell.options["optimizer"]

@@ -25,7 +25,8 @@ DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
 # The float32 matmul precision, set alike in every framework before it touches a device:
 # strict (TF32 off: JAX and TensorFlow use TF32 on NVIDIA GPUs by default, PyTorch does
-# not, and that alone moved an H200's mlp gradient 2.8-4.1x) or tf32 (on in all three).
+# not, and that alone can decide a comparison; see docs/methodology.md) or tf32 (on in
+# all three).
 PRECISIONS = ("strict", "tf32")
 
 

@@ -132,9 +132,10 @@ def record() -> dict:
         "usable_cpus": len(available_cpus()),
         "precision": _precision,
         # OpenMP threads (torch's ATen and inductor kernels) spin at barriers unless told
-        # otherwise; with another busy process on the cores that made calls 10-350x slower.
+        # otherwise, which slows calls many times over when another process is busy on
+        # the cores (see docs/methodology.md).
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (spinning)"),
-        # A loaded machine slows every framework about 2x on 2 cores: readers must see it.
+        # A loaded machine slows every framework: readers must see it.
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "cpu": cpu_name(),
         "python": platform.python_version(),

@@ -188,7 +188,8 @@ def loss_function(case: Case, ops: ArrayOps) -> Callable:
             w1, b1, w2, b2, w3, b3 = params
             h = ops.tanh(x @ w1 + b1)
             h = ops.tanh(h @ w2 + b2)
-            # square, not r * r: torch's forward-over-reverse took 1.11x as long with r * r
+            # square, not r * r: torch's forward-over-reverse is slower with r * r
+            # (see docs/design.md)
             return 0.5 * ops.mean(ops.square(h @ w3 + b3 - y))
 
         return mlp_loss

@@ -76,11 +76,11 @@ class Preset:
 
 
 # Loop strategies call one HVP per row, n times per Hessian: at mlp XS (n = 2,442) an
-# eager call takes about 35 s in JAX and 2 minutes in TensorFlow (its eager
-# ForwardAccumulator HVP takes 40 ms), and JAX's compiled loop spends about 30 s of its
-# first call compiling the stack of 2,442 rows.  So the default preset runs the loops at
-# mlp XXS (n = 586), every other strategy at XS, and leaves out TensorFlow's eager loop
-# of HVPs, which still takes 27 s per call at XXS (a timed cell calls it three times).
+# eager call takes from half a minute to minutes, and JAX's compiled loop spends much of
+# its first call compiling the stack of rows (see docs/measures.md).  So the default
+# preset runs the loops at mlp XXS (n = 586), every other strategy at XS, and leaves
+# out TensorFlow's eager loop of HVPs, which is slow even at XXS for a cell that is
+# called three times.
 _LOOPS = Selection(workloads=("hessian",), modes=LOOP_MODES)
 _GPU = {"devices": ("gpu",), "dtypes": ("float32",), "precisions": PRECISIONS}
 

@@ -103,10 +103,10 @@ class TimeSuite(CellSuite):
     (``LongCallTimeSuite``, ``SlowTimeSuite``)."""
 
     # Setup already compiled and warmed the cell.  asv times one call per sample (the
-    # suite has a setup hook), so the sample count is the measuring window: 50 samples
-    # covered only ~30 ms of a sub-millisecond cell, and one burst of another process in
-    # that window moved the median.  So: 0.5 s more warm-up, then at least 5 and at most
-    # 1000 samples, stopping after about 2 s.
+    # suite has a setup hook), so the sample count is the measuring window: a fixed
+    # count is a window of milliseconds for a sub-millisecond cell, which one burst of
+    # another process can fill.  So: 0.5 s more warm-up, then at least 5 and at most
+    # 1000 samples, stopping after about 2 s (see docs/methodology.md).
     warmup_time = 0.5
     repeat = (5, 1000, 2.0)
     # Covers a framework import, the slowest compile the default preset runs and timing.
@@ -169,7 +169,8 @@ class UnrolledTimeSuite(TimeSuite):
 class CheckSuite(OutcomeSuite):
     """The verification error and the first-call time of a cell, as asv track metrics."""
 
-    # 2: track_error became the normwise error of the worst block (it was elementwise).
+    # Raised when a metric's meaning changes, so that asv never compares results across
+    # it (2: track_error is the normwise error of the worst block, not elementwise).
     version = "2"
 
     def track_error(self, *params):

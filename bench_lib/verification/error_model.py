@@ -49,7 +49,7 @@ def unit_roundoff(dtype: str, precision: str = "strict") -> float:
 SAFETY = 8.0
 PERTURBATION = 2.0**-24
 # One draw: a block's normwise response sums over its entries and varies little
-# between draws (seen: within 20% for the mlp's 10-entry b3), and SAFETY covers that.
+# between draws (see docs/methodology.md), and SAFETY covers that.
 DRAWS = 1
 
 

@@ -17,14 +17,15 @@ from bench_lib.verification.verify import Verdict, VerificationError
 from bench_lib.core.workloads import inputs
 
 # Calls after the first, before timing: the first call traces and compiles, the next
-# ones reach steady state and show whether the callable retraces.  Steady state comes
-# after about 10 calls of a sub-millisecond cell (calls 3 to 10 still ran 5-30% slow
-# in a fresh process), so up to WARMUP_CALLS while WARMUP_SECONDS last, and at least
+# ones reach steady state and show whether the callable retraces.  A sub-millisecond
+# cell in a fresh process reaches steady state only after several calls (see
+# docs/methodology.md), so up to WARMUP_CALLS while WARMUP_SECONDS last, and at least
 # one: a call of a second or more is its own warm-up (a Hessian built by a loop of
-# HVPs in eager execution takes from 8 s to minutes per call).
+# HVPs in eager execution, say).
 WARMUP_CALLS, WARMUP_SECONDS = 10, 1.0
 # A call on fresh input values slower than this many warm calls, plus the slack, is
-# taken for a recompilation (seen: TensorFlow's XLA bridge recompiling for new values).
+# taken for a recompilation (TensorFlow's XLA bridge recompiles for every new value of
+# an input it has folded into a constant).
 RECOMPILE_FACTOR, RECOMPILE_SLACK_SECONDS = 4.0, 0.05
 # Fresh input draws tried before slow first calls count as a recompilation: a busy
 # machine can stall one call, not every one.

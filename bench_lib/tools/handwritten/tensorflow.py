@@ -14,8 +14,8 @@ call.  compiled rev_fwd broadcasts the biases explicitly: with the implicit broa
 The parameters: eager, a list of six tensors that the tapes watch; graph and compiled,
 six ``tf.Variable``s that the tapes watch by themselves and the concrete function reads
 at every call (x, y and v stay arguments).  ``PARAMS_AS`` records that choice, made by
-interleaved measurement (see ``PARAMS_AS_MEASUREMENT``); ``build(..., params_as=...)``
-builds the other one.
+interleaved measurement (see docs/design.md); ``build(..., params_as=...)`` builds the
+other one.
 """
 
 from __future__ import annotations
@@ -25,25 +25,10 @@ import numpy as np
 from bench_lib.backends.tensorflow import framework  # set-up only: the suite's threads and precision
 from bench_lib.tools.handwritten import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
-# Which parameters each execution uses: the faster of the two, measured.
+# Which parameters each execution uses, the faster of the two: a traced call costs per
+# tensor argument, which captured variables save; in eager execution a variable read
+# costs more than a watched tensor.
 PARAMS_AS = {"eager": "tensors", "graph": "variables", "compiled": "variables"}
-PARAMS_AS_MEASUREMENT = """
-One process per run, interleaved A (tensors), B (variables), 7 rounds, per round the
-median of 5 (M) or 50 (S) calls; median (min, max) of the per-round ratios B/A, float32,
-on 2 cores shared with other work:
-mlp M, four runs:  grad eager     1.03 (0.94, 1.06)  1.00 (0.92, 1.17)  0.97 (0.83, 1.08)  1.05 (0.98, 1.14)
-                   grad graph     0.99 (0.92, 1.49)  0.98 (0.88, 1.66)  1.03 (0.97, 1.15)  1.01 (0.94, 1.16)
-                   rev_rev eager  1.00 (0.76, 1.13)  1.09 (0.70, 1.32)  1.03 (0.81, 1.16)  0.94 (0.88, 1.09)
-                   rev_rev graph  1.00 (0.60, 1.42)  1.09 (0.62, 1.48)  0.97 (0.71, 1.67)  1.03 (0.64, 1.40)
-                   no difference above the noise: the matmuls dominate.
-mlp S:             grad eager 1.17 (1.03, 1.86), 1.26 (0.53, 2.37); rev_rev eager 1.07 (0.95, 1.16), 1.03 (0.70, 1.25)
-                   grad graph 0.85 (0.79, 1.03), 0.86 (0.70, 0.97); grad compiled 0.87 (0.85, 0.90)
-                   rev_rev graph 0.89 (0.84, 1.06), 0.88 (0.82, 0.92); rev_rev compiled 0.88 (0.83, 1.12)
-                   fwd_rev graph 0.89 (0.80, 1.01), compiled 0.92 (0.85, 0.99)
-                   rev_fwd graph 0.86 (0.73, 1.06), compiled 0.93 (0.88, 1.20)
-                   a concrete function call costs roughly 10 us per tensor argument, which six
-                   captured variables save; in eager a variable read costs more than a watched tensor.
-"""
 
 
 def _body(tf, workload: str, mode: str, execution: str, watch: bool):
@@ -53,8 +38,8 @@ def _body(tf, workload: str, mode: str, execution: str, watch: bool):
         # A broadcasting op (x @ W + b, tf.nn.bias_add, a broadcast multiply) under a tape
         # around a ForwardAccumulator makes TensorFlow's XLA bridge take *every* input of
         # the function as a compile-time constant: the HLO module has no parameters, each
-        # new input value recompiles (~0.35 s at mlp S) and the timed call would run a
-        # program folded from constants.  Broadcasting the bias explicitly avoids it.
+        # new input value recompiles and the timed call would run a program folded from
+        # constants.  Broadcasting the bias explicitly avoids it.
         def affine(h, w, b):
             return h @ w + tf.broadcast_to(b, (h.shape[0], w.shape[1]))
 
