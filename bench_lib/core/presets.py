@@ -61,7 +61,7 @@ class Selection:
 class Preset:
     description: str
     include: tuple[Selection, ...]
-    # (selection, why) pairs taken out of the preset; documented in the README.
+    # (selection, why) pairs taken out of the preset; documented in docs/measures.md.
     exclude: tuple[tuple[Selection, str], ...] = field(default=())
 
     def cells(self) -> list[Cell]:
@@ -108,10 +108,10 @@ PRESETS = {
             ),
         ),
         exclude=(
-            (replace(_LOOPS, sizes=("XS",)), "one call takes 35 s (JAX) to 2 minutes (TensorFlow) in eager execution"),
+            (replace(_LOOPS, sizes=("XS",)), "one eager call takes from half a minute to minutes (docs/measures.md)"),
             (
                 replace(_LOOPS, sizes=("XXS",), backends=("tensorflow",), modes=("loop_hvp",), executions=("eager",)),
-                "one call takes 27 s at XXS",
+                "TensorFlow's eager loop of HVPs is slow even at XXS (docs/measures.md)",
             ),
         ),
     ),

@@ -99,7 +99,7 @@ def _approximation(cell) -> str | None:
 def reference_outputs(workload: str, model: str, size, seed: int, keywords: tuple = (), approximation=None):
     """The float64 reference outputs of a case (at the workload's keyword parameters;
     of the approximation named, if any), computed once per process, and once per asv
-    run (a dense mlp XS Hessian and its conditioning take 1.7 s, which dozens of cells
+    run (a dense mlp XS Hessian and its conditioning take seconds, which dozens of cells
     would otherwise pay each)."""
     spec = workloads.get(workload)
 
