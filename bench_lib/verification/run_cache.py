@@ -18,8 +18,10 @@ from pathlib import Path
 
 RUN_ID_ENV = "BENCH_RUN_ID"
 RECORDS_DIR_ENV = "BENCH_RECORDS_DIR"
-# One asv run can cover several environments and commits (asv.matrix.conf.json); asv
-# names them to each benchmark process, and a record is only valid within the same ones.
+# One asv run can cover several environments and commits (asv.matrix.conf.json): asv
+# names them to the processes of a virtualenv (not to those of an existing environment,
+# which suite/records.py tells apart by their Python and matrix variables), and a file
+# is only valid within the same ones.
 SCOPE_ENV = ("ASV_ENV_NAME", "ASV_COMMIT")
 
 
