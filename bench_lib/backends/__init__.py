@@ -3,7 +3,6 @@ Adding a framework is one module here plus one line there.  Each module provides
 
 - ``BUILDERS``: (workload, mode) -> builder of the cell's function, called with the
   framework, the loss and the cell; no entry, no cell;
-- ``versions()``: the framework's package versions;
 - ``reported_conditions()``: thread counts and matmul precision as the framework
   reports them after set-up;
 - ``unavailable(cell)``: why this machine cannot run the cell (no GPU, say), or None;

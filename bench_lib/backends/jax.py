@@ -38,10 +38,6 @@ def framework():
     return jax
 
 
-def versions() -> dict:
-    return {"jax": conditions.package_version("jax"), "jaxlib": conditions.package_version("jaxlib")}
-
-
 def reported_conditions() -> dict:
     jax = framework()
     return {

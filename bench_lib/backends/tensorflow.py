@@ -48,10 +48,6 @@ def framework():
     return tf
 
 
-def versions() -> dict:
-    return {"tensorflow": conditions.package_version("tensorflow-cpu") or conditions.package_version("tensorflow")}
-
-
 def reported_conditions() -> dict:
     tf = framework()
     return {

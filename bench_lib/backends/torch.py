@@ -39,10 +39,6 @@ def set_tf32(torch, on: bool) -> None:
     torch.backends.cudnn.allow_tf32 = on
 
 
-def versions() -> dict:
-    return {"torch": conditions.package_version("torch")}
-
-
 def reported_conditions() -> dict:
     torch = framework()
     return {

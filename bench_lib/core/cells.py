@@ -17,9 +17,17 @@ from bench_lib.core.models import MODELS, Case, spec
 from bench_lib.core.workloads import MODES, WORKLOADS
 
 # backend -> the framework's top-level package.  Each backend is one module,
-# bench_lib/backends/<backend>.py: adding a framework is that module and this line.
+# bench_lib/backends/<backend>.py: adding a framework is that module, this line and its
+# line in DISTRIBUTIONS.
 FRAMEWORKS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 BACKENDS = tuple(FRAMEWORKS)
+# backend -> its distributions: the name each one's version is recorded under, and the
+# names pip may have installed it as (tensorflow-cpu is TensorFlow's CPU-only wheel).
+DISTRIBUTIONS = {
+    "tensorflow": {"tensorflow": ("tensorflow-cpu", "tensorflow")},
+    "jax": {"jax": ("jax",), "jaxlib": ("jaxlib",)},
+    "torch": {"torch": ("torch",)},
+}
 EXECUTIONS = ("eager", "graph", "compiled")
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
@@ -117,4 +125,4 @@ def _exact_size(workload: str, model: str, size, seed, spec):
     return size
 
 
-__all__ = ["BACKENDS", "FRAMEWORKS", "DEVICES", "DTYPES", "EXECUTIONS", "MODELS", "MODES", "PRECISIONS", "WORKLOADS", "Cell"]
+__all__ = ["BACKENDS", "DISTRIBUTIONS", "FRAMEWORKS", "DEVICES", "DTYPES", "EXECUTIONS", "MODELS", "MODES", "PRECISIONS", "WORKLOADS", "Cell"]

@@ -95,6 +95,17 @@ def package_version(distribution: str) -> str | None:
         return None
 
 
+def framework_versions(backend: str) -> dict[str, str | None]:
+    """The installed version of each of ``backend``'s distributions
+    (``cells.DISTRIBUTIONS``), under the name it is recorded as; None where not installed."""
+    from bench_lib.core.cells import DISTRIBUTIONS
+
+    return {
+        name: next(filter(None, map(package_version, installed_as)), None)
+        for name, installed_as in DISTRIBUTIONS[backend].items()
+    }
+
+
 def distribution_key(name: str) -> str:
     """A distribution name as pip compares them (``PyYAML``, ``pyyaml``; ``a_b``, ``a-b``)."""
     return name.strip().lower().replace("_", "-").replace(".", "-")

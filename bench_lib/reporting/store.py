@@ -35,7 +35,7 @@ from asv import results as asv_results
 
 from bench_lib.core import gpu, manifest, outcome, workloads
 from bench_lib.core.manifest import Environment
-from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, PRECISIONS
+from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.suite import grid
 from bench_lib.core.models import CASES, MODELS
 
@@ -81,7 +81,7 @@ CATEGORIES = {
     "metric": tuple(metric for metric, _ in METRICS.values()),
     "status": STATUSES,
 }
-VERSIONS = ("tensorflow", "jax", "jaxlib", "torch")  # what the backends' versions() report
+VERSIONS = tuple(name for names in DISTRIBUTIONS.values() for name in names)  # the frameworks' versions
 # The conditions of a cell's run that the table keeps: from ``conditions.record()``, and
 # for GPU cells ``gpu.FIELDS``.
 CONDITIONS = ("threads", "cpu", *gpu.FIELDS)
@@ -147,7 +147,10 @@ def _read_outcomes(path: Path | None) -> dict:
 def _requirement_versions(result) -> dict:
     """The framework versions asv installed in the run's environment (a virtualenv of
     asv.matrix.conf.json); none for the existing environment of ``make bench``."""
-    named = {"tensorflow-cpu": "tensorflow", **{name: name for name in VERSIONS}}
+    named = {
+        installed: name
+        for names in DISTRIBUTIONS.values() for name, installed_as in names.items() for installed in installed_as
+    }
     return {named[name]: version for name, version in (result.params or {}).items() if name in named and version}
 
 

@@ -18,10 +18,7 @@ from pathlib import Path
 
 from bench_lib import backends
 from bench_lib.core import conditions, gpu
-from bench_lib.core.cells import FRAMEWORKS
-
-# backend -> the distributions whose pins are checked
-DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
+from bench_lib.core.cells import DISTRIBUTIONS, FRAMEWORKS
 
 
 def import_failure(backend: str, env: dict, python: str = sys.executable) -> str | None:
@@ -39,7 +36,7 @@ def version_notes(used: set[str], constraints: Path) -> list[str]:
     pins = conditions.pinned_versions(constraints)
     notes = []
     for backend in sorted(used):
-        for distribution in DISTRIBUTIONS[backend]:
+        for distribution in (name for installed_as in DISTRIBUTIONS[backend].values() for name in installed_as):
             installed, pinned = conditions.package_version(distribution), pins.get(conditions.distribution_key(distribution))
             if installed and pinned and installed.split("+")[0] != pinned.split("+")[0]:
                 notes.append(f"note: {distribution} {installed} is installed; constraints.txt pins {pinned} "

@@ -194,7 +194,7 @@ def prepare(
     recorded = {
         **conditions.record(),
         **module.reported_conditions(),
-        **module.versions(),
+        **conditions.framework_versions(cell.backend),
         **(gpu.conditions(module) if device == "gpu" else {}),
         "device_name": program.device_name,
         "dtype": dtype,
