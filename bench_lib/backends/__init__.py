@@ -1,6 +1,9 @@
 """The backends: one module per framework, named as ``core.cells.FRAMEWORKS`` names it.
-Adding a framework is one module here plus one line there.  Each module provides:
+Adding a framework is one module here plus its lines there (``FRAMEWORKS`` and
+``DISTRIBUTIONS``).  Each module provides:
 
+- ``framework()``: the framework, imported after ``conditions.apply_process_settings()``
+  and set to the suite's threads and matmul precision;
 - ``BUILDERS``: (workload, mode) -> builder of the cell's function, called with the
   framework, the loss and the cell; no entry, no cell;
 - ``reported_conditions()``: thread counts and matmul precision as the framework
@@ -12,7 +15,8 @@ Adding a framework is one module here plus one line there.  Each module provides
   it can say;
 - ``device_peak_memory(cell, call)``: the peak device memory of one ``call()`` above
   what was allocated before it, from the framework's allocator; None for a CPU cell;
-- ``build(cell, arrays)``: the cell as a ``base.Program``.
+- ``build(cell, arrays)``: the cell as a ``base.Program``, its loss
+  ``core.models.loss_function`` with the framework's ``ArrayOps``.
 
 Backends are imported lazily, and a framework that is not installed is detected without
 importing anything, so the suite works with any subset of frameworks installed.
