@@ -100,8 +100,8 @@ def test_the_report_of_a_real_run(smoke_results, tmp_path):
     assert "Best mode and execution per backend" in page and "unrolled" in page
     summary = paths["summary.md"].read_text()
     assert "skipped" in summary and "JAX has no graph execution" in summary
-    assert len(pd.read_csv(paths["store.csv"])) == len(table)
-    assert len(pd.read_parquet(paths["store.parquet"])) == len(table)
+    assert len(pd.read_csv(paths["results.csv"])) == len(table)
+    assert len(pd.read_parquet(paths["results.parquet"])) == len(table)
 
 
 def test_a_bad_selection_is_named_and_writes_nothing(tmp_path, capsys):

@@ -117,7 +117,7 @@ PRESETS = {
     ),
     "smoke": Preset(
         "A few seconds of asv: JAX grad and HVP of mlp S, two JAX Hessians, JAX first-order MAML through 10 SGD "
-        "steps, on the CPU; one cell skipped by the table",
+        "steps, on the CPU; two cells skipped by the table (JAX graph grad and HVP)",
         include=(
             Selection(
                 workloads=("grad", "hvp"), models=("mlp",), sizes=("S",), backends=("jax",),

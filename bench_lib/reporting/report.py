@@ -364,16 +364,16 @@ def headline_runs(readme) -> list[str]:
 
 
 def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, Path]:
-    """Write report.html, summary.md, store.csv and store.parquet into ``out_dir``:
+    """Write report.html, summary.md, results.csv and results.parquet into ``out_dir``:
     the tables cover every run of ``table``, the figures each cell's latest measurement
     on each machine."""
     if table.empty:
         raise ValueError("no results to report")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("report.html", "summary.md", "store.csv", "store.parquet")}
-    table.to_csv(paths["store.csv"], index=False)
-    table.to_parquet(paths["store.parquet"], index=False)
+    paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
+    table.to_csv(paths["results.csv"], index=False)
+    table.to_parquet(paths["results.parquet"], index=False)
     summary = summary_markdown(table, peaks)
     paths["summary.md"].write_text(summary)
     rates = achieved_flops(table, peaks)
@@ -393,7 +393,7 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
         "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>"
         "<h1>Higher-order AD benchmarks</h1>"
         "<p>asv's dashboard (per commit): <a href='../../html/index.html'>html/index.html</a>. "
-        "The full table: <a href='store.csv'>store.csv</a>, <a href='store.parquet'>store.parquet</a>.</p>"
+        "The full table: <a href='results.csv'>results.csv</a>, <a href='results.parquet'>results.parquet</a>.</p>"
         + "".join(sections) + "</body></html>"
     )
     paths["report.html"].write_text(page)

@@ -85,6 +85,7 @@ def run_lock(results_dir: Path, token: str, wait: float = 0.0):
     lost one's results to the other's merge, published a dashboard without index.html,
     and timed under each other's load.)  The kernel drops the lock when its holder dies,
     so a killed run leaves none behind."""
+    created = not results_dir.exists()  # a run that stops early leaves no new folder behind
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / LOCK
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -107,6 +108,9 @@ def run_lock(results_dir: Path, token: str, wait: float = 0.0):
         yield
     finally:
         os.ftruncate(descriptor, 0)
+        if created and [entry.name for entry in results_dir.iterdir()] == [LOCK]:
+            path.unlink()
+            results_dir.rmdir()
         fcntl.flock(descriptor, fcntl.LOCK_UN)
         os.close(descriptor)
 

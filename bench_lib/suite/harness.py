@@ -175,7 +175,7 @@ class CheckSuite(OutcomeSuite):
 
     def track_error(self, *params):
         """Largest normwise relative error of an output block against the float64
-        reference (see the error model in the README)."""
+        reference (see the error model in docs/methodology.md)."""
         return self.outcome.error
 
     track_error.unit = "relative error"
