@@ -124,7 +124,7 @@ def _overhead_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _overhead(args) -> int:
-    from bench_lib.run.bench import git_commit
+    from bench_lib.run.plan import git_commit
     from bench_lib.tools.overhead import compare
 
     return compare(args.preset, args.config, git_commit(Path(".").resolve(), args.commit), args.min_ms)

@@ -20,24 +20,19 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from asv.config import Config
 
-from bench_lib.core import conditions, gpu, presets
+from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
 from bench_lib.reporting import store
 from bench_lib.run import asv_config, checkout, peak, preflight, publish, reconcile
 from bench_lib.run.control import (
-    RECORDS,
     Interrupted,
     interrupt,
     kill_processes_using,
@@ -46,112 +41,10 @@ from bench_lib.run.control import (
     run_logged,
     scratch,
 )
+from bench_lib.run.plan import Plan, Request, validate
 from bench_lib.suite import asv_output, grid, records
 from bench_lib.suite.harness import TIMEOUT_ENV
 from bench_lib.verification import run_cache
-
-LOGS = "logs"  # results/logs/<commit>-<run id>.log: everything asv printed
-
-
-def git_commit(repo: Path, revision: str = "HEAD") -> str:
-    """The full hash of ``revision``: asv records results against a commit."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=repo, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise ValueError(f"no commit {revision!r} in {repo}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-@dataclass(frozen=True)
-class Request:
-    """What the user asked for (``bench``'s options)."""
-
-    preset_name: str
-    repo: Path
-    config: str = "asv.conf.json"
-    extra_asv_args: tuple[str, ...] = ()
-    workloads: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    machine: str | None = None
-    sizes: tuple[str, ...] = ()
-    allow_uncommitted: bool = False
-    move_damaged: bool = False
-    wait: float = 0.0
-    timeout: float | None = None
-    measure_peak: bool = False
-
-    def selected(self, cell: Cell) -> bool:
-        return ((not self.workloads or cell.workload in self.workloads) and (not self.models or cell.model in self.models)
-                and (not self.sizes or str(cell.size) in self.sizes))
-
-
-@dataclass
-class Plan:
-    """A validated request: the cells, where everything goes, and the run's identity."""
-
-    request: Request
-    preset: presets.Preset
-    cells: list[Cell]
-    threads: int
-    commit: str
-    changed: list[str]
-    results_dir: Path
-    html_dir: Path
-    token: str
-    machine_args: tuple[str, ...]
-    timeout: float | None
-    started: float = field(default_factory=time.time)
-
-    @property
-    def records_dir(self) -> Path:
-        return self.results_dir / RECORDS
-
-    @property
-    def log_path(self) -> Path:
-        return self.results_dir / LOGS / f"{self.commit[:8]}-{self.token}.log"
-
-    def workloads(self) -> dict[str, list[str]]:
-        """workload -> its ``--bench`` expressions, in suite order."""
-        return grid.regexes_by_workload(self.cells, self.request.repo / "benchmarks")
-
-
-def validate(request: Request) -> Plan:
-    """Every setting checked, nothing touched: a bad one is a ValueError naming it."""
-    preset = presets.get(request.preset_name)
-    threads = conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
-    repo = request.repo
-    asv_config.check_paths(repo, request.config)
-    cells = [cell for cell in preset.cells() if request.selected(cell)]
-    if not cells:
-        raise ValueError(
-            f"preset {request.preset_name!r} has no cells of workloads {list(request.workloads)}, models "
-            f"{list(request.models)} and sizes {list(request.sizes)}"
-        )
-    machine = request.machine
-    if machine is None and any(cell.device == "gpu" for cell in cells):
-        machine = gpu.machine_name()
-    commit = git_commit(repo)
-    changed = checkout.uncommitted(repo)
-    if changed and not request.allow_uncommitted:
-        raise ValueError(
-            f"{len(changed)} files differ from commit {commit[:8]} ({', '.join(changed[:5])}"
-            f"{', ...' if len(changed) > 5 else ''}): asv would file their results under that commit; commit them, "
-            "or pass --allow-uncommitted (every cell then records the changed files)"
-        )
-    if request.timeout is not None:
-        timeout = asv_config.positive_seconds(str(request.timeout), "--timeout")
-    else:
-        timeout = asv_config.asked_timeout(request.extra_asv_args)
-    settings = Config.load(str(repo / request.config))
-    return Plan(
-        request=request, preset=preset, cells=cells, threads=threads, commit=commit, changed=changed,
-        results_dir=(repo / settings.results_dir).resolve(), html_dir=(repo / settings.html_dir).resolve(),
-        # One token for the whole run: the check processes read what the timing
-        # processes recorded, in a folder of the results that the run removes when it ends.
-        token=f"{request.preset_name}-{uuid.uuid4().hex[:12]}",
-        machine_args=("--machine", machine) if machine else (), timeout=timeout,
-    )
 
 
 class BenchRun:
