@@ -1,15 +1,15 @@
 """``make bench``: a preset run under asv in the current Python environment, as named
 steps.
 
-    validate -> lock -> preflight -> per workload (asv, archive, reconcile) -> peak,
+    validate -> lock -> preflight -> per workload and backend (asv, archive, reconcile) -> peak,
     publish and report -> summary
 
 ``validate`` refuses bad settings before anything is touched; ``lock`` comes next, so
 that a second run learns it must wait before it imports a framework; ``preflight``
 checks the checkout's code and every framework the cells need; each workload is one
-``asv run`` whose results, final cell statuses and manifest are kept before the next
-starts (asv saves only when it ends, so a killed run keeps the workloads that
-finished).  It uses asv's own commands only: ``asv machine``, ``asv run --python=same
+``asv run`` per backend whose results, final cell statuses and manifest are kept
+before the next starts (asv saves only when it ends, so a killed run keeps what
+finished), and whose processes start with their framework imported (``Chunk.preload``).  It uses asv's own commands only: ``asv machine``, ``asv run --python=same
 --set-commit-hash``, ``asv publish``.
 """
 
@@ -43,7 +43,7 @@ from bench_lib.run.control import (
 )
 from bench_lib.run.plan import Plan, Request, validate
 from bench_lib.suite import asv_output, grid, records
-from bench_lib.suite.harness import TIMEOUT_ENV
+from bench_lib.suite.harness import PRELOAD_ENV, TIMEOUT_ENV
 from bench_lib.verification import run_cache
 
 
@@ -123,8 +123,9 @@ class BenchRun:
         return exit_status
 
     def run_workloads(self, config: str) -> bool:
-        """asv once per workload; after each, its results archived, its cells' final
-        statuses written and the manifest updated.  Whether asv saved anything."""
+        """asv once per workload and backend; after each, its results archived, its
+        cells' final statuses written and the manifest updated.  Whether asv saved
+        anything."""
         plan = self.plan
         plan.log_path.parent.mkdir(parents=True, exist_ok=True)
         print(f"asv: {len(plan.cells)} cells of preset {plan.request.preset_name!r} ({plan.preset.description}), "
@@ -140,10 +141,10 @@ class BenchRun:
                 print(f"asv machine failed (exit {described}); see {plan.log_path}", file=sys.stderr)
                 self.status = described
                 return False
-            for workload, regexes in plan.workloads().items():
-                chunk_status = self._asv_run(workload, regexes, config, log, first=not done)
+            for chunk in plan.chunks():
+                chunk_status = self._asv_run(chunk, config, log, first=not done)
                 self.status = self.status or chunk_status
-                done += [cell for cell in plan.cells if cell.workload == workload]
+                done += chunk.cells
                 environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started)
                 if environments:  # else asv saved nothing yet: nothing to keep
                     self.final = self._reconcile(done, environments)
@@ -215,24 +216,25 @@ class BenchRun:
 
     # -- parts of the steps -------------------------------------------------------------
 
-    def _asv_run(self, workload: str, regexes: list[str], config: str, log, first: bool) -> int:
+    def _asv_run(self, chunk, config: str, log, first: bool) -> int:
         plan = self.plan
         command = asv_config.asv_command(
             "run", "--config", config, "--python=same", "--set-commit-hash", plan.commit,
             "--launch-method", "forkserver", "--show-stderr", *plan.machine_args,
         )
-        for regex in regexes:
+        for regex in chunk.regexes:
             command += ["--bench", regex]
         command += list(plan.request.extra_asv_args)
-        log.write(f"=== {workload}: asv run\n")
+        env = {**self.env, PRELOAD_ENV: chunk.preload} if chunk.preload else self.env
+        log.write(f"=== {chunk.workload}, {chunk.backend}: asv run\n")
         log.flush()
         shown = asv_output.PROGRESS if first else asv_output.BENCHMARK_PROGRESS
-        status = run_logged(command, plan.request.repo, self.env, log, show=shown)
+        status = run_logged(command, plan.request.repo, env, log, show=shown)
         log.flush()
         if status != 0:
             tail = plan.log_path.read_text().splitlines()[-15:]
-            print(f"asv run of the {workload} cells failed (exit {status}); the end of {plan.log_path}:",
-                  *tail, sep="\n", file=sys.stderr)
+            print(f"asv run of the {chunk.workload} cells of {chunk.backend} failed (exit {status}); the end of "
+                  f"{plan.log_path}:", *tail, sep="\n", file=sys.stderr)
         return status
 
     def _reconcile(self, cells: list[Cell], environments) -> list[Outcome]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from asv.config import Config
 
 from bench_lib.core import conditions, gpu, presets
-from bench_lib.core.cells import Cell
+from bench_lib.backends.support import static_reason
+from bench_lib.core.cells import BACKENDS, Cell
 from bench_lib.run import asv_config, checkout
 from bench_lib.run.control import RECORDS
 from bench_lib.suite import grid
@@ -79,9 +80,36 @@ class Plan:
     def log_path(self) -> Path:
         return self.results_dir / LOGS / f"{self.commit[:8]}-{self.token}.log"
 
-    def workloads(self) -> dict[str, list[str]]:
-        """workload -> its ``--bench`` expressions, in suite order."""
-        return grid.regexes_by_workload(self.cells, self.request.repo / "benchmarks")
+    def chunks(self) -> list["Chunk"]:
+        """One asv run per workload and backend, workloads in suite order."""
+        benchmark_dir = self.request.repo / "benchmarks"
+        found = []
+        for workload in grid.regexes_by_workload(self.cells, benchmark_dir):
+            for backend in BACKENDS:
+                cells = tuple(cell for cell in self.cells if (cell.workload, cell.backend) == (workload, backend))
+                if cells:
+                    found.append(Chunk(workload, backend, cells, tuple(grid.regexes_by_workload(cells, benchmark_dir)[workload])))
+        return found
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The cells of one workload and backend: one ``asv run``."""
+
+    workload: str
+    backend: str
+    cells: tuple[Cell, ...]
+    regexes: tuple[str, ...]  # asv's --bench expressions of exactly these cells
+
+    @property
+    def preload(self) -> str | None:
+        """The framework asv's forkserver imports before it forks the chunk's processes,
+        which then start with it imported instead of importing it each: the backend,
+        where some cell of it runs here and every cell is a CPU cell (a GPU framework's
+        state across a fork is left alone)."""
+        if all(cell.device == "cpu" for cell in self.cells) and any(not static_reason(cell) for cell in self.cells):
+            return self.backend
+        return None
 
 
 def validate(request: Request) -> Plan:
