@@ -51,7 +51,9 @@ def preload_framework() -> None:
     backend applies first; nothing of it runs before the fork.  Called when asv imports
     the suites (benchmarks/__init__.py)."""
     name = os.environ.get(PRELOAD_ENV, "").strip()
-    if name and backends.not_installed_reason(name) is None:
+    # asv 0.6 starts its forkserver as `benchmark.py run_server ...`; its discovery
+    # process, which forks nothing, imports the suites too and is left alone.
+    if name and "run_server" in sys.argv and backends.not_installed_reason(name) is None:
         backends.load(name).framework()
 
 
