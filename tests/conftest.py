@@ -1,37 +1,111 @@
-"""Shared fixtures: one real asv run of the smoke preset per test session."""
+"""What the tests share: the checkout (``REPO``), an asv configuration in a folder
+(``config_in``), the ``bench`` command, and two asv runs made once per session:
 
+- ``smoke_results``: a real run of the smoke preset (the tidy table, the report, the
+  dashboard, damaged copies of its result file);
+- ``planted_run``: a run of a clone whose code has faults planted in it (final statuses
+  with their reasons, a hang paid once, and which code asv's processes ran)."""
+
+import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+
+
+def config_in(folder: Path, repo: Path = REPO, results_dir: Path | None = None, **extra) -> Path:
+    """An asv configuration, ``folder/asv.conf.json``, that runs ``repo``'s benchmarks in
+    this Python and keeps its results (unless ``results_dir``), dashboard and
+    environments in ``folder``; ``extra`` adds or replaces keys."""
+    config = {
+        "version": 1, "project": "higher-order-ad-bench", "repo": str(repo), "branches": ["main"],
+        "environment_type": "existing", "benchmark_dir": str(repo / "benchmarks"), "env_dir": str(folder / "env"),
+        "results_dir": str(results_dir or folder / "results"), "html_dir": str(folder / "html"), **extra,
+    }
+    path = folder / "asv.conf.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def bench(*args, cwd: Path = REPO, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m bench_lib bench ARGS`` as a user runs it, in ``cwd``, its output kept."""
+    return subprocess.run([sys.executable, "-m", "bench_lib", "bench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def asv_value(results: dict, name: str, params: tuple, column: str = "result"):
+    """``column`` of benchmark ``name`` at ``params`` in an asv result file's JSON,
+    read the way asv writes it (one entry per combination of the parameters' reprs)."""
+    columns = results["result_columns"]
+    entry = results["results"][name]
+    combos = list(itertools.product(*entry[columns.index("params")]))
+    return entry[columns.index(column)][combos.index(tuple(repr(p) for p in params))]
 
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
+    """The smoke preset run once: (asv's result file, the run's folder, its stdout)."""
     work = tmp_path_factory.mktemp("asv")
-    config = {
-        "version": 1,
-        "project": "higher-order-ad-bench",
-        "repo": str(REPO),
-        "branches": ["main"],
-        "environment_type": "existing",
-        "benchmark_dir": str(REPO / "benchmarks"),
-        "env_dir": str(work / "env"),
-        "results_dir": str(work / "results"),
-        "html_dir": str(work / "html"),
-    }
-    config_path = work / "asv.conf.json"
-    config_path.write_text(json.dumps(config))
-    run = subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config_path),
-         "--allow-uncommitted"],  # tests run on working trees
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )
+    config = config_in(work)
+    run = bench("--preset", "smoke", "--config", str(config), "--allow-uncommitted", timeout=900)  # a working tree
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     files = [p for p in (work / "results").glob("*/*.json") if p.name != "machine.json"]
     assert len(files) == 1, files
     return json.loads(files[0].read_text()), work, run.stdout
+
+
+# Faults planted in a clone, one per cell of the smoke preset that runs (the graph cells
+# are skips): its grad dies while it is timed (after verification), its HVP hangs in
+# preparation, and its mlp Hessian, a backend's vmap of HVPs, is off by 0.1%.
+PLANTED = {
+    "bench_lib/verification/prepare.py": {
+        "    return PreparedCell(\n        cell, call,": (
+            "    if cell.workload == 'grad' and execution == 'compiled':\n"
+            "        import os as _os\n"
+            "        call = lambda: _os.abort()  # noqa: E731  planted: dies while timed\n"
+            "    return PreparedCell(\n        cell, call,"
+        ),
+        "    module, arrays = _build(cell)\n    started = time.perf_counter()\n": (
+            "    if cell.workload == 'hvp' and execution == 'compiled':\n"
+            "        time.sleep(3600)  # planted: hangs\n"
+            "    module, arrays = _build(cell)\n    started = time.perf_counter()\n"
+        ),
+    },
+    "bench_lib/backends/jax.py": {
+        "    return lambda p, *data: jax.vmap(lambda v: hvp(p, v, *data))(_identity(jax, p))\n": (
+            "    return lambda p, *data: jax.tree_util.tree_map(lambda t: 1.001 * t, "
+            "jax.vmap(lambda v: hvp(p, v, *data))(_identity(jax, p)))  # planted: off by 0.1%\n"
+        ),
+    },
+}
+PLANTED_TIMEOUT = 20  # seconds, asv's timeout for the planted run's benchmarks
+
+
+@pytest.fixture(scope="session")
+def planted_run(tmp_path_factory):
+    """A clone of this checkout with the PLANTED faults committed, run with the smoke
+    preset and asv's ``-a timeout=PLANTED_TIMEOUT``: (the finished process, its wall
+    time in seconds, the clone, the run's folder)."""
+    work = tmp_path_factory.mktemp("planted")
+    clone = work / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    for name, replacements in PLANTED.items():
+        source = (clone / name).read_text()
+        for anchor, planted in replacements.items():
+            assert source.count(anchor) == 1, (name, anchor)
+            source = source.replace(anchor, planted)
+        (clone / name).write_text(source)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "commit", "--quiet", "-am", "planted faults"], cwd=clone, check=True)
+    config = config_in(work, repo=clone)
+    started = time.monotonic()
+    # asv's own way to shorten timeouts, which asv alone ignores for suites that set one
+    run = bench("--preset", "smoke", "--config", str(config), "--", "-a", f"timeout={PLANTED_TIMEOUT}", cwd=clone,
+                timeout=900)
+    return run, time.monotonic() - started, clone, work / "results"

@@ -10,13 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, asv_value, bench, config_in
 
 import bench_lib.core.workloads
 from bench_lib.suite import grid
 from bench_lib.core import presets
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 def asv(*args, cwd=REPO):
     return subprocess.run([sys.executable, "-m", "asv", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
@@ -43,38 +41,31 @@ def test_preset_regexes_select_exactly_the_preset_cells():
     assert approximations > 0 and selected == 5 * len(cells) + approximations
 
 
-def value(results, name, params):
-    columns = results["result_columns"]
-    entry = results["results"][name]
-    combos = list(itertools.product(*entry[columns.index("params")]))
-    return entry[columns.index("result")][combos.index(tuple(repr(p) for p in params))]
-
-
 @pytest.mark.slow
 def test_asv_records_timed_verified_and_skipped_cells(smoke_results):
     results, work, stdout = smoke_results
     compiled = ("jax", "fwd_rev", "compiled", "S", "cpu", "float32", "strict")
-    assert 0 < value(results, "hvp.MlpHVP.time_hvp", compiled) < 1.0
-    assert 0 < value(results, "hvp.MlpHVPChecks.track_error", compiled) <= 1e-4
-    assert value(results, "hvp.MlpHVPChecks.track_first_call", compiled) > 0
-    assert value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32", "strict")) > 0
+    assert 0 < asv_value(results, "hvp.MlpHVP.time_hvp", compiled) < 1.0
+    assert 0 < asv_value(results, "hvp.MlpHVPChecks.track_error", compiled) <= 1e-4
+    assert asv_value(results, "hvp.MlpHVPChecks.track_first_call", compiled) > 0
+    assert asv_value(results, "grad.MlpGrad.time_grad", ("jax", "compiled", "S", "cpu", "float32", "strict")) > 0
     vmap = ("jax", "vmap_hvp", "compiled", "XXS", "cpu", "float32", "strict")
-    assert 0 < value(results, "hessian.MlpHessian.time_hessian", vmap) < 1.0
-    assert value(results, "hessian.MlpHessianChecks.track_peak_memory", vmap) >= 586 * 586 * 4
+    assert 0 < asv_value(results, "hessian.MlpHessian.time_hessian", vmap) < 1.0
+    assert asv_value(results, "hessian.MlpHessianChecks.track_peak_memory", vmap) >= 586 * 586 * 4
     loop = ("jax", "loop_hvp", "compiled", 100, "cpu", "float32", "strict")
-    assert 0 < value(results, "hessian.RosenbrockHessianByRows.time_hessian", loop) < 1.0
-    assert 0 < value(results, "hessian.RosenbrockHessianChecks.track_error", loop) <= 1e-4
+    assert 0 < asv_value(results, "hessian.RosenbrockHessianByRows.time_hessian", loop) < 1.0
+    assert 0 < asv_value(results, "hessian.RosenbrockHessianChecks.track_error", loop) <= 1e-4
     # K and the optimizer are asv parameters; first-order MAML is timed, verified
     # against its own reference, and its distance to the exact outputs recorded.
     maml = ("jax", "first_order", "compiled", "S", "cpu", "float32", "strict", 10, "sgd")
-    assert 0 < value(results, "unrolled.MlpUnrolled.time_unrolled", maml) < 1.0
-    assert 0 < value(results, "unrolled.MlpUnrolledChecks.track_error", maml) <= 1e-4
-    assert value(results, "unrolled.MlpUnrolledFirstOrder.track_approximation_error", maml) > 0.1
+    assert 0 < asv_value(results, "unrolled.MlpUnrolled.time_unrolled", maml) < 1.0
+    assert 0 < asv_value(results, "unrolled.MlpUnrolledChecks.track_error", maml) <= 1e-4
+    assert asv_value(results, "unrolled.MlpUnrolledFirstOrder.track_approximation_error", maml) > 0.1
     # A skip (jax has no graph mode) is NaN in asv's JSON, a failure would be null.
-    skipped = value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32", "strict"))
+    skipped = asv_value(results, "grad.MlpGrad.time_grad", ("jax", "graph", "S", "cpu", "float32", "strict"))
     assert skipped is not None and math.isnan(skipped)
     # Cells outside the preset were not run.
-    outside = value(results, "grad.MlpGrad.time_grad", ("torch", "eager", "S", "cpu", "float32", "strict"))
+    outside = asv_value(results, "grad.MlpGrad.time_grad", ("torch", "eager", "S", "cpu", "float32", "strict"))
     assert outside is None or math.isnan(outside)
     assert (work / "html" / "index.html").exists()
     assert "results:" in stdout and "dashboard:" in stdout
@@ -121,10 +112,7 @@ def test_the_run_leaves_no_records_behind(smoke_results):
 
 
 def test_bad_thread_count_stops_the_run_before_asv_records_anything():
-    run = subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke"],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "BENCH_THREADS": "lots"},
-    )
+    run = bench("--preset", "smoke", env={**os.environ, "BENCH_THREADS": "lots"}, timeout=120)
     assert run.returncode == 2
     assert "BENCH_THREADS must be an integer from 1 to" in run.stderr and "got 'lots'" in run.stderr
     assert "asv:" not in run.stdout
@@ -160,16 +148,8 @@ def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_path
 
 
 def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "repo": str(REPO), "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"),
-        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"), "env_dir": str(tmp_path / "env"),
-    }))
-    run = subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
-         "--workloads", "unrolled", "--models", "rosenbrock"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
+    run = bench("--preset", "smoke", "--config", str(config_in(tmp_path)), "--workloads", "unrolled", "--models",
+                "rosenbrock", timeout=120)
     assert run.returncode == 2
     assert "preset 'smoke' has no cells of workloads ['unrolled'], models ['rosenbrock'] and sizes []" in run.stderr
     assert not (tmp_path / "results").exists()

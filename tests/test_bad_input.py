@@ -2,32 +2,13 @@
 exit status 2, nothing written, and no framework imported for an argument the API
 can judge by itself."""
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO, bench, config_in
 
 from bench_lib.core import conditions
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def bench(*args, env=None, cwd=REPO):
-    return subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-        env=env,
-    )
-
-
-def config_in(tmp_path) -> Path:
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "repo": str(REPO), "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"),
-        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"), "env_dir": str(tmp_path / "env"),
-    }))
-    return config
 
 
 def test_more_threads_than_usable_cpus_is_refused(monkeypatch, tmp_path):

@@ -2,32 +2,18 @@
 names each environment's results and outcomes, and the tidy table reads them."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO, bench, config_in
 
 from bench_lib.core.manifest import manifests
 from bench_lib.reporting import store
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
 def test_two_environments_in_one_run_keep_every_cells_status(tmp_path):
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "project": "higher-order-ad-bench", "repo": str(REPO), "branches": ["main"],
-        "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"), "env_dir": str(tmp_path / "env"),
-        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
-        "matrix": {"env": {"BENCH_TEST_ENV": ["a", "b"]}},  # two environments of the same Python
-    }))
-    run = subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--workloads", "grad", "--config", str(config),
-         "--allow-uncommitted"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
+    config = config_in(tmp_path, matrix={"env": {"BENCH_TEST_ENV": ["a", "b"]}})  # two environments of one Python
+    run = bench("--preset", "smoke", "--workloads", "grad", "--config", str(config), "--allow-uncommitted")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     [manifest] = manifests(tmp_path / "results")
     assert manifest.status == "ok" and manifest.exit_status == 0 and manifest.ended

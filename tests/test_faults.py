@@ -1,39 +1,25 @@
 """Faults injected into runs and results: two runs into one results folder, asv
-aborting, damaged result files.  Nothing recorded is lost, and nothing passes for
-what it is not."""
+aborting, damaged result files, faults planted in the code, killed runs.  Nothing
+recorded is lost, and nothing passes for what it is not."""
 
 import json
 import shutil
-import tempfile
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from conftest import PLANTED_TIMEOUT, REPO, bench, config_in
 
 from bench_lib.reporting import store
-from bench_lib.run.control import LOCK, run_lock
-
-REPO = Path(__file__).resolve().parents[1]
+from bench_lib.run.control import LOCK, SCRATCH_PREFIX, run_lock
 
 
-def config_in(tmp_path, results_dir=None) -> Path:
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "project": "higher-order-ad-bench", "repo": str(REPO), "branches": ["main"],
-        "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"), "env_dir": str(tmp_path / "env"),
-        "results_dir": str(results_dir or tmp_path / "results"), "html_dir": str(tmp_path / "html"),
-    }))
-    return config
-
-
-def bench(config, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
-         "--allow-uncommitted", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
+def smoke(config, *args, env=None):
+    """The smoke preset, run into ``config``'s results folder."""
+    return bench("--preset", "smoke", "--config", str(config), "--allow-uncommitted", *args, env=env)
 
 
 def test_a_second_run_into_the_same_results_folder_stops_naming_the_first(tmp_path):
@@ -43,7 +29,7 @@ def test_a_second_run_into_the_same_results_folder_stops_naming_the_first(tmp_pa
             with run_lock(results_dir, "second-run"):
                 pass
         started = time.monotonic()
-        run = bench(config_in(tmp_path), "--wait", "1")
+        run = smoke(config_in(tmp_path), "--wait", "1")
         assert time.monotonic() - started >= 1.0
     assert run.returncode == 2, run.stderr
     assert "another run is writing to" in run.stderr and "run first-run" in run.stderr
@@ -55,7 +41,7 @@ def test_a_second_run_into_the_same_results_folder_stops_naming_the_first(tmp_pa
 
 @pytest.mark.slow
 def test_an_asv_run_that_aborts_records_nothing_publishes_nothing_and_fails(tmp_path):
-    run = bench(config_in(tmp_path), "--workloads", "hessian", "--models", "rosenbrock", "--", "--no-such-option")
+    run = smoke(config_in(tmp_path), "--workloads", "hessian", "--models", "rosenbrock", "--", "--no-such-option")
     assert run.returncode != 0
     assert "asv saved no results" in run.stderr and "nothing of this run was recorded" in run.stderr
     assert "dashboard:" not in run.stdout and "results:" not in run.stdout
@@ -86,7 +72,7 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
     assert str(damaged) in capsys.readouterr().err and not (tmp_path / "report").exists()
     # A run into that folder stops before asv, and leaves the file as it was
-    run = bench(config_in(tmp_path, copy))
+    run = smoke(config_in(tmp_path, results_dir=copy))
     assert run.returncode == 2 and f"{damaged} is not a readable asv result file" in run.stderr
     assert damaged.read_text() == text
     # --move-damaged moves it aside, says so, and the rest loads (the run's archived copy)
@@ -97,55 +83,13 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     assert len(store.load(copy, REPO / "benchmarks")) > 0
 
 
-# Faults planted in a clone's prepare(): the smoke preset's grad dies while it is timed
-# (after verification), its HVP hangs in preparation, its mlp Hessian answers wrong.
-PLANTED = {
-    "    outputs = program.to_numpy(out)\n": (
-        "    outputs = program.to_numpy(out)\n"
-        "    if cell.workload == 'hessian' and cell.model == 'mlp':\n"
-        "        outputs = {key: 2 * value for key, value in outputs.items()}  # planted: a wrong answer\n"
-    ),
-    "    return PreparedCell(\n        cell, call,": (
-        "    if cell.workload == 'grad' and execution == 'compiled':\n"
-        "        import os as _os\n"
-        "        call = lambda: _os.abort()  # noqa: E731  planted: dies while timed\n"
-        "    return PreparedCell(\n        cell, call,"
-    ),
-    "    module, arrays = _build(cell)\n    started = time.perf_counter()\n": (
-        "    if cell.workload == 'hvp' and execution == 'compiled':\n"
-        "        time.sleep(3600)  # planted: hangs\n"
-        "    module, arrays = _build(cell)\n    started = time.perf_counter()\n"
-    ),
-}
-TIMEOUT = 20
-
-
 @pytest.mark.slow
-def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_once_under_a_users_timeout(tmp_path):
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
-    api = clone / "bench_lib" / "api.py"
-    source = api.read_text()
-    for anchor, planted in PLANTED.items():
-        assert source.count(anchor) == 1, anchor
-        source = source.replace(anchor, planted)
-    api.write_text(source)
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    subprocess.run([*git, "commit", "--quiet", "-am", "planted faults"], cwd=clone, check=True)
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "project": "higher-order-ad-bench", "repo": str(clone), "branches": ["main"],
-        "environment_type": "existing", "benchmark_dir": str(clone / "benchmarks"), "env_dir": str(tmp_path / "env"),
-        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
-    }))
-
-    started = time.monotonic()
-    # asv's own way to shorten timeouts, which asv alone ignores for suites that set one
-    run = subprocess.run([sys.executable, "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
-                          "--", "-a", f"timeout={TIMEOUT}"], cwd=clone, capture_output=True, text=True, timeout=900)
-    elapsed = time.monotonic() - started
+def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_once_under_a_users_timeout(planted_run):
+    """The clone's planted faults (conftest.PLANTED): its grad dies while timed, its HVP
+    hangs, its mlp Hessian is wrong; asv's timeout is PLANTED_TIMEOUT."""
+    run, elapsed, clone, results = planted_run
     assert run.returncode != 0 and "cells did not give a verified time" in run.stderr
-    table = store.load(tmp_path / "results", clone / "benchmarks")
+    table = store.load(results, clone / "benchmarks")
     times = table[table.metric == "time"].set_index(["workload", "model", "execution"])
     status = times.status.astype(str).to_dict()
     assert status == {
@@ -155,24 +99,24 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
         ("unrolled", "mlp", "compiled"): "ok",
     }
     reasons = times.reason.astype(str).to_dict()
-    assert f"stopped after {TIMEOUT}" in reasons[("hvp", "mlp", "compiled")]
+    assert f"stopped after {PLANTED_TIMEOUT}" in reasons[("hvp", "mlp", "compiled")]
     assert "died without a result" in reasons[("grad", "mlp", "compiled")]
     assert reasons[("hessian", "mlp", "compiled")].startswith("VerificationError")
     # The crashed cell's other metrics are not passed off as a verified cell's either
     grad = table[(table.workload == "grad") & (table.execution == "compiled")]
     assert set(grad.status.astype(str)) == {"crashed"}
     # The hang cost one timeout, not one per asv benchmark of the cell (five)
-    assert elapsed < 3 * TIMEOUT + 120, elapsed
-    summary = (tmp_path / "results" / "report" / "summary.md").read_text()
+    assert elapsed < 3 * PLANTED_TIMEOUT + 120, elapsed
+    summary = (results / "report" / "summary.md").read_text()
     for word in ("| crashed | 1 |", "| timeout | 1 |", "| invalid | 1 |"):
         assert word in summary, summary
 
 
-def start_bench(config, *args):
+def start_smoke(config, env=None):
     return subprocess.Popen(
         [sys.executable, "-u", "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
-         "--allow-uncommitted", *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--allow-uncommitted"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 
 
@@ -195,7 +139,7 @@ def still_running(marker: str) -> list[str]:
 @pytest.mark.parametrize("signum", [15, 9])
 def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum):
     config = config_in(tmp_path)
-    process = start_bench(config)
+    process = start_smoke(config)
     wait_for_workload(process, "hessian")  # grad and hvp have finished
     process.send_signal(signum)
     process.wait(timeout=120)
@@ -203,7 +147,7 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
         assert process.returncode == 128 + 15
         assert "interrupted by SIGTERM" in process.stderr.read()
     # asv's processes name the config or the run's temporary folder (its forkserver's socket)
-    markers = (str(config), f"bench-asv-{process.pid}-")
+    markers = (str(config), f"{SCRATCH_PREFIX}{process.pid}-")
     if signum == 15:
         deadline = time.monotonic() + 30
         while any(still_running(m) for m in markers) and time.monotonic() < deadline:
@@ -213,12 +157,12 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
     assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
     assert (tmp_path / "results" / LOCK).read_text() == "" or signum == 9  # SIGKILL: no clean-up, the kernel unlocks
     # The next run removes what a killed one left, and runs
-    after = bench(config, "--workloads", "grad")
+    after = smoke(config, "--workloads", "grad")
     assert after.returncode == 0, after.stderr[-2000:]
     assert ("removed what" in after.stdout) == (signum == 9)
     assert [line for m in markers for line in still_running(m)] == []  # SIGKILL: gone once the next run cleaned up
     assert not list((tmp_path / "results" / ".records").glob("*"))
-    assert not [p for p in Path(tempfile.gettempdir()).glob("bench-asv-*") if str(process.pid) in p.name]
+    assert not [p for p in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*") if str(process.pid) in p.name]
 
 
 def test_a_timeout_is_taken_from_the_command_line_and_checked():

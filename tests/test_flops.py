@@ -2,7 +2,6 @@
 the README's generated headline."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,6 @@ from bench_lib.run import peak
 from bench_lib.core.models import spec
 
 from test_report import row
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _xla_flops(function, *args) -> float:

@@ -2,17 +2,14 @@
 with the frameworks, asv from carried wheels) runs the GPU preset's cells under asv,
 and each is a skip that says there is no GPU, never a failure."""
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO, config_in
 
 from bench_lib.run import gpu_wheels
 from bench_lib.reporting import store
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_carried_wheels_are_asvs_requirements_at_the_pinned_versions(tmp_path):
@@ -29,12 +26,7 @@ def test_the_carried_wheels_are_asvs_requirements_at_the_pinned_versions(tmp_pat
 
 @pytest.mark.slow
 def test_the_offline_gpu_procedure_runs_and_every_cell_says_there_is_no_gpu(tmp_path):
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps({
-        "version": 1, "project": "higher-order-ad-bench", "repo": str(REPO), "branches": ["main"],
-        "environment_type": "existing", "benchmark_dir": str(REPO / "benchmarks"), "env_dir": str(tmp_path / "env"),
-        "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
-    }))
+    config = config_in(tmp_path)
     (tmp_path / "wheels").mkdir()  # asv is already importable here: nothing to carry
     run = subprocess.run(
         ["make", "--no-print-directory", "bench-gpu-offline", f"GPU_PYTHON={sys.executable}",

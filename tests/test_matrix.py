@@ -4,16 +4,14 @@ installs the project's wheel and runs one cell."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 from asv import util as asv_util
 
 from bench_lib.suite import grid
 from bench_lib.core import presets
 from bench_lib.reporting import store
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow

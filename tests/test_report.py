@@ -1,15 +1,12 @@
 """Derived views on results with known values, and the report from a real asv run."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from bench_lib.reporting import report, store
 from bench_lib.__main__ import main
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def row(workload, backend, mode, execution, seconds, size="S", K=None, metric="time", run_id="run"):

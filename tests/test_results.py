@@ -2,15 +2,13 @@
 test session), and the history that keeps every run."""
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from bench_lib.core import presets
 from bench_lib.reporting import store
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
