@@ -4,10 +4,16 @@
 - ``smoke_results``: a real run of the smoke preset (the tidy table, the report, the
   dashboard, damaged copies of its result file);
 - ``planted_run``: a run of a clone whose code has faults planted in it (final statuses
-  with their reasons, a hang paid once, and which code asv's processes ran)."""
+  with their reasons, a hang paid once, and which code asv's processes ran).
+
+Tests run in two processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml).  Every
+test that uses one of the shared runs is put in that run's ``xdist_group`` here, so the
+run is made once, in one worker, and the others never wait for it."""
 
 import itertools
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +23,60 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
+SHARED_RUNS = ("smoke_results", "planted_run")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:  # before xdist's hook reads the groups
+        for fixture in SHARED_RUNS:
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(fixture))
+    yield
+    if getattr(config.option, "loadgroup", False):  # an xdist worker of --dist loadgroup
+        for item in items:
+            names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                            for mark in item.iter_markers("xdist_group")})
+            if names and "@" not in item.nodeid:
+                _group(item, f"{item.nodeid}@{'_'.join(names)}")
+
+
+def _group(item, nodeid: str) -> None:
+    """pytest-xdist 3.8 tells the scheduler a test's group by the suffix it gives the test's
+    id, in ``item._nodeid``, which pytest 9.2 no longer reads: its groups are lost and every
+    worker makes the shared runs (pytest-dev/pytest-xdist#1386).  Give pytest's own id the
+    suffix; should that fail, tests are scheduled one by one, and only take longer."""
+    try:
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(nodeid)
+    except (ImportError, AttributeError):
+        pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_home(tmp_path_factory):
+    """A home folder for the session's processes (one per xdist worker), with the
+    user's configuration, caches and git identity.  Every ``bench`` writes asv's
+    machine file, ``~/.asv-machine.json``, and asv reads it: in a shared home, one
+    worker's run read the file while another's was rewriting it ("Error parsing JSON
+    in file '/root/.asv-machine.json'"), and tests overwrote the user's file."""
+    real = Path.home()
+    home = tmp_path_factory.mktemp("home")
+    if (real / ".asv-machine.json").is_file():
+        shutil.copy(real / ".asv-machine.json", home)
+    keep = {
+        "XDG_CONFIG_HOME": str(real / ".config"), "XDG_CACHE_HOME": str(real / ".cache"),
+        "XDG_DATA_HOME": str(real / ".local" / "share"), "GIT_CONFIG_GLOBAL": str(real / ".gitconfig"),
+    }
+    saved = {name: os.environ.get(name) for name in ["HOME", *keep]}
+    os.environ.update({name: os.environ.get(name, value) for name, value in keep.items()}, HOME=str(home))
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def config_in(folder: Path, repo: Path = REPO, results_dir: Path | None = None, **extra) -> Path:

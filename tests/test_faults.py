@@ -3,6 +3,7 @@ aborting, damaged result files, faults planted in the code, killed runs.  Nothin
 recorded is lost, and nothing passes for what it is not."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
         assert word in summary, summary
 
 
-def start_smoke(config, env=None):
+def start_smoke(config, env):
     return subprocess.Popen(
         [sys.executable, "-u", "-m", "bench_lib", "bench", "--preset", "smoke", "--config", str(config),
          "--allow-uncommitted"],
@@ -135,11 +136,23 @@ def still_running(marker: str) -> list[str]:
     return [line for line in found if "pgrep" not in line]
 
 
+@pytest.fixture
+def own_temp():
+    """A system temporary folder (TMPDIR) for this test's runs alone.  A run removes what
+    killed runs left in its temporary folder; in the shared one, a run of a test in
+    another worker would remove this test's leftovers first (and this test's runs,
+    another's).  Short, for asv's forkserver socket."""
+    path = Path(tempfile.mkdtemp(prefix="bench-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [15, 9])
-def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum):
+def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum, own_temp):
     config = config_in(tmp_path)
-    process = start_smoke(config)
+    env = {**os.environ, "TMPDIR": str(own_temp)}
+    process = start_smoke(config, env)
     wait_for_workload(process, "hessian")  # grad and hvp have finished
     process.send_signal(signum)
     process.wait(timeout=120)
@@ -157,12 +170,12 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
     assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
     assert (tmp_path / "results" / LOCK).read_text() == "" or signum == 9  # SIGKILL: no clean-up, the kernel unlocks
     # The next run removes what a killed one left, and runs
-    after = smoke(config, "--workloads", "grad")
+    after = smoke(config, "--workloads", "grad", env=env)
     assert after.returncode == 0, after.stderr[-2000:]
     assert ("removed what" in after.stdout) == (signum == 9)
     assert [line for m in markers for line in still_running(m)] == []  # SIGKILL: gone once the next run cleaned up
     assert not list((tmp_path / "results" / ".records").glob("*"))
-    assert not [p for p in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*") if str(process.pid) in p.name]
+    assert not [p for p in own_temp.glob(f"{SCRATCH_PREFIX}*") if str(process.pid) in p.name]
 
 
 def test_a_timeout_is_taken_from_the_command_line_and_checked():
