@@ -2,6 +2,7 @@
 with the frameworks, asv from carried wheels) runs the GPU preset's cells under asv,
 and each is a skip that says there is no GPU, never a failure."""
 
+import re
 import subprocess
 import sys
 
@@ -12,10 +13,31 @@ from bench_lib.run import gpu_wheels
 from bench_lib.reporting import store
 
 
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def pins_in(constraints) -> dict:
+    """``name==version`` lines of a constraints file, by normalised name (read here, not
+    by the code under test)."""
+    found = {}
+    for line in constraints.read_text().splitlines():
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s#;]+)\s*(#.*)?", line.strip())
+        if match:
+            found[normalized(match[1])] = match[2]
+    return found
+
+
 def test_the_carried_wheels_are_asvs_requirements_at_the_pinned_versions(tmp_path):
     pins = gpu_wheels.pinned(REPO / "constraints.txt")
     assert "asv==0.6.6" in pins and len(pins) == len(gpu_wheels.WHEELS)
-    assert all("==" in pin for pin in pins)
+    pinned_here = pins_in(REPO / "constraints.txt")
+    assert pins == [f"{name}=={pinned_here[normalized(name)]}" for name in gpu_wheels.WHEELS]
+    # pip's name matching: case, '-', '_' and '.' do not matter
+    versions = {name: f"{index}.0" for index, name in enumerate(gpu_wheels.WHEELS, 1)}
+    (tmp_path / "respelled.txt").write_text("".join(
+        f"{name.upper().replace('_', '-')}=={version}\n" for name, version in versions.items()))
+    assert gpu_wheels.pinned(tmp_path / "respelled.txt") == [f"{name}=={v}" for name, v in versions.items()]
     command = gpu_wheels.download_command(pins, tmp_path, "3.12")
     assert command[3:6] == ["download", "--no-deps", "--only-binary=:all:"]
     assert command[command.index("--python-version") + 1] == "3.12" and command[-len(pins):] == pins

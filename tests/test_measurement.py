@@ -8,6 +8,7 @@ import pytest
 from bench_lib.tools import handwritten
 from bench_lib.tools.idiom import cells_to_compare
 from bench_lib.tools.overhead import asv_run_median
+from bench_lib.tools import timing
 from bench_lib.tools.timing import interleaved
 
 
@@ -24,10 +25,20 @@ def test_asv_run_median_reads_the_median_and_its_quartiles_and_refuses_skips_and
     assert asv_run_median(results(2.0), "b.S.time_other", 0) is None
 
 
-def test_interleaved_alternates_which_side_goes_first():
+def test_interleaved_alternates_which_side_goes_first_and_takes_the_median_of_the_rounds_ratios(monkeypatch):
     order = []
+    # each side's batch means, round by round, in place of measured ones
+    means = {"a": iter([1.0, 2.0, 3.0, 4.0]), "b": iter([2.0, 2.0, 1.0, 8.0])}
+
+    def batch_mean(call, calls):
+        call()
+        return next(means[order[-1]])
+
+    monkeypatch.setattr(timing, "batch_mean", batch_mean)
     comparison = interleaved(lambda: order.append("a"), lambda: order.append("b"), rounds=4, seconds=0.001)
-    assert comparison.rounds == 4 and comparison.ratio_min <= comparison.ratio <= comparison.ratio_max
+    # per-round ratios a/b: 0.5, 1, 3, 0.5; not the ratio of the medians (2.5 / 2)
+    assert comparison == timing.Comparison(a_seconds=2.5, b_seconds=2.0, ratio=0.75, ratio_min=0.5, ratio_max=3.0,
+                                           rounds=4)
     runs = [order[0]]
     for side in order[1:]:
         if side != runs[-1]:
