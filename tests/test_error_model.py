@@ -12,6 +12,8 @@ from bench_lib.core.models import block_slices, spec
 from bench_lib.verification.verify import VerificationError, check, elementwise_error
 
 DTYPES = ("float32", "float64")
+# dense reference Hessians that take seconds (mlp S: half a minute)
+SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000)}
 
 
 def every_case():
@@ -20,6 +22,8 @@ def every_case():
             for size in sizes:
                 # mlp L's reference takes minutes on 2 cores: opt in with `pytest -m heavy`
                 marks = {("mlp", "L"): [pytest.mark.slow, pytest.mark.heavy], ("mlp", "M"): [pytest.mark.slow]}.get((model, size), [])
+                if name == "hessian" and (model, size) in SLOW_HESSIANS:
+                    marks = [pytest.mark.slow]
                 yield pytest.param(name, model, size, marks=marks, id=f"{name}-{model}-{size}")
 
 

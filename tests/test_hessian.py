@@ -42,6 +42,7 @@ def test_hessian_matches_the_reference_and_is_symmetric(cell):
     assert asymmetry <= 2 * max(verdict.tolerances.values())
 
 
+@pytest.mark.slow
 def test_prepare_records_the_peak_memory_of_a_call():
     """A dense float64 Hessian of n = 4,000 is 128 MB; the call's peak shows at least that."""
     prepared = bench_lib.prepare("hessian", "jax", "vmap_hvp", "compiled", "rosenbrock", 4000, dtype="float64")

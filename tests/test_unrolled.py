@@ -49,6 +49,7 @@ def test_every_unrolled_cell_matches_the_reference(cell):
     assert verdict.passed, verdict.describe()
 
 
+@pytest.mark.slow
 def test_prepare_verifies_times_and_reports_the_approximation_error_of_first_order():
     exact = bench_lib.prepare("unrolled", "jax", "reverse", "compiled", "mlp", "S", K=10, optimizer="momentum")
     approximate = bench_lib.prepare("unrolled", "jax", "first_order", "compiled", "mlp", "S", K=10, optimizer="momentum")
