@@ -25,6 +25,7 @@ def smoke(config, *args, env=None):
 
 def test_a_second_run_into_the_same_results_folder_stops_naming_the_first(tmp_path):
     results_dir = tmp_path / "results"
+    results_dir.mkdir()  # a results folder that exists (a first lock of a new one removes it with itself)
     with run_lock(results_dir, "first-run"):
         with pytest.raises(ValueError, match=r"another run is writing to .*\(run first-run, pid \d+"):
             with run_lock(results_dir, "second-run"):
