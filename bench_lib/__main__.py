@@ -191,7 +191,7 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(args) -> int:
-    from bench_lib.reporting.report import run
+    from bench_lib.reporting.page import run
 
     return run(args.results, args.out, args.machine, args.commit, readme=args.readme, move_damaged=args.move_damaged)
 

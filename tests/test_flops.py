@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from bench_lib.reporting import flops, report, store
+from bench_lib.reporting import flops, store
+from bench_lib.reporting.summary import README_BEGIN, README_END, headline_runs, summary_markdown, update_readme
+from bench_lib.reporting.views import achieved_flops
 from bench_lib.run import peak
 from bench_lib.core.models import spec
 
@@ -67,14 +69,14 @@ def test_achieved_flops_and_the_flag_above_the_peak():
         row("hvp", "torch", "fwd_rev", "compiled", hvp_s / 500e9),  # 500 GFLOP/s: impossible here
         row("unrolled", "jax", "reverse", "compiled", 0.01, K=10),  # no count
     ])
-    rates = report.achieved_flops(table, {"m": {"float32": 100e9}}).set_index("backend")
+    rates = achieved_flops(table, {"m": {"float32": 100e9}}).set_index("backend")
     assert list(rates.index) == ["jax", "torch"]
     assert rates.loc["jax", "flops_per_second"] == pytest.approx(50e9)
     assert rates.loc["jax", "of_peak"] == pytest.approx(0.5)
     assert not rates.loc["jax", "above_peak"] and rates.loc["torch", "above_peak"]
-    summary = report.summary_markdown(table, {"m": {"float32": 100e9}})
+    summary = summary_markdown(table, {"m": {"float32": 100e9}})
     assert "1 times imply more FLOP/s than the machine's measured peak" in summary and "500.0 GFLOP/s" in summary
-    unknown = report.achieved_flops(table, {})  # no peak measured for the machine: no flag
+    unknown = achieved_flops(table, {})  # no peak measured for the machine: no flag
     assert not unknown.above_peak.any()
 
 
@@ -92,15 +94,15 @@ def test_the_kept_peak_is_the_highest_measured(tmp_path, monkeypatch):
 def test_the_readme_headline_is_replaced_between_its_markers_only(tmp_path):
     table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), row("grad", "torch", "rev", "compiled", 0.002)])
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{report.README_BEGIN}\nold table\n{report.README_END}\nrest\n")
-    report.update_readme(readme, table)
+    readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nrest\n")
+    update_readme(readme, table)
     text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith(f"{report.README_END}\nrest\n") and "old table" not in text
+    assert text.startswith("intro\n") and text.endswith(f"{README_END}\nrest\n") and "old table" not in text
     assert "| workload | case | jax | torch |" in text
-    assert report.headline_runs(readme) == ["run"]
+    assert headline_runs(readme) == ["run"]
     assert "| grad | mlp S, cpu, float32 | **1 ms** [1 ms, 1 ms] rev compiled | 2 ms [2 ms, 2 ms] rev compiled |" in text
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
     with pytest.raises(ValueError, match="no headline block"):
-        report.update_readme(plain, table)
+        update_readme(plain, table)
     assert plain.read_text() == "no markers\n"

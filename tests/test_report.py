@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from bench_lib.reporting import report, store
+from bench_lib.reporting import store
+from bench_lib.reporting.page import write as write_report
+from bench_lib.reporting.summary import README_BEGIN, README_END, headline, headline_runs, readme_headline, summary_markdown
+from bench_lib.reporting.views import best_per_backend, ratios_to_grad, side_by_side, slopes
 from bench_lib.__main__ import main
 
 
@@ -36,7 +39,7 @@ def known():
 
 
 def test_ratios_to_the_gradient_of_the_same_case(known):
-    ratios = report.ratios_to_grad(known).set_index(["workload", "backend", "execution"])
+    ratios = ratios_to_grad(known).set_index(["workload", "backend", "execution"])
     assert ratios.loc[("hvp", "jax", "compiled"), "ratio_to_grad"] == pytest.approx(3.0)
     assert ratios.loc[("hvp", "torch", "compiled"), "ratio_to_grad"] == pytest.approx(2.0)
     assert np.isnan(ratios.loc[("hvp", "torch", "eager"), "ratio_to_grad"])  # no eager grad
@@ -48,13 +51,13 @@ def test_ratios_to_the_gradient_of_the_same_case(known):
 
 
 def test_backends_side_by_side_name_the_fastest(known):
-    wide = report.side_by_side(known)
+    wide = side_by_side(known)
     hvp = wide[(wide.workload == "hvp") & (wide.execution == "compiled")].iloc[0]
     assert hvp.fastest == "jax" and hvp["torch/fastest"] == pytest.approx(4 / 3) and hvp["jax/fastest"] == 1.0
 
 
 def test_best_mode_and_execution_per_backend(known):
-    best = report.best_per_backend(known)
+    best = best_per_backend(known)
     torch_hvp = best[(best.workload == "hvp") & (best.backend == "torch")]
     assert len(torch_hvp) == 1 and torch_hvp.execution.item() == "compiled" and torch_hvp.seconds.item() == 0.004
 
@@ -68,7 +71,7 @@ def test_each_cells_latest_measurement_across_runs_of_parts_of_a_preset():
 
 
 def test_the_headline_has_one_row_per_case_and_a_column_per_backend(known):
-    text = report.headline(known)
+    text = headline(known)
     lines = text.splitlines()
     assert lines[0] == "| workload | case | jax | torch |"  # the backends that have a time
     hvp = next(line for line in lines if line.startswith("| hvp | mlp S"))
@@ -76,7 +79,7 @@ def test_the_headline_has_one_row_per_case_and_a_column_per_backend(known):
 
 
 def test_slopes_against_n_and_K(known):
-    fitted = report.slopes(known).set_index("workload")
+    fitted = slopes(known).set_index("workload")
     assert fitted.loc["unrolled", "slope"] == pytest.approx(1.0)
     assert fitted.loc["unrolled", "points"] == "1,10,100"
     assert fitted.loc["hessian", "slope"] == pytest.approx(2.0)
@@ -91,7 +94,7 @@ def test_the_report_of_a_real_run(smoke_results, tmp_path):
     assert "5 ok, 2 skipped" in summary and "JAX has no graph execution" in summary
     assert "Best time per backend" in summary
     table = store.load(work / "results", REPO / "benchmarks")
-    paths = report.write(table, tmp_path / "report")
+    paths = write_report(table, tmp_path / "report")
     page = paths["report.html"].read_text()
     assert page.count("<img") >= 3 and "data:image/png;base64," in page
     assert "Best mode and execution per backend" in page and "unrolled" in page
@@ -115,15 +118,15 @@ def test_a_bad_selection_is_named_and_writes_nothing(tmp_path, capsys):
 
 def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_path):
     only = known[known.workload.isin(["grad", "hvp"])]
-    assert report.slopes(only).empty
-    paths = report.write(only, tmp_path)
+    assert slopes(only).empty
+    paths = write_report(only, tmp_path)
     assert "HVP / grad" in paths["report.html"].read_text()
 
 
 def test_an_approximation_or_a_mode_with_fewer_outputs_is_never_the_best_time(known):
     cheaper = [row("unrolled", "jax", mode, "compiled", 1e-6, K=10) for mode in ("first_order", "forward")]
     with_first_order = pd.concat([known, store._frame(cheaper)])
-    best = report.best_per_backend(store._frame(with_first_order.to_dict("records")))
+    best = best_per_backend(store._frame(with_first_order.to_dict("records")))
     unrolled = best[best.workload == "unrolled"]
     assert set(unrolled["mode"]) == {"reverse"} and len(unrolled) == 3  # K = 1, 10, 100
 
@@ -141,12 +144,12 @@ def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
 def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     """The README's table is never typed by hand: regenerated from the runs it names
     (runs kept in results/ never change; later runs are not among them)."""
-    runs = report.headline_runs(REPO / "README.md")
+    runs = headline_runs(REPO / "README.md")
     assert runs, "the README has no generated headline table"
     table = store.load(REPO / "results", REPO / "benchmarks")
-    generated = report.readme_headline(table[table.run_id.isin(runs)])
+    generated = readme_headline(table[table.run_id.isin(runs)])
     text = (REPO / "README.md").read_text()
-    block = text.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
+    block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
     assert block.strip() == generated.strip()
 
 
@@ -154,6 +157,6 @@ def test_an_unstable_time_is_flagged_in_the_table_the_summary_and_the_headline()
     wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
     table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), wide])
     assert table.set_index("backend").unstable.to_dict() == {"jax": False, "torch": True}
-    summary = report.summary_markdown(table)
+    summary = summary_markdown(table)
     assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary
-    assert "rev eager (unstable)" in report.headline(table) and "rev compiled (unstable)" not in report.headline(table)
+    assert "rev eager (unstable)" in headline(table) and "rev compiled (unstable)" not in headline(table)

@@ -30,7 +30,8 @@ from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
-from bench_lib.reporting import store
+from bench_lib.reporting import flops, page, store
+from bench_lib.reporting.summary import summary_markdown
 from bench_lib.run import asv_config, checkout, peak, preflight, publish, reconcile
 from bench_lib.run.control import (
     Interrupted,
@@ -171,18 +172,16 @@ class BenchRun:
         """This run's summary (cells by status with the reasons, each backend's best time
         per workload and case), and the report over every kept run; what cannot be made
         is said, and changes nothing the run recorded."""
-        from bench_lib.reporting import flops, report
-
         plan = self.plan
         try:
             table = store.load(plan.results_dir, plan.request.repo / "benchmarks")
             peaks = flops.load_peaks(plan.results_dir)
             this_run = table[table.run_id == plan.token]
-            summary = report.summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"
+            summary = summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"
         except Exception as error:  # the run's results stand whatever the summary does
             return f"warning: no summary: {type(error).__name__}: {error}", None
         try:
-            paths = report.write(table, plan.results_dir / "report", peaks)
+            paths = page.write(table, plan.results_dir / "report", peaks)
         except Exception as error:
             return f"{summary}\nwarning: no report: {type(error).__name__}: {error}", None
         return summary, paths["report.html"]

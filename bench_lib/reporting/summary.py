@@ -1,0 +1,131 @@
+"""The Markdown summary of runs (cells by status with the reasons, rates above the
+machine's peak, each backend's best time) and the README's headline table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench_lib.reporting import store
+from bench_lib.reporting.views import achieved_flops, best_per_backend
+
+
+def status_counts(table: pd.DataFrame) -> pd.DataFrame:
+    cells = store.as_objects(table[table.metric == "time"])
+    return cells.groupby(["run_id", "status"]).size().rename("cells").reset_index()
+
+
+def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
+    """Cells by status (with the skip reasons), any rate above the machine's peak, and
+    each backend's best time per workload."""
+    lines = ["# Results summary", ""]
+    counts = status_counts(table)
+    unstable = store.as_objects(table[table.unstable])
+    for run_id, group in counts.groupby("run_id"):
+        run = table[table.run_id == run_id].iloc[0]
+        lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
+                     + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
+    for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
+        lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
+    reasons = store.as_objects(table[(table.metric == "time") & ~table.status.isin([store.OK, store.NOT_MEASURED])])
+    if len(reasons):
+        lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
+        for (status, reason), group in reasons.groupby(["status", "reason"]):
+            lines.append(f"| {status} | {len(group)} | {str(reason).replace('|', '/')} |")
+    if len(unstable):
+        what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
+        lines += ["", f"{what} unstable (interquartile range above "
+                  f"{store.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
+        lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
+                  f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]" for row in unstable.itertuples()]
+    rates = achieved_flops(table, peaks)
+    flagged = rates[rates.above_peak]
+    if len(flagged):
+        lines += ["", f"{len(flagged)} times imply more FLOP/s than the machine's measured peak: measurement errors, "
+                  "not records:", ""]
+        lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
+                  f"{row.flops_per_second / 1e9:.1f} GFLOP/s > {row.peak / 1e9:.1f}" for row in flagged.itertuples()]
+    if len(table):
+        lines += ["", "Best time per backend, workload and case (asv's median [quartiles], mode, execution; "
+                  "the fastest in bold; modes that compute every output exactly):", "", headline(table)]
+    return "\n".join(lines) + "\n"
+
+
+def headline(table: pd.DataFrame) -> str:
+    """A Markdown table, one row per workload and case, one column per backend: its
+    best median time with asv's interquartile range, and the mode and execution that
+    gave it; the fastest backend's in bold."""
+    best = best_per_backend(table)
+    if best.empty:
+        return "(no verified times)"
+    best = best.sort_values(["workload", "model", "n", "dtype", "precision", "K", "optimizer"])
+    backends = [b for b in store.CATEGORIES["backend"] if b in set(best.backend)]
+    lines = ["| workload | case | " + " | ".join(backends) + " |", "| --- | --- |" + " --- |" * len(backends)]
+    keys = ["machine", "workload", "model", "size", "device", "dtype", "precision", "K", "optimizer"]
+    several_machines = best.machine.nunique() > 1
+    for key, group in best.groupby(keys, dropna=False, sort=False):
+        row = dict(zip(keys, key))
+        case = f"{row['model']} {row['size']}, {row['device']}, {row['dtype']}"
+        if row["precision"] != "strict":
+            case += f" ({row['precision']})"
+        if several_machines:
+            case = f"{row['machine']}: {case}"
+        if pd.notna(row["K"]):
+            case += f", K={row['K']}, {row['optimizer']}"
+        fastest = group.seconds.min()
+        cells = []
+        for backend in backends:
+            found = group[group.backend == backend]
+            if found.empty:
+                cells.append("")
+                continue
+            best_row = found.loc[found.seconds.idxmin()]
+            time_text = _duration(best_row.seconds)
+            if best_row.seconds == fastest:
+                time_text = f"**{time_text}**"
+            cells.append(f"{time_text} [{_duration(best_row.q_25)}, {_duration(best_row.q_75)}] "
+                         f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else ""))
+        lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if pd.isna(seconds):
+        return "?"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+README_BEGIN = "<!-- headline table: generated by `python -m bench_lib report --readme README.md`; do not edit -->"
+README_END = "<!-- end of headline table -->"
+
+
+def update_readme(readme, table: pd.DataFrame) -> None:
+    """Replace the README's headline block with the table generated from ``table``."""
+    path = Path(readme)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path} has no headline block: put {README_BEGIN!r} and {README_END!r} where it goes")
+    before, rest = text.split(README_BEGIN, 1)
+    _, after = rest.split(README_END, 1)
+    path.write_text(f"{before}{README_BEGIN}\n{readme_headline(table)}\n{README_END}{after}")
+
+
+def readme_headline(table: pd.DataFrame) -> str:
+    """The README's headline: each cell's latest measurement on each machine, float32;
+    its first line names the runs it comes from (``headline_runs`` reads them back)."""
+    latest = store.latest_measurements(table)
+    latest = latest[latest.dtype == "float32"]
+    where = ", ".join(sorted({f"{r.machine} at commit {r.commit[:8]}" for r in latest.itertuples()}))
+    runs = " ".join(sorted(set(latest.run_id.astype(str))))
+    return f"Best time per backend, float32, {where} (runs: {runs}):\n\n" + headline(latest)
+
+
+def headline_runs(readme) -> list[str]:
+    """The run ids the README's headline table was generated from."""
+    text = Path(readme).read_text()
+    block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0] if README_BEGIN in text else ""
+    return block.split("(runs: ", 1)[1].split(")", 1)[0].split() if "(runs: " in block else []
