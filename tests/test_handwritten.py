@@ -25,8 +25,6 @@ FRAMEWORK = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 EXECUTIONS = {"tensorflow": ("eager", "graph", "compiled"), "jax": ("eager", "compiled"), "torch": ("eager", "compiled")}
 CASES = (("grad", "rev"), ("hvp", "rev_rev"), ("hvp", "fwd_rev"), ("hvp", "rev_fwd"))
 DTYPES = ("float32", "float64")
-# eager Hessians that take seconds: a row loop, and op-by-op Jacobians of Jacobians
-SLOW_EAGER_HESSIANS = {("tensorflow", "jacobian_while"), ("jax", "native"), ("jax", "jacrev_jacrev")}
 TORCH_SEGFAULT = (
     "torch 2.13's inductor kernel crashes the process (segmentation fault on a ZeroTensor "
     "in the CPU kernel) for compiled rev_fwd in float64, pytorch/pytorch#197067"
@@ -69,8 +67,7 @@ def cells():
                             marks.append(pytest.mark.skip(reason=TORCH_SEGFAULT))
                         if mode == "autograd_vectorize":
                             marks.append(pytest.mark.skip(reason="dynamo cannot trace autograd.functional"))
-                    elif workload == "hessian" and (execution != "eager" or dtype != "float32"
-                                                    or (backend, mode) in SLOW_EAGER_HESSIANS):
+                    elif workload == "hessian":  # seconds each, eager ones too
                         marks.append(pytest.mark.slow)
                     yield pytest.param(
                         backend, workload, mode, execution, dtype,

@@ -19,9 +19,11 @@ CELLS = presets.smallest(workloads=("hessian",), devices=("cpu",)).cells()
 
 
 def quick_if_cheap(cell):
-    # Loops of HVPs in eager execution take seconds (TensorFlow: 30 s at mlp XXS), and
-    # tracing and compiling take seconds per cell: the quick subset keeps the rest.
-    slow = cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES
+    # Loops of HVPs in eager execution take seconds (TensorFlow: 30 s at mlp XXS), so do
+    # JAX's eager mlp Hessians (op by op), and tracing and compiling take seconds per
+    # cell: the quick subset keeps the rest.
+    slow = (cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES
+            or (cell.backend, cell.model) == ("jax", "mlp"))
     return pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
 
 
