@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = REPO / "benchmarks"
 SHARED_RUNS = ("smoke_results", "planted_run")
 
 
@@ -120,9 +119,9 @@ def smoke_results(tmp_path_factory):
     return json.loads(files[0].read_text()), work, run.stdout
 
 
-# Faults planted in a clone, one per cell of the smoke preset that runs (the graph cells
-# are skips): its grad dies while it is timed (after verification), its HVP hangs in
-# preparation, and its mlp Hessian, a backend's vmap of HVPs, is off by 0.1%.
+# Faults planted in a clone, for the smoke preset's compiled cells: its grad dies while it
+# is timed (after verification), its HVP hangs in preparation, and its mlp Hessian (the
+# JAX backend's vmap of HVPs) is off by 0.1%; its Rosenbrock Hessian and MAML stay right.
 PLANTED = {
     "bench_lib/verification/prepare.py": {
         "    return PreparedCell(\n        cell, call,": (
