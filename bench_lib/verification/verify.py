@@ -95,12 +95,16 @@ def _approximation(cell) -> str | None:
     return cell.mode if cell.mode in cell.spec.approximations else None
 
 
-@functools.lru_cache(maxsize=16)
 def reference_outputs(workload: str, model: str, size, seed: int, keywords: tuple = (), approximation=None):
     """The float64 reference outputs of a case (at the workload's keyword parameters;
     of the approximation named, if any), computed once per process, and once per asv
     run (a dense mlp XS Hessian and its conditioning take seconds, which dozens of cells
     would otherwise pay each)."""
+    return _reference_outputs(workload, model, size, seed, tuple(keywords), approximation)
+
+
+@functools.lru_cache(maxsize=16)  # one key per case, however the caller spells the call
+def _reference_outputs(workload: str, model: str, size, seed: int, keywords: tuple, approximation):
     spec = workloads.get(workload)
 
     def compute():
@@ -110,10 +114,14 @@ def reference_outputs(workload: str, model: str, size, seed: int, keywords: tupl
     return run_cache.shared(f"reference-{workload}-{model}-{size}-{seed}-{keywords}-{approximation}", compute)
 
 
-@functools.lru_cache(maxsize=16)
 def conditioning(workload: str, model: str, size, seed: int, keywords: tuple = (), approximation=None):
     """The condition number of each output block of a case; it does not depend on the
     dtype, and varies little between draws of the same case."""
+    return _conditioning(workload, model, size, seed, tuple(keywords), approximation)
+
+
+@functools.lru_cache(maxsize=16)
+def _conditioning(workload: str, model: str, size, seed: int, keywords: tuple, approximation):
     spec = workloads.get(workload)
 
     def compute():
