@@ -3,7 +3,7 @@ status a CI gate can use, and bad selections named."""
 
 import pytest
 
-from bench_lib.reporting import compare, store
+from bench_lib.reporting import compare, tidy
 from bench_lib.__main__ import main
 
 
@@ -18,7 +18,7 @@ def run(cells, run_id, jax="0.10.2"):
             "q_75": seconds and 1.02 * seconds, "status": status, "jax": jax if backend == "jax" else None,
             "threads": 2,
         })
-    table = store._frame(rows)
+    table = tidy.from_rows(rows)
     return table.assign(**{column: table[column].astype(object) for column in compare.CELL})
 
 
@@ -102,7 +102,7 @@ def test_an_unstable_time_on_either_side_decides_nothing():
     old = run([("jax", "compiled", 1.0, "ok"), ("torch", "eager", 1.0, "ok")], "old")
     new = run([("jax", "compiled", 2.0, "ok"), ("torch", "eager", 2.0, "ok")], "new")
     new.loc[new.backend == "torch", "q_75"] = 4.0  # quartiles 1.96 and 4 s around a 2 s median
-    new = store._frame(new.to_dict("records"))
+    new = tidy.from_rows(new.to_dict("records"))
     assert list(new.unstable) == [False, True]
     verdicts = compare.verdicts(old, new.assign(**{c: new[c].astype(object) for c in compare.CELL}))
     assert verdicts.set_index("backend").verdict.to_dict() == {"jax": "slower", "torch": "unstable"}

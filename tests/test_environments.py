@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO, bench, config_in
 
 from bench_lib.core.manifest import manifests
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_two_environments_in_one_run_keep_every_cells_status(tmp_path):
         outcomes = [json.loads(line) for line in (tmp_path / "results" / environment.outcomes).read_text().splitlines()]
         statuses = {record["cell"]["execution"]: record["status"] for record in outcomes}
         assert statuses == {"graph": "skipped", "compiled": "verified"}, (environment.name, statuses)
-    table = store.load(tmp_path / "results", REPO / "benchmarks")
+    table = tidy.load(tmp_path / "results", REPO / "benchmarks")
     times = table[table.metric == "time"].set_index(["env_name", "execution"]).status.astype(str).sort_index()
     assert times.to_dict() == {
         (names[0], "compiled"): "ok", (names[0], "graph"): "skipped",

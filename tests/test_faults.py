@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import PLANTED_TIMEOUT, REPO, bench, config_in
 
-from bench_lib.reporting import store
+from bench_lib.reporting import store, tidy
 from bench_lib.run.control import LOCK, SCRATCH_PREFIX, run_lock
 
 
@@ -70,7 +70,7 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     damaged.write_text(text)
 
     with pytest.raises(store.DamagedResultFile, match=f"{damaged} is not a readable asv result file"):
-        store.load(copy, REPO / "benchmarks")
+        tidy.load(copy, REPO / "benchmarks")
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
     assert str(damaged) in capsys.readouterr().err and not (tmp_path / "report").exists()
     # A run into that folder stops before asv, and leaves the file as it was
@@ -82,7 +82,7 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     moved = copy / store.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
     assert moved.read_text() == text and not damaged.exists()
     assert f"moved the damaged result file {damaged}" in capsys.readouterr().err
-    assert len(store.load(copy, REPO / "benchmarks")) > 0
+    assert len(tidy.load(copy, REPO / "benchmarks")) > 0
 
 
 @pytest.mark.slow
@@ -91,7 +91,7 @@ def test_every_cell_gets_one_final_status_with_its_reason_and_a_hang_is_paid_onc
     hangs, its mlp Hessian is wrong; asv's timeout is PLANTED_TIMEOUT."""
     run, elapsed, clone, results = planted_run
     assert run.returncode != 0 and "cells did not give a verified time" in run.stderr
-    table = store.load(results, clone / "benchmarks")
+    table = tidy.load(results, clone / "benchmarks")
     times = table[table.metric == "time"].set_index(["workload", "model", "execution"])
     status = times.status.astype(str).to_dict()
     assert status == {
@@ -167,7 +167,7 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
         while any(still_running(m) for m in markers) and time.monotonic() < deadline:
             time.sleep(1)
         assert [line for m in markers for line in still_running(m)] == []
-    kept = store.load(tmp_path / "results", REPO / "benchmarks")
+    kept = tidy.load(tmp_path / "results", REPO / "benchmarks")
     assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
     holder = (tmp_path / "results" / LOCK).read_text()
     if signum == 15:

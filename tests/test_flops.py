@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench_lib.reporting import flops, store
+from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.summary import README_BEGIN, README_END, headline_runs, summary_markdown, update_readme
 from bench_lib.reporting.views import achieved_flops
 from bench_lib.run import peak
@@ -64,7 +64,7 @@ def test_only_the_mlps_grad_hvp_and_hessian_have_a_count():
 
 def test_achieved_flops_and_the_flag_above_the_peak():
     hvp_s = flops.mlp_flops("hvp", "S")
-    table = store._frame([
+    table = tidy.from_rows([
         row("hvp", "jax", "fwd_rev", "compiled", hvp_s / 50e9),  # 50 GFLOP/s
         row("hvp", "torch", "fwd_rev", "compiled", hvp_s / 500e9),  # 500 GFLOP/s: impossible here
         row("unrolled", "jax", "reverse", "compiled", 0.01, K=10),  # no count
@@ -92,7 +92,7 @@ def test_the_kept_peak_is_the_highest_measured(tmp_path, monkeypatch):
 
 
 def test_the_readme_headline_is_replaced_between_its_markers_only(tmp_path):
-    table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), row("grad", "torch", "rev", "compiled", 0.002)])
+    table = tidy.from_rows([row("grad", "jax", "rev", "compiled", 0.001), row("grad", "torch", "rev", "compiled", 0.002)])
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nrest\n")
     update_readme(readme, table)

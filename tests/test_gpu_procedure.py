@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO, config_in
 
 from bench_lib.run import gpu_wheels
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 
 
 def normalized(name: str) -> str:
@@ -57,7 +57,7 @@ def test_the_offline_gpu_procedure_runs_and_every_cell_says_there_is_no_gpu(tmp_
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "asv: 18 cells of preset 'gpu'" in run.stdout
-    table = store.load(tmp_path / "results", REPO / "benchmarks")
+    table = tidy.load(tmp_path / "results", REPO / "benchmarks")
     times = table[table.metric == "time"]
     assert len(times) == 18 and set(times.status) == {"skipped"}
     assert set(times.precision) == {"strict", "tf32"} and set(times.device) == {"gpu"}

@@ -11,7 +11,7 @@ from asv import util as asv_util
 
 from bench_lib.suite import grid
 from bench_lib.core import presets
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 
 
 @pytest.mark.slow
@@ -43,7 +43,7 @@ def test_the_version_matrix_builds_an_environment_and_runs_a_cell(tmp_path):
     assert "Cannot decide correct one" not in output
     assert run.returncode == 0, output[-4000:]
 
-    table = store.load(tmp_path / "results", REPO / "benchmarks")
+    table = tidy.load(tmp_path / "results", REPO / "benchmarks")
     assert set(table.env_name) == {next(iter(set(table.env_name)))} and "jax" + newest["req"]["jax"] in table.env_name[0]
     assert len(table) == 1
     timed = table.iloc[0]

@@ -12,7 +12,7 @@ import bench_lib
 from bench_lib.verification import prepare as api, error_model, verify
 from bench_lib import backends
 from bench_lib.core import conditions, gpu, presets
-from bench_lib.reporting import flops, store
+from bench_lib.reporting import flops, store, tidy
 from bench_lib.run import peak
 from bench_lib.backends import support
 from bench_lib.core.cells import PRECISIONS, Cell
@@ -223,7 +223,7 @@ def test_device_memory_and_gpu_fields_reach_the_tidy_table(monkeypatch, tmp_path
     record = {**suite.outcome.to_json(), "preparations": 1}
     (tmp_path / "results" / store.OUTCOMES / f"{'a' * 8}-gpu-run.jsonl").write_text(json.dumps(record, default=str) + "\n")
 
-    table = store.load(tmp_path / "results")
+    table = tidy.load(tmp_path / "results")
     row = table[table.metric == "device_memory"].iloc[0]
     assert row.value == 123_456_789 and row.unit == "bytes" and row.status == "ok" and row.precision == "strict"
     assert {name: row[name] for name in gpu.FIELDS} == fields

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 from bench_lib.reporting.page import write as write_report
 from bench_lib.reporting.summary import README_BEGIN, README_END, headline, headline_runs, readme_headline, summary_markdown
 from bench_lib.reporting.views import best_per_backend, ratios_to_grad, side_by_side, slopes
@@ -35,7 +35,7 @@ def known():
         row("hessian", "jax", "vmap_hvp", "compiled", 0.01, size="XXS"),
         row("hessian", "jax", "vmap_hvp", "compiled", 0.01 * (2442 / 586) ** 2, size="XS"),
     ]
-    return store._frame(rows)
+    return tidy.from_rows(rows)
 
 
 def test_ratios_to_the_gradient_of_the_same_case(known):
@@ -65,7 +65,7 @@ def test_best_mode_and_execution_per_backend(known):
 def test_each_cells_latest_measurement_across_runs_of_parts_of_a_preset():
     first = [row("grad", "jax", "rev", "compiled", 0.001, run_id="a"), row("hvp", "jax", "fwd_rev", "compiled", 0.003, run_id="a")]
     later = [{**row("grad", "jax", "rev", "compiled", 0.002, run_id="b"), "date": pd.Timestamp("2026-11-30", tz="UTC")}]
-    latest = store.latest_measurements(store._frame(first + later)).set_index("workload")
+    latest = tidy.latest_measurements(tidy.from_rows(first + later)).set_index("workload")
     assert latest.loc["grad", "run_id"] == "b" and latest.loc["grad", "value"] == 0.002
     assert latest.loc["hvp", "run_id"] == "a"  # measured only by the first run: still there
 
@@ -93,7 +93,7 @@ def test_the_report_of_a_real_run(smoke_results, tmp_path):
     summary = stdout[stdout.rindex("# Results summary"):]
     assert "5 ok, 2 skipped" in summary and "JAX has no graph execution" in summary
     assert "Best time per backend" in summary
-    table = store.load(work / "results", REPO / "benchmarks")
+    table = tidy.load(work / "results", REPO / "benchmarks")
     paths = write_report(table, tmp_path / "report")
     page = paths["report.html"].read_text()
     assert page.count("<img") >= 3 and "data:image/png;base64," in page
@@ -125,8 +125,8 @@ def test_a_report_of_grad_and_hvp_alone_has_no_slopes_and_no_error(known, tmp_pa
 
 def test_an_approximation_or_a_mode_with_fewer_outputs_is_never_the_best_time(known):
     cheaper = [row("unrolled", "jax", mode, "compiled", 1e-6, K=10) for mode in ("first_order", "forward")]
-    with_first_order = pd.concat([known, store._frame(cheaper)])
-    best = best_per_backend(store._frame(with_first_order.to_dict("records")))
+    with_first_order = pd.concat([known, tidy.from_rows(cheaper)])
+    best = best_per_backend(tidy.from_rows(with_first_order.to_dict("records")))
     unrolled = best[best.workload == "unrolled"]
     assert set(unrolled["mode"]) == {"reverse"} and len(unrolled) == 3  # K = 1, 10, 100
 
@@ -137,8 +137,8 @@ def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
         date = 1
 
     benchmarks = {"grad.MlpGrad.time_grad": ("grad", "mlp"), "unrolled.MlpUnrolled.time_unrolled": ("unrolled", "mlp")}
-    assert store._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
-    assert store._started(Result) == 1000
+    assert tidy._started(Result, benchmarks, {("unrolled", "mlp")}) == 5000
+    assert tidy._started(Result) == 1000
 
 
 def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
@@ -146,7 +146,7 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     (runs kept in results/ never change; later runs are not among them)."""
     runs = headline_runs(REPO / "README.md")
     assert runs, "the README has no generated headline table"
-    table = store.load(REPO / "results", REPO / "benchmarks")
+    table = tidy.load(REPO / "results", REPO / "benchmarks")
     generated = readme_headline(table[table.run_id.isin(runs)])
     text = (REPO / "README.md").read_text()
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
@@ -155,7 +155,7 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
 
 def test_an_unstable_time_is_flagged_in_the_table_the_summary_and_the_headline():
     wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
-    table = store._frame([row("grad", "jax", "rev", "compiled", 0.001), wide])
+    table = tidy.from_rows([row("grad", "jax", "rev", "compiled", 0.001), wide])
     assert table.set_index("backend").unstable.to_dict() == {"jax": False, "torch": True}
     summary = summary_markdown(table)
     assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary

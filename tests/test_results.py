@@ -8,19 +8,19 @@ import pytest
 from conftest import REPO, asv_value
 
 from bench_lib.core import presets
-from bench_lib.reporting import store
+from bench_lib.reporting import store, tidy
 
 
 @pytest.fixture(scope="module")
 def table(smoke_results):
     _, work, _ = smoke_results
-    return store.load(work / "results", REPO / "benchmarks")
+    return tidy.load(work / "results", REPO / "benchmarks")
 
 
 @pytest.mark.slow
 def test_one_row_per_cell_and_metric_of_the_run(table):
     cells = presets.get("smoke").cells()
-    assert list(table.columns) == list(store.COLUMNS)
+    assert list(table.columns) == list(tidy.COLUMNS)
     assert table["run_id"].nunique() == 1 and table["commit"].nunique() == 1
     # time, error, first call, peak memory and device memory per cell; the
     # approximation error for the first-order MAML cell
@@ -28,7 +28,7 @@ def test_one_row_per_cell_and_metric_of_the_run(table):
     device_memory = table[table.metric == "device_memory"]
     assert set(device_memory.status) <= {"not_measured", "skipped"} and device_memory.value.isna().all()
     assert set(table.precision) == {"strict"}
-    for column, categories in store.CATEGORIES.items():
+    for column, categories in tidy.CATEGORIES.items():
         assert isinstance(table[column].dtype, pd.CategoricalDtype)
         assert tuple(table[column].cat.categories) == tuple(categories), column
     # device memory has no value on the CPU: not_measured, never a number or a failure
@@ -74,15 +74,15 @@ def test_every_run_is_kept_even_at_the_same_commit(smoke_results, tmp_path):
     shutil.copy(
         copy / store.OUTCOMES / f"{commit}-{first_run}.jsonl", copy / store.OUTCOMES / f"{commit}-smoke-second.jsonl"
     )
-    both = store.load(copy, REPO / "benchmarks")
+    both = tidy.load(copy, REPO / "benchmarks")
     assert set(both.run_id) == {first_run, "smoke-second"}
-    assert len(both) == 2 * len(store.load(work / "results", REPO / "benchmarks"))
-    assert len(store.load(copy, REPO / "benchmarks", commit="0000000")) == 0
+    assert len(both) == 2 * len(tidy.load(work / "results", REPO / "benchmarks"))
+    assert len(tidy.load(copy, REPO / "benchmarks", commit="0000000")) == 0
 
 
 def test_a_missing_results_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results folder .*nowhere"):
-        store.load(tmp_path / "nowhere")
+        tidy.load(tmp_path / "nowhere")
 
 
 @pytest.mark.slow
@@ -90,6 +90,6 @@ def test_load_speed_loads_every_copy_of_a_real_run(smoke_results):
     from bench_lib.tools import load_speed
 
     _, work, _ = smoke_results
-    one = len(store.load(work / "results", REPO / "benchmarks"))
+    one = len(tidy.load(work / "results", REPO / "benchmarks"))
     found = load_speed.measure(work / "results", REPO / "benchmarks", runs=3, repeats=1)
     assert found["rows"] == 3 * one and found["median_seconds"] > 0

@@ -11,7 +11,7 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
 - ``newly failing`` / ``fixed``: verified on one side, failed on the other (failed,
   invalid, crashed, timeout or oom);
 - ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
-  too wide for its median, ``store.UNSTABLE_SPREAD``): neither faster nor slower;
+  too wide for its median, ``tidy.UNSTABLE_SPREAD``): neither faster nor slower;
 - ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
   or CUDA/cuDNN build differ between the runs, unless ``--across-environments`` (to
   compare one commit under two framework versions, say: a view asv cannot give).  The
@@ -26,22 +26,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 from bench_lib.core.outcome import FAULTS
 
 VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
-CELL = store.CELL
+CELL = tidy.CELL
 # What makes two measurements of a cell comparable: the same framework versions and
 # conditions.  The GPU's model names it; its memory is not compared.
-ENVIRONMENT = [*store.VERSIONS, *(name for name in store.CONDITIONS if name != "gpu_memory_bytes")]
+ENVIRONMENT = [*tidy.VERSIONS, *(name for name in tidy.CONDITIONS if name != "gpu_memory_bytes")]
 
 
 def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
     """The time rows of the run ``side`` names (see the module docstring)."""
     if Path(side).is_dir():
-        table = store.load(side, benchmark_dir)
+        table = tidy.load(side, benchmark_dir)
         return _latest(table, f"results folder {side}")
-    table = store.load(results_dir, benchmark_dir)
+    table = tidy.load(results_dir, benchmark_dir)
     for column, exact in (("run_id", True), ("commit", False), ("machine", True)):
         values = table[column].astype(str)
         chosen = table[values == side] if exact else table[values.str.startswith(side)]
@@ -56,8 +56,8 @@ def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
 def _latest(table: pd.DataFrame, what: str) -> pd.DataFrame:
     if table.empty:
         raise ValueError(f"no results for {what}")
-    latest = store.latest_runs(table, by=())
-    return store.as_objects(latest[latest.metric == "time"])
+    latest = tidy.latest_runs(table, by=())
+    return tidy.as_objects(latest[latest.metric == "time"])
 
 
 def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_environments: bool = False):
@@ -77,7 +77,7 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
         return "new"
     if row["_merge"] == "left_only":
         return "missing"
-    old_ok, new_ok = row["status_old"] == store.OK, row["status_new"] == store.OK
+    old_ok, new_ok = row["status_old"] == tidy.OK, row["status_new"] == tidy.OK
     if row["status_old"] in FAULTS and new_ok:
         return "fixed"
     if old_ok and row["status_new"] in FAULTS:

@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 from bench_lib.reporting.views import ratios_to_grad, times
 
 
@@ -55,7 +55,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_title(f"HVP cost in gradients ({_panel(device, precision)})")
             axis.legend(fontsize=7)
         made.append(_figure_html(figure, "HVP / grad by backend, execution and mode"))
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     hessian = rows[rows.workload == "hessian"]
     if len(hessian):
         shown = panels(hessian)
@@ -72,7 +72,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_title(f"Hessian time against n ({_panel(device, precision)})")
             axis.legend(fontsize=5, ncol=2)
         made.append(_figure_html(figure, "Hessian time against n, log-log"))
-    unrolled = store.as_objects(table[(table.workload == "unrolled") & (table.status == store.OK)])
+    unrolled = tidy.as_objects(table[(table.workload == "unrolled") & (table.status == tidy.OK)])
     if len(unrolled):
         # One panel per backend and metric, a line per mode and execution: float32 (else
         # float64) and SGD (else the first optimizer), so that each panel stays legible.
@@ -99,7 +99,7 @@ def figures(table: pd.DataFrame) -> list[str]:
                 axis.legend(fontsize=6)
         figure.tight_layout()
         made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))
-    errors = store.as_objects(table[(table.metric == "error") & (table.status == store.OK)])
+    errors = tidy.as_objects(table[(table.metric == "error") & (table.status == tidy.OK)])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
         for offset, (backend, group) in enumerate(errors.groupby("backend")):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.reporting import flops, store
+from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.figures import figures
 from bench_lib.reporting.summary import status_counts, summary_markdown, update_readme
 from bench_lib.reporting.views import achieved_flops, best_per_backend, ratios_to_grad, side_by_side, slopes
@@ -36,7 +36,7 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
     rates = achieved_flops(table, peaks)
     sections = [
         _table_html(status_counts(table), "Cells by status"),
-        *figures(store.latest_measurements(table)),
+        *figures(tidy.latest_measurements(table)),
         _table_html(best_per_backend(table), "Best mode and execution per backend"),
         _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),
         _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),
@@ -59,10 +59,10 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
 
 def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None, benchmark_dir: str = "benchmarks",
         readme: str | None = None, move_damaged: bool = False) -> int:
-    table = store.load(results_dir, benchmark_dir, machine=machine, commit=commit, move_damaged=move_damaged)
+    table = tidy.load(results_dir, benchmark_dir, machine=machine, commit=commit, move_damaged=move_damaged)
     if table.empty:
         what = ", ".join(f"{k} {v!r}" for k, v in (("machine", machine), ("commit", commit)) if v) or "any selection"
-        known = store.load(results_dir, benchmark_dir)
+        known = tidy.load(results_dir, benchmark_dir)
         raise ValueError(
             f"no results in {results_dir} for {what}; machines: {sorted(set(known.machine))}, "
             f"commits: {sorted({c[:8] for c in known.commit})}"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.reporting import store
+from bench_lib.reporting import tidy
 from bench_lib.reporting.views import achieved_flops, best_per_backend
 
 
 def status_counts(table: pd.DataFrame) -> pd.DataFrame:
-    cells = store.as_objects(table[table.metric == "time"])
+    cells = tidy.as_objects(table[table.metric == "time"])
     return cells.groupby(["run_id", "status"]).size().rename("cells").reset_index()
 
 
@@ -21,14 +21,14 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
     each backend's best time per workload."""
     lines = ["# Results summary", ""]
     counts = status_counts(table)
-    unstable = store.as_objects(table[table.unstable])
+    unstable = tidy.as_objects(table[table.unstable])
     for run_id, group in counts.groupby("run_id"):
         run = table[table.run_id == run_id].iloc[0]
         lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
     for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
         lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
-    reasons = store.as_objects(table[(table.metric == "time") & ~table.status.isin([store.OK, store.NOT_MEASURED])])
+    reasons = tidy.as_objects(table[(table.metric == "time") & ~table.status.isin([tidy.OK, tidy.NOT_MEASURED])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
@@ -36,7 +36,7 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
     if len(unstable):
         what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
         lines += ["", f"{what} unstable (interquartile range above "
-                  f"{store.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
+                  f"{tidy.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
         lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
                   f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]" for row in unstable.itertuples()]
     rates = achieved_flops(table, peaks)
@@ -60,7 +60,7 @@ def headline(table: pd.DataFrame) -> str:
     if best.empty:
         return "(no verified times)"
     best = best.sort_values(["workload", "model", "n", "dtype", "precision", "K", "optimizer"])
-    backends = [b for b in store.CATEGORIES["backend"] if b in set(best.backend)]
+    backends = [b for b in tidy.CATEGORIES["backend"] if b in set(best.backend)]
     lines = ["| workload | case | " + " | ".join(backends) + " |", "| --- | --- |" + " --- |" * len(backends)]
     keys = ["machine", "workload", "model", "size", "device", "dtype", "precision", "K", "optimizer"]
     several_machines = best.machine.nunique() > 1
@@ -117,7 +117,7 @@ def update_readme(readme, table: pd.DataFrame) -> None:
 def readme_headline(table: pd.DataFrame) -> str:
     """The README's headline: each cell's latest measurement on each machine, float32;
     its first line names the runs it comes from (``headline_runs`` reads them back)."""
-    latest = store.latest_measurements(table)
+    latest = tidy.latest_measurements(table)
     latest = latest[latest.dtype == "float32"]
     where = ", ".join(sorted({f"{r.machine} at commit {r.commit[:8]}" for r in latest.itertuples()}))
     runs = " ".join(sorted(set(latest.run_id.astype(str))))

@@ -1,4 +1,4 @@
-"""Views derived from the tidy results table (``store.load``), each a DataFrame over the verified (``ok``) time rows:
+"""Views derived from the tidy results table (``tidy.load``), each a DataFrame over the verified (``ok``) time rows:
 - ``ratios_to_grad``: a cell's time over the gradient's at the same run, model, size,
   backend, execution, device and dtype (HVP/grad, unrolled/grad): a cost in gradients,
   comparable across machines.  The gradient runs at every size of the other
@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench_lib.core import workloads
 from bench_lib.core.models import spec
-from bench_lib.reporting import flops, store
+from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.fit import slope
 
 
@@ -31,7 +31,7 @@ CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "pr
 
 def times(table: pd.DataFrame) -> pd.DataFrame:
     """The verified time rows, with the cell's number of parameters n."""
-    rows = table[(table.metric == "time") & (table.status == store.OK)].copy()
+    rows = table[(table.metric == "time") & (table.status == tidy.OK)].copy()
     rows["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(rows.model, rows["size"])]
     return rows
 
@@ -41,7 +41,7 @@ def _size(model: str, size: str):
 
 
 def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     keys = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype", "precision"]
     grad = rows[rows.workload == "grad"][keys + ["value"]].rename(columns={"value": "grad_seconds"})
     others = rows[rows.workload != "grad"]
@@ -53,7 +53,7 @@ def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     index = CASE + ["mode", "execution"]
     wide = rows.pivot_table(index=index, columns="backend", values="value", aggfunc="first", dropna=False)
     wide = wide.dropna(how="all")
@@ -75,7 +75,7 @@ def _complete(workload: str, mode: str) -> bool:
 
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
     """Each backend's fastest complete mode (``_complete``) and execution per case."""
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     rows = rows[[_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])]]
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
@@ -86,7 +86,7 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
 def slopes(table: pd.DataFrame) -> pd.DataFrame:
     """Slopes of log(time) against log(n) for Hessians (over sizes) and against log(K)
     for unrolled optimization, per strategy; NaN with fewer than two points."""
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     found = []
     for (workload, against) in (("hessian", "n"), ("unrolled", "K")):
         part = rows[rows.workload == workload]
@@ -108,7 +108,7 @@ def achieved_flops(table: pd.DataFrame, peaks: dict | None = None) -> pd.DataFra
     """FLOP/s of each verified time with a known count; ``peak`` is the machine's (per
     dtype) where measured, and ``above_peak`` marks a rate no measurement can honestly
     reach."""
-    rows = store.as_objects(times(table))
+    rows = tidy.as_objects(times(table))
     rows["flops"] = [flops.flops(w, m, s) for w, m, s in zip(rows.workload, rows.model, rows["size"])]
     rows = rows[rows.flops.notna()].copy()
     rows["flops_per_second"] = rows.flops.astype(float) / rows.value
