@@ -30,7 +30,7 @@ from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
-from bench_lib.reporting import flops, page, store
+from bench_lib.reporting import flops, page, store, tidy
 from bench_lib.reporting.summary import summary_markdown
 from bench_lib.run import asv_config, checkout, peak, preflight, publish, reconcile
 from bench_lib.run.control import (
@@ -174,7 +174,7 @@ class BenchRun:
         is said, and changes nothing the run recorded."""
         plan = self.plan
         try:
-            table = store.load(plan.results_dir, plan.request.repo / "benchmarks")
+            table = tidy.load(plan.results_dir, plan.request.repo / "benchmarks")
             peaks = flops.load_peaks(plan.results_dir)
             this_run = table[table.run_id == plan.token]
             summary = summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"

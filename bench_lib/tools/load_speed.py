@@ -1,4 +1,4 @@
-"""``python -m bench_lib load-speed``: how long ``store.load`` and the report take over
+"""``python -m bench_lib load-speed``: how long ``tidy.load`` and the report take over
 many kept runs, measured on copies of a real run.
 
 Each copy is the run's archived asv file and outcome records under a new run id, as a
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_lib.reporting import store
+from bench_lib.reporting import store, tidy
 
 
 def copy_runs(source, target, runs: int) -> str:
@@ -44,7 +44,7 @@ def measure(source="results", benchmark_dir="benchmarks", runs: int = 100, repea
         times, rows = [], 0
         for _ in range(repeats):
             started = time.perf_counter()
-            table = store.load(target, benchmark_dir)
+            table = tidy.load(target, benchmark_dir)
             times.append(time.perf_counter() - started)
             rows = len(table)
     return {"copied": copied, "runs": runs, "rows": rows, "median_seconds": statistics.median(times), "min_seconds": min(times),
