@@ -8,7 +8,10 @@
 
 Tests run in two processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml).  Every
 test that uses one of the shared runs is put in that run's ``xdist_group`` here, so the
-run is made once, in one worker, and the others never wait for it."""
+run is made once, in one worker, and the others never wait for it.  Each worker's
+processes get their share of the cores (``BENCH_THREADS``): two workers of two threads
+each on two cores spin in OpenMP against each other, a warm call then takes hundreds of
+times longer, and a compiled cell's fresh-input check reads that as a recompilation."""
 
 import itertools
 import json
@@ -21,8 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from bench_lib.core.conditions import THREADS_ENV, available_cpus
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RUNS = ("smoke_results", "planted_run")
+
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get(THREADS_ENV):
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ[THREADS_ENV] = str(max(1, len(available_cpus()) // _workers))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,16 +1,16 @@
 """``make bench``: a preset run under asv in the current Python environment, as named
 steps.
 
-    validate -> lock -> preflight -> per workload and backend (asv, archive, reconcile) -> peak,
+    validate -> lock -> preflight -> per workload (asv, archive, reconcile) -> peak,
     publish and report -> summary
 
 ``validate`` refuses bad settings before anything is touched; ``lock`` comes next, so
 that a second run learns it must wait before it imports a framework; ``preflight``
 checks the checkout's code and every framework the cells need; each workload is one
-``asv run`` per backend whose results, final cell statuses and manifest are kept
-before the next starts (asv saves only when it ends, so a killed run keeps what
-finished), and whose processes start with their framework imported (``Chunk.preload``).  It uses asv's own commands only: ``asv machine``, ``asv run --python=same
---set-commit-hash``, ``asv publish``.
+``asv run`` whose results, final cell statuses and manifest are kept before the next
+starts (asv saves only when it ends, so a killed run keeps what finished).  It uses
+asv's own commands only: ``asv machine``, ``asv run --python=same --set-commit-hash``,
+``asv publish``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from bench_lib.run.control import (
 )
 from bench_lib.run.plan import Plan, Request, validate
 from bench_lib.suite import asv_output, grid, records
-from bench_lib.suite.harness import PRELOAD_ENV, TIMEOUT_ENV
+from bench_lib.suite.harness import TIMEOUT_ENV
 from bench_lib.verification import run_cache
 
 
@@ -124,7 +124,7 @@ class BenchRun:
         return exit_status
 
     def run_workloads(self, config: str) -> bool:
-        """asv once per workload and backend; after each, its results archived, its
+        """asv once per workload; after each, its results archived, its
         cells' final statuses written and the manifest updated.  Whether asv saved
         anything."""
         plan = self.plan
@@ -224,15 +224,14 @@ class BenchRun:
         for regex in chunk.regexes:
             command += ["--bench", regex]
         command += list(plan.request.extra_asv_args)
-        env = {**self.env, PRELOAD_ENV: chunk.preload} if chunk.preload else self.env
-        log.write(f"=== {chunk.workload}, {chunk.backend}: asv run\n")
+        log.write(f"=== {chunk.workload}: asv run\n")
         log.flush()
         shown = asv_output.PROGRESS if first else asv_output.BENCHMARK_PROGRESS
-        status = run_logged(command, plan.request.repo, env, log, show=shown)
+        status = run_logged(command, plan.request.repo, self.env, log, show=shown)
         log.flush()
         if status != 0:
             tail = plan.log_path.read_text().splitlines()[-15:]
-            print(f"asv run of the {chunk.workload} cells of {chunk.backend} failed (exit {status}); the end of "
+            print(f"asv run of the {chunk.workload} cells failed (exit {status}); the end of "
                   f"{plan.log_path}:", *tail, sep="\n", file=sys.stderr)
         return status
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from asv.config import Config
 
 from bench_lib.core import conditions, gpu, presets
-from bench_lib.backends.support import static_reason
-from bench_lib.core.cells import BACKENDS, Cell
+from bench_lib.core.cells import Cell
 from bench_lib.run import asv_config, checkout
 from bench_lib.run.control import RECORDS
 from bench_lib.suite import grid
@@ -81,35 +80,24 @@ class Plan:
         return self.results_dir / LOGS / f"{self.commit[:8]}-{self.token}.log"
 
     def chunks(self) -> list["Chunk"]:
-        """One asv run per workload and backend, workloads in suite order."""
+        """One asv run per workload, in suite order."""
         benchmark_dir = self.request.repo / "benchmarks"
-        found = []
-        for workload in grid.regexes_by_workload(self.cells, benchmark_dir):
-            for backend in BACKENDS:
-                cells = tuple(cell for cell in self.cells if (cell.workload, cell.backend) == (workload, backend))
-                if cells:
-                    found.append(Chunk(workload, backend, cells, tuple(grid.regexes_by_workload(cells, benchmark_dir)[workload])))
-        return found
+        return [
+            Chunk(workload, tuple(cell for cell in self.cells if cell.workload == workload), tuple(regexes))
+            for workload, regexes in grid.regexes_by_workload(self.cells, benchmark_dir).items()
+        ]
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """The cells of one workload and backend: one ``asv run``."""
+    """The cells of one workload: one ``asv run``.  Every benchmark process imports
+    its framework itself: a process forked after PyTorch was imported computed wrong
+    Hessians (see docs/methodology.md), so nothing framework-side runs before asv
+    forks."""
 
     workload: str
-    backend: str
     cells: tuple[Cell, ...]
     regexes: tuple[str, ...]  # asv's --bench expressions of exactly these cells
-
-    @property
-    def preload(self) -> str | None:
-        """The framework asv's forkserver imports before it forks the chunk's processes,
-        which then start with it imported instead of importing it each: the backend,
-        where some cell of it runs here and every cell is a CPU cell (a GPU framework's
-        state across a fork is left alone)."""
-        if all(cell.device == "cpu" for cell in self.cells) and any(not static_reason(cell) for cell in self.cells):
-            return self.backend
-        return None
 
 
 def validate(request: Request) -> Plan:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import sys
 
-from bench_lib import backends
 from bench_lib.backends.support import CellUnsupported
 from bench_lib.core.cells import Cell
 from bench_lib.core.outcome import Outcome
@@ -38,23 +37,6 @@ _prepared: dict[Cell, PreparedCell] = {}
 # these do: `bench --timeout N` (or `-a timeout=N` after `--`) sets this instead, read
 # when asv imports the suites.
 TIMEOUT_ENV = "BENCH_TIMEOUT"
-
-
-# asv's forkserver imports the suites once and forks every benchmark process from
-# itself.  A run that gives each backend an asv run of its own names the backend here,
-# and the forkserver imports that framework before it forks (``preload_framework``).
-PRELOAD_ENV = "BENCH_PRELOAD"
-
-
-def preload_framework() -> None:
-    """Import the framework $BENCH_PRELOAD names, with the process settings every
-    backend applies first; nothing of it runs before the fork.  Called when asv imports
-    the suites (benchmarks/__init__.py)."""
-    name = os.environ.get(PRELOAD_ENV, "").strip()
-    # asv 0.6 starts its forkserver as `benchmark.py run_server ...`; its discovery
-    # process, which forks nothing, imports the suites too and is left alone.
-    if name and "run_server" in sys.argv and backends.not_installed_reason(name) is None:
-        backends.load(name).framework()
 
 
 def timeout_or(default: float) -> float:
