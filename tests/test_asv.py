@@ -26,6 +26,26 @@ def test_asv_check_passes():
     assert "No problems found" in result.stdout
 
 
+SUITES_IMPORTED = """
+import pkgutil, sys
+sys.argv = ["benchmark.py", "run_server"]  # as asv starts its forkserver
+import benchmarks
+for module in pkgutil.iter_modules(benchmarks.__path__):
+    __import__(f"benchmarks.{module.name}")
+print(sorted(m for m in ("jax", "torch", "tensorflow") if m in sys.modules))
+"""
+
+
+def test_importing_the_suites_imports_no_framework():
+    """asv's forkserver imports the suites and forks every benchmark process from
+    itself: a framework imported there would be in every fork, which frameworks do not
+    support (docs/methodology.md, "Each process imports its framework")."""
+    run = subprocess.run([sys.executable, "-c", SUITES_IMPORTED], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 def test_preset_regexes_select_exactly_the_preset_cells():
     """asv matches --bench against '<name>(<param reprs>)' for every parameter combination."""
     cells = presets.get("default").cells()
