@@ -8,10 +8,8 @@
 
 Tests run in two processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml).  Every
 test that uses one of the shared runs is put in that run's ``xdist_group`` here, so the
-run is made once, in one worker, and the others never wait for it.  Each worker's
-processes get their share of the cores (``BENCH_THREADS``): two workers of two threads
-each on two cores spin in OpenMP against each other, a warm call then takes hundreds of
-times longer, and a compiled cell's fresh-input check reads that as a recompilation."""
+run is made once, in one worker, and the others never wait for it.  Each worker
+and its processes get cores of their own (``share_the_cores``)."""
 
 import itertools
 import json
@@ -24,14 +22,35 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib.core.conditions import THREADS_ENV, available_cpus
+THREADS_ENV = "BENCH_THREADS"  # bench_lib.core.conditions.THREADS_ENV, named before bench_lib loads
+
+
+def share_the_cores() -> None:
+    """Pin this xdist worker, and so the processes it starts, to its own share of the
+    cores, and give the frameworks that many threads.  Two workers of two threads each
+    on two cores spin in OpenMP against each other: a warm call then takes hundreds of
+    times longer, and a compiled cell's fresh-input check reads that as a recompilation.
+    A thread count alone would not do: the suite pins a process to the first cores of
+    its affinity, the same ones in every worker.  An explicit $BENCH_THREADS is kept.
+    Done before bench_lib, and so NumPy, is imported: OpenBLAS sizes its thread pool
+    from the affinity when it loads."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or os.environ.get(THREADS_ENV) or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    share = len(cpus) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if share >= 1:  # else more workers than cores: nothing to share out
+        index = int(worker.removeprefix("gw"))
+        os.sched_setaffinity(0, cpus[index * share:(index + 1) * share])
+        os.environ[THREADS_ENV] = str(share)
+
+
+share_the_cores()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RUNS = ("smoke_results", "planted_run")
 
-if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get(THREADS_ENV):
-    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    os.environ[THREADS_ENV] = str(max(1, len(available_cpus()) // _workers))
+
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
