@@ -91,9 +91,9 @@ class Plan:
 @dataclass(frozen=True)
 class Chunk:
     """The cells of one workload: one ``asv run``.  Every benchmark process imports
-    its framework itself: a process forked after PyTorch was imported computed wrong
-    Hessians (see docs/methodology.md), so nothing framework-side runs before asv
-    forks."""
+    its framework itself, after asv forks it: frameworks do not support a fork after
+    their import, and processes forked after PyTorch's computed a wrong Hessian four
+    times as often (docs/methodology.md)."""
 
     workload: str
     cells: tuple[Cell, ...]
