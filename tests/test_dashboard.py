@@ -1,6 +1,7 @@
 """asv's dashboard and the report, offline: vendored scripts, and a real browser."""
 
 import functools
+import json
 import http.server
 import re
 import shutil
@@ -174,3 +175,45 @@ def test_dashboard_and_report_work_in_a_browser_without_network(smoke_results):
                 assert _unexplained(problems, ran) == []
         finally:
             browser.close()
+
+
+MACHINE_FIELDS = ("cpu", "os", "arch", "ram", "num_cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (Debian's `chromium` package); .ci/run installs it")
+def test_markup_in_a_machines_fields_is_shown_as_text_never_run(smoke_results, tmp_path):
+    """results/ brought back from another machine may describe it with anything: asv's
+    machine tooltip renders HTML, and every field of machine.json (and a key of its own)
+    carries a script here.  Published, hovering the machine shows each as text, and no
+    script runs."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    from conftest import REPO, config_in
+
+    _, work, _ = smoke_results
+    shutil.copytree(work / "results", tmp_path / "results")
+    [info] = (tmp_path / "results").glob("*/machine.json")
+    machine = json.loads(info.read_text())
+    payloads = {field: f"<img src=x onerror=alert({i})>" for i, field in enumerate(MACHINE_FIELDS, 1)}
+    payloads[f"<img src=x onerror=alert({len(MACHINE_FIELDS) + 1})>"] = "a key of its own"
+    info.write_text(json.dumps({**machine, **payloads}))
+    assert publish.publish(str(config_in(tmp_path)), repo=REPO) == 0
+
+    dialogs = []
+    with _serve(tmp_path) as base, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{base}/html/index.html#grad.MlpGrad.time_grad", wait_until="networkidle")
+            button = page.locator("#graphdisplay-state-params a", has_text=machine["machine"]).first
+            button.hover()
+            tooltip = page.locator(".tooltip-inner").first
+            tooltip.wait_for(timeout=10_000)
+            shown = tooltip.inner_text()
+            page.wait_for_timeout(500)  # an <img onerror> fires once the broken image fails to load
+        finally:
+            browser.close()
+    assert dialogs == []
+    for field, payload in payloads.items():
+        assert f"{field}: {payload}" in shown, (field, shown)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_lib.core.names import neutral
 from bench_lib.reporting import tidy
 from bench_lib.reporting.views import achieved_flops, best_per_backend
 
@@ -24,15 +25,16 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
     unstable = tidy.as_objects(table[table.unstable])
     for run_id, group in counts.groupby("run_id"):
         run = table[table.run_id == run_id].iloc[0]
-        lines.append(f"Run `{run_id}`: commit {run.commit[:8]} on {run.machine}, {run.date:%Y-%m-%d %H:%M} UTC; "
+        lines.append(f"Run `{_md(run_id)}`: commit {_md(run.commit[:8])} on {_md(run.machine)}, "
+                     f"{run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
     for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
-        lines.append(f"Run `{run_id}` ran uncommitted changes to {changed}: its results are not its commit's.")
+        lines.append(f"Run `{_md(run_id)}` ran uncommitted changes to {_md(changed)}: its results are not its commit's.")
     reasons = tidy.as_objects(table[(table.metric == "time") & ~table.status.isin([tidy.OK, tidy.NOT_MEASURED])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
-            lines.append(f"| {status} | {len(group)} | {str(reason).replace('|', '/')} |")
+            lines.append(f"| {status} | {len(group)} | {_md(reason)} |")
     if len(unstable):
         what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
         lines += ["", f"{what} unstable (interquartile range above "
@@ -70,7 +72,7 @@ def headline(table: pd.DataFrame) -> str:
         if row["precision"] != "strict":
             case += f" ({row['precision']})"
         if several_machines:
-            case = f"{row['machine']}: {case}"
+            case = f"{_md(row['machine'])}: {case}"
         if pd.notna(row["K"]):
             case += f", K={row['K']}, {row['optimizer']}"
         fastest = group.seconds.min()
@@ -88,6 +90,12 @@ def headline(table: pd.DataFrame) -> str:
                          f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else ""))
         lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _md(text) -> str:
+    """Text from results in Markdown: markup as entities (Markdown renders inline HTML),
+    and no ``|`` to split a table cell."""
+    return neutral(text, quotes=False).replace("|", "/")
 
 
 def _duration(seconds: float) -> str:
@@ -119,7 +127,7 @@ def readme_headline(table: pd.DataFrame) -> str:
     its first line names the runs it comes from (``headline_runs`` reads them back)."""
     latest = tidy.latest_measurements(table)
     latest = latest[latest.dtype == "float32"]
-    where = ", ".join(sorted({f"{r.machine} at commit {r.commit[:8]}" for r in latest.itertuples()}))
+    where = ", ".join(sorted({f"{_md(r.machine)} at commit {_md(r.commit[:8])}" for r in latest.itertuples()}))
     runs = " ".join(sorted(set(latest.run_id.astype(str))))
     return f"Best time per backend, float32, {where} (runs: {runs}):\n\n" + headline(latest)
 

@@ -76,7 +76,10 @@ def _complete(workload: str, mode: str) -> bool:
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
     """Each backend's fastest complete mode (``_complete``) and execution per case."""
     rows = tidy.as_objects(times(table))
-    rows = rows[[_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])]]
+    # a boolean Series, not a list: an empty list would select no columns
+    complete = pd.Series([_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])],
+                         index=rows.index, dtype=bool)
+    rows = rows[complete]
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
     return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "unstable", "n"]].rename(

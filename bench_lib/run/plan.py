@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asv.config import Config
 
-from bench_lib.core import conditions, gpu, presets
+from bench_lib.core import conditions, gpu, names, presets
 from bench_lib.core.cells import Cell
 from bench_lib.run import asv_config, checkout
 from bench_lib.run.control import RECORDS
@@ -115,6 +115,8 @@ def validate(request: Request) -> Plan:
     machine = request.machine
     if machine is None and any(cell.device == "gpu" for cell in cells):
         machine = gpu.machine_name()
+    if machine is not None:
+        names.check_machine_name(machine, "--machine")
     commit = git_commit(repo)
     changed = checkout.uncommitted(repo)
     if changed and not request.allow_uncommitted:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_lib.core.names import check_machine_name, neutral
 
 ASSETS = Path(__file__).with_name("dashboard_assets")
 VENDOR = "vendor"
@@ -124,7 +128,9 @@ def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str
 
     from bench_lib.reporting import store
 
-    store.check_readable(Path(repo) / Config.load(str(Path(repo) / config)).results_dir)
+    results_dir = Path(repo) / Config.load(str(Path(repo) / config)).results_dir
+    store.check_readable(results_dir)
+    check_machines(results_dir)
     command = [sys.executable, "-m", "asv", "publish", "--config", config]
     status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
     if status != 0:
@@ -132,7 +138,41 @@ def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str
         return status
     if html_dir is None:
         html_dir = Path(repo) / Config.load(str(Path(repo) / config)).html_dir
+    neutralise_machines(html_dir)
     replaced = make_offline(html_dir)
     if log is None:
         print(f"dashboard: {Path(html_dir).resolve()}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
     return 0
+
+
+def check_machines(results_dir: str | Path) -> None:
+    """Every machine asv would publish has a safe name, as its folder and in its
+    ``machine.json``: else a ValueError naming the file, before asv writes anything
+    (asv puts the name into paths and into the dashboard's HTML)."""
+    for info in sorted(Path(results_dir).glob("*/machine.json")):
+        check_machine_name(info.parent.name, f"{info.parent} (a machine's results folder)")
+        try:
+            machine = json.loads(info.read_text()).get("machine")
+        except (OSError, ValueError, AttributeError) as error:
+            raise ValueError(f"{info}: not a machine description asv can read ({error})") from None
+        check_machine_name(machine, str(info))
+
+
+def neutralise_machines(html_dir: str | Path) -> int:
+    """asv's dashboard builds each machine's tooltip as HTML from the machine's fields
+    in the published ``index.json`` (its ``cpu``, ``os``, ... from ``machine.json``,
+    which may come from another machine).  Their markup characters become entities
+    there, in keys and values, so the tooltip shows them as text; ``results/`` is left
+    as it is.  The number of fields changed."""
+    index = Path(html_dir) / "index.json"
+    published = json.loads(index.read_text())
+    changed = 0
+    for machine, fields in (published.get("machines") or {}).items():
+        safe = {neutral(key): neutral(value) if isinstance(value, str) else value for key, value in fields.items()}
+        changed += sum(1 for key, value in fields.items() if neutral(key) != key or safe[neutral(key)] != value)
+        published["machines"][machine] = safe
+    if changed:
+        temporary = index.with_name(f".{index.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(published))
+        os.replace(temporary, index)
+    return changed
