@@ -118,3 +118,24 @@ def test_versions_other_than_the_pins_and_gpu_cells_without_a_gpu_are_said_once(
     notes = preflight.check(cells, dict(__import__("os").environ), REPO)
     assert notes == [f"note: {len(cells)} GPU cells and no GPU here (no nvidia-smi): each will be a skip with the "
                      "framework's reason"]
+
+
+@pytest.mark.parametrize("wait", ["nan", "inf", "-1"])
+def test_a_wait_that_never_ends_or_is_negative_is_refused(wait, tmp_path):
+    run = bench("--preset", "smoke", "--workloads", "grad", "--wait", wait, "--config", str(config_in(tmp_path)),
+                "--allow-uncommitted", timeout=120)
+    assert run.returncode == 2 and "--wait must be a finite number of seconds, 0 or more" in run.stderr, run.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_report_into_a_file_is_refused_naming_it(tmp_path):
+    from bench_lib.reporting import page, tidy
+
+    row = {"machine": "m", "commit": "c" * 40, "run_id": "r", "workload": "hvp", "model": "mlp", "size": "S",
+           "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu", "dtype": "float32",
+           "precision": "strict", "metric": "time", "value": 1e-3, "q_25": 1e-3, "q_75": 1e-3, "status": "ok"}
+    readme = tmp_path / "README.md"
+    readme.write_text("kept")
+    with pytest.raises(ValueError, match=f"--out {readme}: a file, not a folder"):
+        page.write(tidy.from_rows([row]), readme)
+    assert readme.read_text() == "kept"

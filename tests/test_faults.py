@@ -192,8 +192,9 @@ def test_a_timeout_is_taken_from_the_command_line_and_checked():
     assert asv_config.asked_timeout(["-a", "timeout=20"]) == 20.0
     assert asv_config.asked_timeout(["--attribute=timeout=7.5", "--quick"]) == 7.5
     assert asv_config.asked_timeout(["-arepeat=3"]) is None
-    with pytest.raises(ValueError, match="-a timeout must be a positive number of seconds, got '0'"):
-        asv_config.asked_timeout(["-a", "timeout=0"])
+    for bad in ("0", "inf", "nan", "soon"):
+        with pytest.raises(ValueError, match=f"-a timeout must be a positive, finite number of seconds, got '{bad}'"):
+            asv_config.asked_timeout(["-a", f"timeout={bad}"])
     import os
 
     os.environ[harness.TIMEOUT_ENV] = "12"
@@ -202,3 +203,32 @@ def test_a_timeout_is_taken_from_the_command_line_and_checked():
     finally:
         del os.environ[harness.TIMEOUT_ENV]
     assert harness.timeout_or(300) == 300
+
+
+def test_a_report_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    """A full disk while the report is written: no file of the report changes and none
+    is left cut short or half-named."""
+    import errno
+    from datetime import datetime
+
+    import pandas as pd
+
+    from bench_lib.reporting import page, tidy
+
+    row = {"machine": "m", "commit": "c" * 40, "date": datetime(2026, 1, 1), "run_id": "r", "workload": "hvp",
+           "model": "mlp", "size": "S", "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu",
+           "dtype": "float32", "precision": "strict", "metric": "time", "value": 1e-3, "q_25": 1e-3, "q_75": 1e-3,
+           "status": "ok"}
+    table = tidy.from_rows([row])
+    paths = page.write(table, tmp_path)
+    before = {name: path.read_bytes() for name, path in paths.items()}
+
+    def disk_full(self, path, **kwargs):
+        Path(path).write_bytes(b"PAR1 cut short")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        page.write(tidy.from_rows([{**row, "value": 2e-3}]), tmp_path)
+    assert {name: path.read_bytes() for name, path in paths.items()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(paths)

@@ -74,3 +74,4 @@ def test_the_markdown_summary_shows_markup_from_results_as_text_and_a_run_with_n
     assert "&lt;img src=x onerror=alert(1)&gt;" in text and "&lt;script&gt;alert(2)&lt;/script&gt; / not here" in text
     # nothing timed: the reasons and the (empty) headline still appear
     assert "| skipped | 1 |" in text and "(no verified times)" in text
+

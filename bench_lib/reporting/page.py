@@ -3,11 +3,13 @@ summary, and the table itself as CSV and Parquet; ``python -m bench_lib report``
 
 from __future__ import annotations
 
+import contextlib
 import html
 from pathlib import Path
 
 import pandas as pd
 
+from bench_lib.core import files
 from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.figures import figures
 from bench_lib.reporting.summary import status_counts, summary_markdown, update_readme
@@ -27,12 +29,10 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
     if table.empty:
         raise ValueError("no results to report")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: a file, not a folder for the report's files")
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
-    table.to_csv(paths["results.csv"], index=False)
-    table.to_parquet(paths["results.parquet"], index=False)
-    summary = summary_markdown(table, peaks)
-    paths["summary.md"].write_text(summary)
     rates = achieved_flops(table, peaks)
     sections = [
         _table_html(status_counts(table), "Cells by status"),
@@ -53,7 +53,15 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
         "The full table: <a href='results.csv'>results.csv</a>, <a href='results.parquet'>results.parquet</a>.</p>"
         + "".join(sections) + "</body></html>"
     )
-    paths["report.html"].write_text(page)
+    # Every file is made whole under a temporary name, and renamed over the old ones
+    # only when all four are: a full disk leaves the previous report, never a mix or a
+    # file cut short.
+    with contextlib.ExitStack() as stack:
+        partial = {name: stack.enter_context(files.replacing(path)) for name, path in paths.items()}
+        table.to_csv(partial["results.csv"], index=False)
+        table.to_parquet(partial["results.parquet"], index=False)
+        partial["summary.md"].write_text(summary_markdown(table, peaks))
+        partial["report.html"].write_text(page)
     return paths
 
 

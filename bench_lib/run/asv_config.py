@@ -5,6 +5,7 @@ processes, and the options of asv's that the run reads itself."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -85,8 +86,8 @@ def positive_seconds(raw: str, what: str) -> float:
         seconds = float(raw)
     except ValueError:
         seconds = 0.0
-    if not seconds > 0:
-        raise ValueError(f"{what} must be a positive number of seconds, got {raw!r}")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{what} must be a positive, finite number of seconds, got {raw!r}")
     return seconds
 
 

@@ -178,12 +178,14 @@ class BenchRun:
             peaks = flops.load_peaks(plan.results_dir)
             this_run = table[table.run_id == plan.token]
             summary = summary_markdown(this_run, peaks) if len(this_run) else "(the run recorded no cells)"
-        except Exception as error:  # the run's results stand whatever the summary does
-            return f"warning: no summary: {type(error).__name__}: {error}", None
+        except Exception as error:  # the run's results stand whatever the summary does; the run fails
+            self.status = self.status or 1
+            return f"error: no summary: {type(error).__name__}: {error}", None
         try:
             paths = page.write(table, plan.results_dir / "report", peaks)
-        except Exception as error:
-            return f"{summary}\nwarning: no report: {type(error).__name__}: {error}", None
+        except Exception as error:  # the results stand, the earlier report too; the run fails
+            self.status = self.status or 1
+            return f"{summary}\nerror: no report: {type(error).__name__}: {error}", None
         return summary, paths["report.html"]
 
     def print_summary(self, summary: str, report_path: Path | None, published: int) -> None:

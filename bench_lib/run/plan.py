@@ -4,6 +4,7 @@ what it will do (``Plan``): the cells, where everything goes, and the run's iden
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 import uuid
@@ -125,6 +126,8 @@ def validate(request: Request) -> Plan:
             f"{', ...' if len(changed) > 5 else ''}): asv would file their results under that commit; commit them, "
             "or pass --allow-uncommitted (every cell then records the changed files)"
         )
+    if not math.isfinite(request.wait) or request.wait < 0:
+        raise ValueError(f"--wait must be a finite number of seconds, 0 or more, got {request.wait!r}")
     if request.timeout is not None:
         timeout = asv_config.positive_seconds(str(request.timeout), "--timeout")
     else:

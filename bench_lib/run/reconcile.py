@@ -25,7 +25,7 @@ def final_outcomes(cells: list[Cell], recorded: dict[Cell, Outcome], timing_name
     """The final outcome of each of ``cells``.  ``recorded``: what the processes
     recorded; ``timing_names``: each cell's asv timing benchmark; ``timed``: asv's
     value for the cell there (None: failed, NaN: skipped, a number: timed)."""
-    texts = asv_output.failure_texts(log_text)
+    texts = asv_output.failure_texts(log_text, names=set(timing_names.values()))
     final = []
     for cell in cells:
         outcome = recorded.get(cell)

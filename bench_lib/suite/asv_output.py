@@ -15,8 +15,11 @@ import re
 
 ASV_SERIES = "0.6"  # the asv release series whose output these patterns read
 
-# "[ 61.54%] ··· hvp.MlpHVP.time_hvp   1/648 failed": a benchmark's results begin
-BENCHMARK_LINE = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?P<name>\w+(?:\.\w+)+)(?:\s|$)")
+# "[ 61.54%] ··· hvp.MlpHVP.time_hvp   1/648 failed": a benchmark's results begin.  On
+# a narrow terminal asv cuts the name from the left: "··· ....RosenbrockHessianChecks.
+# track_error" (asv_runner.console.truncate_left).
+BENCHMARK_LINE = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?P<name>(?:\.{3})?\.?\w+(?:\.\w+)+)(?:\s|$)")
+SHORTENED = "..."
 # "For parameters: 'jax', 'fwd_rev', ..." (indented, or after "[ 61.54%] ····")
 PARAMETERS = re.compile(r"For parameters: (?P<params>.*)$")
 # asv's progress lines: a benchmark's name and its status, the commit and the environment
@@ -36,15 +39,17 @@ def supported(version: str) -> bool:
     return version == ASV_SERIES or version.startswith(ASV_SERIES + ".")
 
 
-def failure_texts(log_text: str) -> dict[tuple[str, str], str]:
+def failure_texts(log_text: str, names=()) -> dict[tuple[str, str], str]:
     """(benchmark name, parameter reprs as asv prints them) -> what asv printed for that
-    combination: the blocks after ``For parameters:`` in asv's output."""
+    combination: the blocks after ``For parameters:`` in asv's output.  A name asv
+    shortened is read as the one of ``names`` it ends (as printed, if none or several
+    do), so that its blocks never run on into the benchmark before it."""
     found: dict[tuple[str, str], list[str]] = {}
     benchmark, current = None, None
     for line in log_text.splitlines():
         matched = BENCHMARK_LINE.match(line)
         if matched:
-            benchmark, current = matched.group("name"), None
+            benchmark, current = full_name(matched.group("name"), names), None
             continue
         stripped = line.strip()
         parameters = PARAMETERS.search(stripped)
@@ -53,6 +58,16 @@ def failure_texts(log_text: str) -> dict[tuple[str, str], str]:
         elif current is not None and stripped:
             current.append(stripped)
     return {key: "\n".join(lines) for key, lines in found.items()}
+
+
+def full_name(printed: str, names) -> str:
+    """The benchmark of ``names`` whose name asv printed shortened (``...`` and the
+    name's end); ``printed`` itself when it is whole or matches no single name."""
+    if not printed.startswith(SHORTENED):
+        return printed
+    tail = printed[len(SHORTENED):]
+    matches = [name for name in names if name.endswith(tail)]
+    return matches[0] if len(matches) == 1 else printed
 
 
 def classify(text: str) -> tuple[str, str]:
