@@ -7,6 +7,14 @@ from bench_lib.reporting import compare, tidy
 from bench_lib.__main__ import main
 
 
+# what each backend's cells record of their framework's versions
+VERSIONS = {
+    "jax": lambda jax: {"jax": jax, "jaxlib": jax},
+    "tensorflow": lambda jax: {"tensorflow": "2.21.0"},
+    "torch": lambda jax: {"torch": "2.13.0+cpu"},
+}
+
+
 def run(cells, run_id, jax="0.10.2"):
     """A run's time rows: cells as (backend, execution, seconds, status)."""
     rows = []
@@ -15,8 +23,8 @@ def run(cells, run_id, jax="0.10.2"):
             "machine": "m", "commit": "c" * 40, "date": None, "run_id": run_id, "workload": "hvp", "model": "mlp",
             "size": "S", "backend": backend, "mode": "fwd_rev", "execution": execution, "device": "cpu",
             "dtype": "float32", "precision": "strict", "metric": "time", "value": seconds, "q_25": seconds and 0.98 * seconds,
-            "q_75": seconds and 1.02 * seconds, "status": status, "jax": jax if backend == "jax" else None,
-            "threads": 2,
+            "q_75": seconds and 1.02 * seconds, "status": status, **VERSIONS[backend](jax), "threads": 2,
+            "cpu": "AMD EPYC 7B13",
         })
     table = tidy.from_rows(rows)
     return table.assign(**{column: table[column].astype(object) for column in compare.CELL})
@@ -106,3 +114,21 @@ def test_an_unstable_time_on_either_side_decides_nothing():
     assert list(new.unstable) == [False, True]
     verdicts = compare.verdicts(old, new.assign(**{c: new[c].astype(object) for c in compare.CELL}))
     assert verdicts.set_index("backend").verdict.to_dict() == {"jax": "slower", "torch": "unstable"}
+
+
+@pytest.mark.parametrize("condition", ["cpu", "threads", "jax", "jaxlib"])
+def test_an_unknown_condition_is_not_comparable_unless_asked(condition):
+    """A plain asv run, or results from elsewhere, records no conditions: unknown is not
+    the same."""
+    old = run([("jax", "compiled", 1.0, "ok")], "old")
+    new = run([("jax", "compiled", 2.0, "ok")], "new").assign(**{condition: None})
+    assert compare.verdicts(old, new).verdict.item() == "not comparable"
+    assert compare.verdicts(new, old).verdict.item() == "not comparable"
+    assert compare.verdicts(old, new, across_environments=True).verdict.item() == "slower"
+
+
+def test_a_gpu_cell_needs_its_gpu_and_driver_known():
+    old = run([("jax", "compiled", 1.0, "ok")], "old").assign(device="gpu", gpu="NVIDIA H200", gpu_driver="580.65")
+    new = run([("jax", "compiled", 2.0, "ok")], "new").assign(device="gpu", gpu="NVIDIA H200", gpu_driver="580.65")
+    assert compare.verdicts(old, new).verdict.item() == "slower"
+    assert compare.verdicts(old, new.assign(gpu_driver=None)).verdict.item() == "not comparable"

@@ -93,3 +93,25 @@ def test_load_speed_loads_every_copy_of_a_real_run(smoke_results):
     one = len(tidy.load(work / "results", REPO / "benchmarks"))
     found = load_speed.measure(work / "results", REPO / "benchmarks", runs=3, repeats=1)
     assert found["rows"] == 3 * one and found["median_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_plain_runs_of_two_machines_at_one_commit_are_two_runs(smoke_results, tmp_path):
+    """asv's own files without the suite's archive and manifest (a plain ``asv run``,
+    results from elsewhere): one run per machine, never one merged run."""
+    import json
+
+    _, work, _ = smoke_results
+    [source] = [p for p in (work / "results").glob("*/*.json") if p.name != "machine.json"]
+    for machine in ("lab-a", "lab-b"):
+        folder = tmp_path / "results" / machine
+        folder.mkdir(parents=True)
+        result = json.loads(source.read_text())
+        result["params"]["machine"] = machine
+        (folder / source.name).write_text(json.dumps(result))
+        info = json.loads((source.parent / "machine.json").read_text())
+        (folder / "machine.json").write_text(json.dumps({**info, "machine": machine}))
+    table = tidy.load(tmp_path / "results", REPO / "benchmarks")
+    runs = table.groupby("run_id", observed=True).machine.unique().map(list).to_dict()
+    assert sorted(runs.values()) == [["lab-a"], ["lab-b"]] and all(run.startswith(m[0]) for run, m in runs.items())
+    assert len(table) == 2 * len(table[table.machine == "lab-a"])

@@ -13,9 +13,12 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
 - ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
   too wide for its median, ``tidy.UNSTABLE_SPREAD``): neither faster nor slower;
 - ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
-  or CUDA/cuDNN build differ between the runs, unless ``--across-environments`` (to
-  compare one commit under two framework versions, say: a view asv cannot give).  The
-  matmul precision is part of the cell: a strict and a tf32 cell are two cells.
+  or CUDA/cuDNN build differ between the runs, or one of those a cell always records
+  (its framework's versions, the CPU, the thread count; a GPU cell's GPU and driver) is
+  unknown on either side (a plain ``asv run`` records none of them), unless
+  ``--across-environments`` (to compare one commit under two framework versions, say: a
+  view asv cannot give).  The matmul precision is part of the cell: a strict and a tf32
+  cell are two cells.
 
 The exit status is 1 when any cell is ``slower`` or ``newly failing``, so it can gate CI.
 """
@@ -27,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.reporting import tidy
+from bench_lib.core.cells import DISTRIBUTIONS
 from bench_lib.core.outcome import FAULTS
 
 VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
@@ -84,11 +88,12 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
         return "newly failing"
     if not (old_ok and new_ok):
         return "unchanged"  # skipped (or failed) on both sides
-    if not across_environments and any(
-        pd.notna(row[f"{c}_old"]) and pd.notna(row[f"{c}_new"]) and row[f"{c}_old"] != row[f"{c}_new"]
-        for c in ENVIRONMENT
+    if not across_environments and (
+        any(pd.isna(row[f"{c}_old"]) or pd.isna(row[f"{c}_new"]) for c in recorded_conditions(row))
+        or any(pd.notna(row[f"{c}_old"]) and pd.notna(row[f"{c}_new"]) and row[f"{c}_old"] != row[f"{c}_new"]
+               for c in ENVIRONMENT)
     ):
-        return "not comparable"
+        return "not comparable"  # unknown is not the same
     if any(pd.notna(row[f"unstable_{side}"]) and bool(row[f"unstable_{side}"]) for side in ("old", "new")):
         return "unstable"  # a median that means little on either side decides nothing
     ratio = row["value_new"] / row["value_old"]
@@ -98,6 +103,13 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
     if ratio < 1.0 / factor and not overlap:
         return "faster"
     return "unchanged"
+
+
+def recorded_conditions(cell: dict) -> list[str]:
+    """The conditions every run of the suite records for this cell: its framework's
+    versions, the CPU and the thread count, and on a GPU the GPU and its driver."""
+    names = [*DISTRIBUTIONS[cell["backend"]], "cpu", "threads"]
+    return names + (["gpu", "gpu_driver"] if cell["device"] == "gpu" else [])
 
 
 def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks") -> int:

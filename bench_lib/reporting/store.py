@@ -143,7 +143,8 @@ def runs(results_dir: Path, move_damaged: bool = False):
             continue
         machine = result.params.get("machine")
         if (machine, result.commit_hash, result.env_name, first_start(result)) not in archived:
-            yield result, machine, f"{result.commit_hash[:8]}-{result.env_name}", None
+            # the machine in the id: plain runs of two machines at one commit are two runs
+            yield result, machine, f"{machine}-{result.commit_hash[:8]}-{result.env_name}", None
 
 
 def first_start(result) -> int:
