@@ -115,3 +115,33 @@ def test_plain_runs_of_two_machines_at_one_commit_are_two_runs(smoke_results, tm
     runs = table.groupby("run_id", observed=True).machine.unique().map(list).to_dict()
     assert sorted(runs.values()) == [["lab-a"], ["lab-b"]] and all(run.startswith(m[0]) for run, m in runs.items())
     assert len(table) == 2 * len(table[table.machine == "lab-a"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["cut short", "no status"])
+def test_a_damaged_outcome_file_is_named_or_moved_never_read_in_part(smoke_results, tmp_path, damage, capsys):
+    import json
+
+    from bench_lib.__main__ import main
+
+    _, work, _ = smoke_results
+    copy = tmp_path / "results"
+    shutil.copytree(work / "results", copy)
+    [outcomes] = (copy / store.OUTCOMES).glob("*.jsonl")
+    lines = outcomes.read_text().splitlines()
+    if damage == "cut short":
+        damaged = lines[:-5] + [line[: len(line) // 2] for line in lines[-5:]]  # five half-written lines
+    else:
+        damaged = [json.dumps({key: value for key, value in json.loads(line).items() if key != "status"})
+                   for line in lines]  # a format without statuses
+    outcomes.write_text("\n".join(damaged) + "\n")
+    before = outcomes.read_bytes()
+    with pytest.raises(store.DamagedResultFile, match=f"{outcomes.name} is not a readable outcome file .*line"):
+        tidy.load(copy, REPO / "benchmarks")
+    assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
+    assert f"{outcomes} is not a readable outcome file" in capsys.readouterr().err
+    assert outcomes.read_bytes() == before  # nothing changed
+    moved = tidy.load(copy, REPO / "benchmarks", move_damaged=True)
+    assert not outcomes.exists() and (copy / store.DAMAGED / store.OUTCOMES / f"{outcomes.name}.damaged").is_file()
+    assert "moved the damaged outcome file" in capsys.readouterr().err
+    assert len(moved) and set(moved.status.astype(str)) <= {"ok", "nan"}  # the run stands, without statuses

@@ -11,9 +11,10 @@ workload, so a killed run leaves a manifest of what it finished (status ``runnin
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from bench_lib.core import files
 
 MANIFESTS = "manifests"
 SUFFIX = ".manifest"
@@ -57,9 +58,7 @@ class Manifest:
         """Write it whole or not at all: a reader never sees half a manifest."""
         path = Path(results_dir) / MANIFESTS / self.file_name
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(partial, path)
+        files.write_text(path, json.dumps(asdict(self), indent=1))
         return path
 
     @classmethod

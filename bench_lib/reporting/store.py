@@ -43,14 +43,36 @@ def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[En
     return kept
 
 
-def read_outcomes(path: Path | None) -> list[dict]:
-    """The outcome records of one run's outcome file (none for None)."""
+def read_outcomes(path: Path | None, results_dir: Path | None = None, move_damaged: bool = False) -> list[dict]:
+    """The outcome records of one run's outcome file (none for None), read as strictly
+    as asv's files: a line cut short, or a record without its cell and status (a format
+    this suite never wrote), is an error naming the file and the line; with
+    ``move_damaged`` the file goes to ``results/damaged/outcomes/`` (said on stderr) and
+    the run loads as a plain asv run, without statuses."""
     records = []
-    for line in path.read_text().splitlines() if path and path.is_file() else ():
+    if not (path and path.is_file()):
+        return records
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
         try:
             record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short
+            if not (isinstance(record, dict) and isinstance(record.get("cell"), dict) and "status" in record):
+                raise ValueError("not an outcome record: it needs a cell and a status")
+        except ValueError as error:
+            problem = f"line {number}: {type(error).__name__}: {error}"
+            results_dir = Path(results_dir) if results_dir is not None else path.parent.parent
+            if not move_damaged:
+                raise DamagedResultFile(
+                    f"{path} is not a readable outcome file ({problem}); nothing was changed: repair or remove it, "
+                    f"or pass --move-damaged to move it to {results_dir / DAMAGED / OUTCOMES}/ and go on"
+                ) from None
+            target = results_dir / DAMAGED / OUTCOMES / f"{path.name}.damaged"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+            print(f"warning: moved the damaged outcome file {path} to {target} ({problem}); its run loads without "
+                  "the cells' statuses and reasons", file=sys.stderr)
+            return []
         records.append(record)
     return records
 
@@ -102,8 +124,8 @@ def read_result(path: Path):
 def check_readable(results_dir, move_damaged: bool = False) -> None:
     """Read every result file of ``results_dir`` once: a damaged one is an error naming
     it (or is moved aside), before anything writes there."""
-    for _ in runs(Path(results_dir), move_damaged):
-        pass
+    for _, _, _, outcomes in runs(Path(results_dir), move_damaged):
+        read_outcomes(outcomes, Path(results_dir), move_damaged)
 
 
 def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path]]:

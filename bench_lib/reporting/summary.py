@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_lib.core import files
 from bench_lib.core.names import neutral
 from bench_lib.reporting import tidy
 from bench_lib.reporting.views import achieved_flops, best_per_backend
@@ -119,7 +120,7 @@ def update_readme(readme, table: pd.DataFrame) -> None:
         raise ValueError(f"{path} has no headline block: put {README_BEGIN!r} and {README_END!r} where it goes")
     before, rest = text.split(README_BEGIN, 1)
     _, after = rest.split(README_END, 1)
-    path.write_text(f"{before}{README_BEGIN}\n{readme_headline(table)}\n{README_END}{after}")
+    files.write_text(path, f"{before}{README_BEGIN}\n{readme_headline(table)}\n{README_END}{after}")
 
 
 def readme_headline(table: pd.DataFrame) -> str:

@@ -153,7 +153,7 @@ def load(
     for result, machine_name, run_id, outcomes in store.runs(results_dir, move_damaged):
         if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
             continue
-        records = list({_cell_key(record["cell"]): record for record in store.read_outcomes(outcomes)}.values())
+        records = list({_cell_key(record["cell"]): record for record in store.read_outcomes(outcomes, results_dir, move_damaged)}.values())
         cases = {(record["cell"]["workload"], record["cell"]["model"]) for record in records}
         run = (
             machine_name, result.commit_hash, run_id, result.env_name,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from asv.config import Config
 
-from bench_lib.core import conditions
+from bench_lib.core import conditions, files
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
@@ -253,10 +253,9 @@ class BenchRun:
             outcomes = reconcile.final_outcomes(cells, recorded, timing_names, timed, log_text)
             path = plan.results_dir / environment.outcomes
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w") as out:
-                for outcome in outcomes:
-                    out.write(json.dumps({**outcome.to_json(), "preparations": preparations.get(outcome.cell, 0)},
-                                         default=str) + "\n")
+            files.write_text(path, "".join(
+                json.dumps({**outcome.to_json(), "preparations": preparations.get(outcome.cell, 0)}, default=str) + "\n"
+                for outcome in outcomes))
             final += outcomes
         return final
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench_lib.core.cells import DTYPES
-from bench_lib.core import gpu
+from bench_lib.core import files, gpu
 from bench_lib.reporting.flops import PEAK_SUFFIX, PEAKS, load_peaks, peak_key
 
 
@@ -123,7 +123,7 @@ def record_peak(results_dir, machine: str, threads: int) -> Path:
     rates = {**measure_peak(threads), **measure_gpu_peak()}
     kept = load_peaks(results_dir).get(machine, {}) if _kept(path).get("conditions") == under else {}
     rates = {dtype: max(rate, kept.get(dtype, 0.0)) for dtype, rate in rates.items()}
-    path.write_text(json.dumps({
+    files.write_text(path, json.dumps({
         "flops_per_second": rates, "threads": threads, "conditions": under,
         "method": "the best of every measurement: 3 dense 2048x2048 matmuls with NumPy and torch (CPU); 10 dense "
                   "8192x8192 torch matmuls per dtype and float32 precision, synchronised (GPU)",

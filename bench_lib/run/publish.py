@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_lib.core import files
 from bench_lib.core.names import check_machine_name, neutral
 
 ASSETS = Path(__file__).with_name("dashboard_assets")
@@ -116,7 +116,7 @@ def make_offline(html_dir: str | Path) -> list[str]:
 
     page = _EXTERNAL_TAG.sub(local, page)
     shutil.copytree(ASSETS, index.parent / VENDOR, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    index.write_text(page)
+    files.write_text(index, page)
     return replaced
 
 
@@ -172,7 +172,5 @@ def neutralise_machines(html_dir: str | Path) -> int:
         changed += sum(1 for key, value in fields.items() if neutral(key) != key or safe[neutral(key)] != value)
         published["machines"][machine] = safe
     if changed:
-        temporary = index.with_name(f".{index.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(published))
-        os.replace(temporary, index)
+        files.write_text(index, json.dumps(published))
     return changed
