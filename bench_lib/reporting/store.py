@@ -10,12 +10,13 @@ naming it, or is moved aside.  ``tidy.py`` makes the table of what this module r
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from asv import results as asv_results
 
-from bench_lib.core import manifest
+from bench_lib.core import files, manifest
 from bench_lib.core.manifest import Environment
 
 HISTORY = "history"  # results/history/<machine>/<commit>-<run>.asv-result: one file per run
@@ -33,11 +34,16 @@ def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[En
     sources = [path for path in sorted(results_dir.glob(f"*/{commit[:8]}-*.json")) if path.stat().st_mtime >= since]
     kept = []
     for source in sources:
-        env_name = json.loads(source.read_text()).get("env_name") or source.stem.split("-", 1)[1]
+        try:
+            env_name = json.loads(source.read_text()).get("env_name") or source.stem.split("-", 1)[1]
+        except ValueError:  # asv could not write it whole: nothing of it to keep
+            print(f"warning: {source} is not whole (asv could not write it): not archived", file=sys.stderr)
+            continue
         name = f"{commit[:8]}-{run_id}" + ("" if len(sources) == 1 else f"--{env_name}")
         target = results_dir / HISTORY / source.parent.name / f"{name}{ARCHIVE_SUFFIX}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
+        with files.replacing(target) as partial:
+            shutil.copyfile(source, partial)
         kept.append(Environment(
             env_name, str(target.relative_to(results_dir)), str(Path(OUTCOMES) / f"{name}.jsonl")))
     return kept
@@ -111,9 +117,35 @@ def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
         print(f"warning: moved the damaged result file {path} to {target} ({problem})", file=sys.stderr)
+        if path.suffix == ".json" and restore_from_history(path, Path(results_dir)):
+            return _load_result(path, results_dir, move_damaged, machine_name)
         return None
     _read_cache[path] = (version, result)
     return result
+
+
+def restore_from_history(path: Path, results_dir: Path) -> Path | None:
+    """Put back asv's file of a commit and environment (``<machine>/<commit8>-<env>.json``)
+    from the newest readable archived copy of that commit and environment, which holds
+    every run of it up to that one, and say so; None (and where the runs are) if none
+    is kept."""
+    commit, _, env_name = path.stem.partition("-")
+    history = results_dir / HISTORY / path.parent.name
+    for archive in sorted(history.glob(f"{commit}-*{ARCHIVE_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            if json.loads(archive.read_text()).get("env_name") != env_name:
+                continue
+            asv_results.Results.load(str(archive))
+        except Exception:  # a damaged archive is not a source
+            continue
+        with files.replacing(path) as partial:
+            shutil.copyfile(archive, partial)
+        print(f"restored {path} from {archive}: asv's file holds the commit's runs up to that one again; every run "
+              f"of the commit is kept in {history}/", file=sys.stderr)
+        return archive
+    print(f"no archived copy of commit {commit} in environment {env_name} to restore {path} from; the runs this "
+          f"results folder kept are in {history}/", file=sys.stderr)
+    return None
 
 
 def read_result(path: Path):

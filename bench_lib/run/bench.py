@@ -32,7 +32,7 @@ from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
 from bench_lib.reporting import flops, page, store, tidy
 from bench_lib.reporting.summary import summary_markdown
-from bench_lib.run import asv_config, checkout, peak, preflight, publish, reconcile
+from bench_lib.run import asv_config, checkout, keep, peak, preflight, publish, reconcile
 from bench_lib.run.control import (
     Interrupted,
     interrupt,
@@ -67,6 +67,10 @@ class BenchRun:
                 self.prepare_folder()
                 self.preflight()
                 return self.measure_and_report()
+        except OSError as error:  # a full disk, a read-only folder: said in one line, what is recorded stays
+            print(f"error: the run stopped: {error} (what was recorded before stays as it was)", file=sys.stderr)
+            self.close("failed", 1)
+            return 1
         except Interrupted as interrupted:
             print(f"interrupted by {interrupted}: asv and its benchmark processes were stopped; the workloads that "
                   "finished are kept (results and outcomes); the rest was not run", file=sys.stderr)
@@ -81,9 +85,11 @@ class BenchRun:
     def prepare_folder(self) -> None:
         """asv merges a run into the commit's file: a damaged one would abort it or be
         lost, so every result file is read (once: the report reuses what was read)
-        before anything writes.  What killed runs left goes."""
+        before anything writes.  What killed runs left goes; and there must be room to
+        work (keep.py)."""
         store.check_readable(self.plan.results_dir, self.plan.request.move_damaged)
         remove_leftovers(self.plan.results_dir)
+        keep.check_free_space(self.plan.results_dir)
 
     def preflight(self) -> None:
         """asv's processes will import this checkout, and every framework the cells need
@@ -143,7 +149,8 @@ class BenchRun:
                 self.status = described
                 return False
             for chunk in plan.chunks():
-                chunk_status = self._asv_run(chunk, config, log, first=not done)
+                with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token):
+                    chunk_status = self._asv_run(chunk, config, log, first=not done)
                 self.status = self.status or chunk_status
                 done += chunk.cells
                 environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started)
