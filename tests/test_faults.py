@@ -77,11 +77,13 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     run = smoke(config_in(tmp_path, results_dir=copy))
     assert run.returncode == 2 and f"{damaged} is not a readable asv result file" in run.stderr
     assert damaged.read_text() == text
-    # --move-damaged moves it aside, says so, and the rest loads (the run's archived copy)
+    # --move-damaged moves it aside, says so, and puts back the run's archived copy
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report"), "--move-damaged"]) == 0
     moved = copy / store.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
-    assert moved.read_text() == text and not damaged.exists()
-    assert f"moved the damaged result file {damaged}" in capsys.readouterr().err
+    [archive] = (copy / store.HISTORY).glob(f"*/*{store.ARCHIVE_SUFFIX}")
+    assert moved.read_text() == text and damaged.read_bytes() == archive.read_bytes()
+    err = capsys.readouterr().err
+    assert f"moved the damaged result file {damaged}" in err and f"restored {damaged} from {archive}" in err
     assert len(tidy.load(copy, REPO / "benchmarks")) > 0
 
 

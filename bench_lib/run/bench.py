@@ -69,7 +69,10 @@ class BenchRun:
                 return self.measure_and_report()
         except OSError as error:  # a full disk, a read-only folder: said in one line, what is recorded stays
             print(f"error: the run stopped: {error} (what was recorded before stays as it was)", file=sys.stderr)
-            self.close("failed", 1)
+            try:
+                self.close("failed", 1)
+            except OSError:  # the disk that stopped the run may refuse the manifest too
+                pass
             return 1
         except Interrupted as interrupted:
             print(f"interrupted by {interrupted}: asv and its benchmark processes were stopped; the workloads that "
