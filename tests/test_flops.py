@@ -87,8 +87,13 @@ def test_the_kept_peak_is_the_highest_measured(tmp_path, monkeypatch):
         path = peak.record_peak(tmp_path, "m", 2)
         assert flops.load_peaks(tmp_path) == {"m": {"float32": expected}}
     assert json.loads(path.read_text())["threads"] == 2
+    # a damaged peak is named, never dropped in silence (no rate would be flagged)
     path.write_text("{not json")
-    assert flops.load_peaks(tmp_path) == {}
+    with pytest.raises(flops.DamagedPeakFile, match=f"{path} is not a readable peak file"):
+        flops.load_peaks(tmp_path)
+    assert path.read_text() == "{not json"
+    assert flops.load_peaks(tmp_path, move_damaged=True) == {}
+    assert not path.exists() and (tmp_path / "damaged" / "peaks" / "m.peak.damaged").read_text() == "{not json"
 
 
 def test_the_readme_headline_is_replaced_between_its_markers_only(tmp_path):

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from bench_lib.core.models import MLP, spec
+from bench_lib.reporting.store import DAMAGED
 
 PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peaks (JSON; keys: ``peak_key``)
 PEAK_SUFFIX = ".peak"  # not ".json": asv's result loader reads every JSON file in results/
@@ -78,14 +80,32 @@ def peak_key(device: str, dtype: str, precision: str = "strict") -> str:
     return "gpu/tf32" if precision == "tf32" and dtype == "float32" else f"gpu/{dtype}"
 
 
-def load_peaks(results_dir) -> dict[str, dict[str, float]]:
-    """machine -> {peak_key: FLOP/s} of every peak kept in ``results_dir``."""
+class DamagedPeakFile(ValueError):
+    """A kept peak that cannot be read: left out, it would silently turn off the flag
+    on rates above the peak."""
+
+
+def load_peaks(results_dir, move_damaged: bool = False) -> dict[str, dict[str, float]]:
+    """machine -> {peak_key: FLOP/s} of every peak kept in ``results_dir``.  A damaged
+    file is an error naming it; with ``move_damaged`` it goes to
+    ``results/damaged/peaks/`` (said on stderr), and ``make bench`` measures the peak
+    again."""
     found = {}
     for path in sorted((Path(results_dir) / PEAKS).glob(f"*{PEAK_SUFFIX}")):
         try:
-            found[path.stem] = {k: float(v) for k, v in json.loads(path.read_text())["flops_per_second"].items()}
-        except (ValueError, KeyError, TypeError):
-            continue  # a damaged file: that machine has no peak, and no flag
+            rates = json.loads(path.read_text())["flops_per_second"]
+            found[path.stem] = {key: float(value) for key, value in rates.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            problem = f"{type(error).__name__}: {error}"
+            target = Path(results_dir) / DAMAGED / PEAKS / f"{path.name}.damaged"
+            if not move_damaged:
+                raise DamagedPeakFile(
+                    f"{path} is not a readable peak file ({problem}); without it no rate would be flagged as above "
+                    f"the machine's peak: repair or remove it, or pass --move-damaged to move it to {target.parent}/"
+                ) from None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+            print(f"warning: moved the damaged peak file {path} to {target} ({problem})", file=sys.stderr)
     return found
 
 

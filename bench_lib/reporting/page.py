@@ -77,7 +77,7 @@ def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None,
         )
     if readme is not None:
         update_readme(readme, table)  # first: a README without its block writes nothing
-    paths = write(table, out_dir, flops.load_peaks(results_dir))
+    paths = write(table, out_dir, flops.load_peaks(results_dir, move_damaged))
     for path in paths.values():
         print(path)
     if readme is not None:

@@ -91,6 +91,7 @@ class BenchRun:
         before anything writes.  What killed runs left goes; and there must be room to
         work (keep.py)."""
         store.check_readable(self.plan.results_dir, self.plan.request.move_damaged)
+        flops.load_peaks(self.plan.results_dir, self.plan.request.move_damaged)
         remove_leftovers(self.plan.results_dir)
         keep.check_free_space(self.plan.results_dir)
 
