@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 from bench_lib.core.models import MLP, spec
-from bench_lib.reporting.store import DAMAGED
+from bench_lib.reporting.store import DAMAGED, move_aside
 
 PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peaks (JSON; keys: ``peak_key``)
 PEAK_SUFFIX = ".peak"  # not ".json": asv's result loader reads every JSON file in results/
@@ -103,9 +102,7 @@ def load_peaks(results_dir, move_damaged: bool = False) -> dict[str, dict[str, f
                     f"{path} is not a readable peak file ({problem}); without it no rate would be flagged as above "
                     f"the machine's peak: repair or remove it, or pass --move-damaged to move it to {target.parent}/"
                 ) from None
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(target)
-            print(f"warning: moved the damaged peak file {path} to {target} ({problem})", file=sys.stderr)
+            move_aside(path, target, "peak", problem)
     return found
 
 

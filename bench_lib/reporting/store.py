@@ -73,17 +73,22 @@ def read_outcomes(path: Path | None, results_dir: Path | None = None, move_damag
                     f"{path} is not a readable outcome file ({problem}); nothing was changed: repair or remove it, "
                     f"or pass --move-damaged to move it to {results_dir / DAMAGED / OUTCOMES}/ and go on"
                 ) from None
-            target = results_dir / DAMAGED / OUTCOMES / f"{path.name}.damaged"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(target)
-            print(f"warning: moved the damaged outcome file {path} to {target} ({problem}); its run loads without "
-                  "the cells' statuses and reasons", file=sys.stderr)
+            move_aside(path, results_dir / DAMAGED / OUTCOMES / f"{path.name}.damaged", "outcome", problem,
+                       "; its run loads without the cells' statuses and reasons")
             return []
         records.append(record)
     return records
 
 
 DAMAGED = "damaged"  # results/damaged/<machine>/<file>.damaged: files moved aside
+
+
+def move_aside(path: Path, target: Path, kind: str, problem: str, then: str = "") -> None:
+    """``--move-damaged``: a damaged file of the results folder goes to ``target`` (under
+    ``results/damaged/``), said on stderr with the problem and what follows from it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(target)
+    print(f"warning: moved the damaged {kind} file {path} to {target} ({problem}){then}", file=sys.stderr)
 
 
 class DamagedResultFile(ValueError):
@@ -113,10 +118,7 @@ def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name
                 f"{path} is not a readable asv result file ({problem}); nothing was changed: repair or remove it, "
                 f"or pass --move-damaged to move it to {Path(results_dir) / DAMAGED}/ and go on"
             ) from error
-        target = Path(results_dir) / DAMAGED / path.parent.name / f"{path.name}.damaged"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path.replace(target)
-        print(f"warning: moved the damaged result file {path} to {target} ({problem})", file=sys.stderr)
+        move_aside(path, Path(results_dir) / DAMAGED / path.parent.name / f"{path.name}.damaged", "result", problem)
         if path.suffix == ".json" and restore_from_history(path, Path(results_dir)):
             return _load_result(path, results_dir, move_damaged, machine_name)
         return None
