@@ -51,8 +51,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_RUNS = ("smoke_results", "planted_run")
 
 
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:  # before xdist's hook reads the groups
@@ -118,6 +116,19 @@ def config_in(folder: Path, repo: Path = REPO, results_dir: Path | None = None, 
     path = folder / "asv.conf.json"
     path.write_text(json.dumps(config))
     return path
+
+
+def time_row(**changes) -> dict:
+    """One verified time of a cell (an eager JAX HVP at mlp S, 1 ms) as a row of the
+    tidy table, for ``tidy.from_rows``; ``changes`` replace or add columns."""
+    from datetime import datetime
+
+    return {
+        "machine": "m", "commit": "c" * 40, "date": datetime(2026, 1, 1), "run_id": "r", "workload": "hvp",
+        "model": "mlp", "size": "S", "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu",
+        "dtype": "float32", "precision": "strict", "metric": "time", "value": 1e-3, "q_25": 1e-3, "q_75": 1e-3,
+        "status": "ok", **changes,
+    }
 
 
 def bench(*args, cwd: Path = REPO, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, bench, config_in
+from conftest import REPO, bench, config_in, time_row
 
 from bench_lib.core import conditions
 
@@ -131,11 +131,8 @@ def test_a_wait_that_never_ends_or_is_negative_is_refused(wait, tmp_path):
 def test_a_report_into_a_file_is_refused_naming_it(tmp_path):
     from bench_lib.reporting import page, tidy
 
-    row = {"machine": "m", "commit": "c" * 40, "run_id": "r", "workload": "hvp", "model": "mlp", "size": "S",
-           "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu", "dtype": "float32",
-           "precision": "strict", "metric": "time", "value": 1e-3, "q_25": 1e-3, "q_75": 1e-3, "status": "ok"}
     readme = tmp_path / "README.md"
     readme.write_text("kept")
     with pytest.raises(ValueError, match=f"--out {readme}: a file, not a folder"):
-        page.write(tidy.from_rows([row]), readme)
+        page.write(tidy.from_rows([time_row()]), readme)
     assert readme.read_text() == "kept"

@@ -122,3 +122,10 @@ def test_without_a_run_shared_values_are_computed_each_time(monkeypatch):
     run_cache.shared("reference-x", lambda: calls.append(1))
     run_cache.shared("reference-x", lambda: calls.append(1))
     assert len(calls) == 2
+
+
+def test_the_tests_name_the_thread_variable_the_suite_reads():
+    """conftest pins its workers before bench_lib loads, so it spells the name itself."""
+    import conftest
+
+    assert conftest.THREADS_ENV == conditions.THREADS_ENV

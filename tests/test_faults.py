@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PLANTED_TIMEOUT, REPO, bench, config_in
+from conftest import PLANTED_TIMEOUT, REPO, bench, config_in, time_row
 
 from bench_lib.reporting import store, tidy
 from bench_lib.run.control import LOCK, SCRATCH_PREFIX, run_lock
@@ -211,17 +211,12 @@ def test_a_report_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path,
     """A full disk while the report is written: no file of the report changes and none
     is left cut short or half-named."""
     import errno
-    from datetime import datetime
 
     import pandas as pd
 
     from bench_lib.reporting import page, tidy
 
-    row = {"machine": "m", "commit": "c" * 40, "date": datetime(2026, 1, 1), "run_id": "r", "workload": "hvp",
-           "model": "mlp", "size": "S", "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu",
-           "dtype": "float32", "precision": "strict", "metric": "time", "value": 1e-3, "q_25": 1e-3, "q_75": 1e-3,
-           "status": "ok"}
-    table = tidy.from_rows([row])
+    table = tidy.from_rows([time_row()])
     paths = page.write(table, tmp_path)
     before = {name: path.read_bytes() for name, path in paths.items()}
 
@@ -231,6 +226,6 @@ def test_a_report_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path,
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        page.write(tidy.from_rows([{**row, "value": 2e-3}]), tmp_path)
+        page.write(tidy.from_rows([time_row(value=2e-3)]), tmp_path)
     assert {name: path.read_bytes() for name, path in paths.items()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(paths)

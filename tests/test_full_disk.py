@@ -61,7 +61,6 @@ def test_move_damaged_restores_asvs_commit_file_from_the_archived_runs(smoke_res
     assert restored.equals(expected)
 
 
-
 def test_a_results_folder_the_run_cannot_write_is_one_line_not_a_traceback(tmp_path):
     """What a read-only folder or a full disk does to the run's first write, the lock
     file, injected so that it fails for root too: the lock file is a folder."""

@@ -3,10 +3,9 @@ markup that runs: names are checked where they enter (``bench --machine``, ``pub
 and other text is neutralised where HTML or Markdown reads it."""
 
 import json
-from datetime import datetime
 
 import pytest
-from conftest import bench
+from conftest import bench, time_row
 
 from bench_lib.core.names import check_machine_name
 from bench_lib.reporting import tidy
@@ -65,10 +64,8 @@ def test_the_dashboards_machine_fields_are_neutralised_in_keys_and_values(tmp_pa
 
 
 def test_the_markdown_summary_shows_markup_from_results_as_text_and_a_run_with_nothing_timed():
-    row = {"machine": PAYLOAD, "commit": "c" * 40, "date": datetime(2026, 1, 1), "run_id": "r", "workload": "hvp",
-           "model": "mlp", "size": "S", "backend": "jax", "mode": "fwd_rev", "execution": "eager", "device": "cpu",
-           "dtype": "float32", "precision": "strict", "metric": "time", "value": None, "status": "skipped",
-           "reason": "<script>alert(2)</script> | not here", "threads": 2}
+    row = time_row(machine=PAYLOAD, value=None, q_25=None, q_75=None, status="skipped",
+                   reason="<script>alert(2)</script> | not here")
     text = summary_markdown(tidy.from_rows([row]))
     assert "<img" not in text and "<script" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text and "&lt;script&gt;alert(2)&lt;/script&gt; / not here" in text
