@@ -16,7 +16,10 @@ from typing import Callable
 from bench_lib.core import presets
 from bench_lib.core.cells import BACKENDS, DEVICES, DTYPES, EXECUTIONS, MODELS, WORKLOADS
 
-MOVE_DAMAGED = "move a result file asv cannot read to results/damaged/ (and say so) instead of stopping"
+MOVE_DAMAGED = (
+    "move a result file asv cannot read to results/damaged/ (and say so) instead of stopping; asv's file of a commit "
+    "is rebuilt from the runs archived in results/history/"
+)
 
 
 @dataclass(frozen=True)

@@ -146,12 +146,43 @@ def asv_value(results: dict, name: str, params: tuple, column: str = "result"):
     return entry[columns.index(column)][combos.index(tuple(repr(p) for p in params))]
 
 
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+
+
+def working_tree_copy(target: Path) -> Path:
+    """This checkout's files as they are (changes, and new files git does not ignore),
+    copied into ``target``; a file deleted here is deleted there."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source, copy = REPO / name, target / name
+        if source.is_file():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+        elif copy.is_file():
+            copy.unlink()
+    return target
+
+
+def committed_clone(target: Path) -> Path:
+    """A clone of this checkout with its working tree as it is committed: a run there
+    is a run of committed code, as from a clean clone, whatever is uncommitted here."""
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(target)], check=True)
+    working_tree_copy(target)
+    subprocess.run([*GIT, "add", "-A"], cwd=target, check=True)
+    if subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=target).returncode != 0:
+        subprocess.run([*GIT, "commit", "--quiet", "-m", "the working tree"], cwd=target, check=True)
+    return target
+
+
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
-    """The smoke preset run once: (asv's result file, the run's folder, its stdout)."""
+    """The smoke preset run once, of committed code: (asv's result file, the run's
+    folder, its stdout).  The commit is in the clone ``<the run's folder>/clone``."""
     work = tmp_path_factory.mktemp("asv")
-    config = config_in(work)
-    run = bench("--preset", "smoke", "--config", str(config), "--allow-uncommitted", timeout=900)  # a working tree
+    clone = committed_clone(work / "clone")
+    config = config_in(work, repo=clone)
+    run = bench("--preset", "smoke", "--config", str(config), cwd=clone, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     files = [p for p in (work / "results").glob("*/*.json") if p.name != "machine.json"]
     assert len(files) == 1, files
@@ -191,16 +222,14 @@ def planted_run(tmp_path_factory):
     preset and asv's ``-a timeout=PLANTED_TIMEOUT``: (the finished process, its wall
     time in seconds, the clone, the run's folder)."""
     work = tmp_path_factory.mktemp("planted")
-    clone = work / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    clone = committed_clone(work / "clone")
     for name, replacements in PLANTED.items():
         source = (clone / name).read_text()
         for anchor, planted in replacements.items():
             assert source.count(anchor) == 1, (name, anchor)
             source = source.replace(anchor, planted)
         (clone / name).write_text(source)
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    subprocess.run([*git, "commit", "--quiet", "-am", "planted faults"], cwd=clone, check=True)
+    subprocess.run([*GIT, "commit", "--quiet", "-am", "planted faults"], cwd=clone, check=True)
     config = config_in(work, repo=clone)
     started = time.monotonic()
     # asv's own way to shorten timeouts, which asv alone ignores for suites that set one

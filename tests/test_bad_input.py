@@ -78,10 +78,11 @@ def test_numpy_integers_are_taken_as_the_ints_they_are():
 
 
 @pytest.mark.slow
-def test_overhead_with_no_cell_to_measure_is_an_error_not_a_perfect_score(smoke_results, capsys):
+def test_overhead_with_no_cell_to_measure_is_an_error_not_a_perfect_score(smoke_results, capsys, monkeypatch):
     from bench_lib.__main__ import main
 
     _, work, _ = smoke_results
+    monkeypatch.chdir(work / "clone")  # the run's commit
     status = main(["overhead", "--preset", "smoke", "--config", str(work / "asv.conf.json"), "--min-ms", "1e9"])
     assert status == 2
     assert "nothing to measure" in capsys.readouterr().err
@@ -136,3 +137,29 @@ def test_a_report_into_a_file_is_refused_naming_it(tmp_path):
     with pytest.raises(ValueError, match=f"--out {readme}: a file, not a folder"):
         page.write(tidy.from_rows([time_row()]), readme)
     assert readme.read_text() == "kept"
+
+
+def test_a_folder_that_is_no_git_checkout_of_its_own_is_named(tmp_path):
+    """asv reads commits from git: a copy without git (say, an unpacked archive) and a
+    copy inside another repository (whose commit git would name) are refused by `bench`
+    and by `publish` (`make dashboard`), saying what git found."""
+    import subprocess
+    import sys
+
+    from conftest import GIT, working_tree_copy
+
+    plain = working_tree_copy(tmp_path / "plain")
+    outer = tmp_path / "outer"
+    inner = working_tree_copy(outer / "suite")
+    subprocess.run(["git", "init", "--quiet", str(outer)], check=True)
+    subprocess.run([*GIT, "-C", str(outer), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(outer), "commit", "--quiet", "-m", "another project"], check=True)
+    for folder, problem in ((plain, f"{plain} is not a git checkout ("),
+                            (inner, f"{inner} is not a git checkout of its own: it lies inside the repository at "
+                                    f"{outer}")):
+        for command in (["bench", "--preset", "smoke", "--workloads", "grad"], ["publish"]):
+            run = subprocess.run([sys.executable, "-m", "bench_lib", *command], cwd=folder, capture_output=True,
+                                 text=True, timeout=120)
+            assert run.returncode == 2, (command, run.stdout, run.stderr)
+            assert problem in run.stderr and "Traceback" not in run.stderr, (command, run.stderr)
+            assert not (folder / "results" / "logs").exists() and not (folder / "html").exists()  # nothing ran

@@ -197,7 +197,7 @@ def test_markup_in_a_machines_fields_is_shown_as_text_never_run(smoke_results, t
     payloads = {field: f"<img src=x onerror=alert({i})>" for i, field in enumerate(MACHINE_FIELDS, 1)}
     payloads[f"<img src=x onerror=alert({len(MACHINE_FIELDS) + 1})>"] = "a key of its own"
     info.write_text(json.dumps({**machine, **payloads}))
-    assert publish.publish(str(config_in(tmp_path)), repo=REPO) == 0
+    assert publish.publish(str(config_in(tmp_path, repo=work / "clone")), repo=REPO) == 0
 
     dialogs = []
     with _serve(tmp_path) as base, sync_api.sync_playwright() as playwright:
@@ -217,3 +217,28 @@ def test_markup_in_a_machines_fields_is_shown_as_text_never_run(smoke_results, t
     assert dialogs == []
     for field, payload in payloads.items():
         assert f"{field}: {payload}" in shown, (field, shown)
+
+
+@pytest.mark.slow
+def test_two_publishes_at_once_each_leave_a_whole_dashboard(smoke_results, tmp_path):
+    """Each publish makes its dashboard in a folder of its own and swaps it in under a
+    lock: both succeed, and html/ is one whole dashboard, as one publish leaves it."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, config_in
+
+    _, work, _ = smoke_results
+    shutil.copytree(work / "results", tmp_path / "results")
+    config = config_in(tmp_path, repo=work / "clone")  # the run's commit is the clone's
+    command = [sys.executable, "-m", "bench_lib", "publish", "--config", str(config)]
+    both = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in both]
+    assert [process.returncode for process in both] == [0, 0], outputs
+    html = tmp_path / "html"
+    graphs = sorted(p.relative_to(html) for p in (html / "graphs").rglob("*.json"))
+    assert (html / "index.html").is_file() and (html / "index.json").is_file() and len(graphs) > 10
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".html-")] == []
+    assert publish.publish(str(config), repo=REPO) == 0  # one publish alone
+    assert sorted(p.relative_to(html) for p in (html / "graphs").rglob("*.json")) == graphs

@@ -15,7 +15,7 @@ import pytest
 from conftest import PLANTED_TIMEOUT, REPO, bench, config_in, time_row
 
 from bench_lib.reporting import store, tidy
-from bench_lib.run.control import LOCK, SCRATCH_PREFIX, run_lock
+from bench_lib.run.control import CONFIG_PREFIX, LOCK, SCRATCH_PREFIX, run_lock
 
 
 def smoke(config, *args, env=None):
@@ -77,13 +77,13 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     run = smoke(config_in(tmp_path, results_dir=copy))
     assert run.returncode == 2 and f"{damaged} is not a readable asv result file" in run.stderr
     assert damaged.read_text() == text
-    # --move-damaged moves it aside, says so, and puts back the run's archived copy
+    # --move-damaged moves it aside, says so, and rebuilds it from the run's archived copy
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report"), "--move-damaged"]) == 0
     moved = copy / store.DAMAGED / damaged.parent.name / f"{damaged.name}.damaged"
     [archive] = (copy / store.HISTORY).glob(f"*/*{store.ARCHIVE_SUFFIX}")
-    assert moved.read_text() == text and damaged.read_bytes() == archive.read_bytes()
+    assert moved.read_text() == text and json.loads(damaged.read_text()) == json.loads(archive.read_text())
     err = capsys.readouterr().err
-    assert f"moved the damaged result file {damaged}" in err and f"restored {damaged} from {archive}" in err
+    assert f"moved the damaged result file {damaged}" in err and f"rebuilt {damaged} from 1 archived runs" in err
     assert len(tidy.load(copy, REPO / "benchmarks")) > 0
 
 
@@ -151,28 +151,37 @@ def own_temp():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [15, 9])
+@pytest.mark.parametrize("signum", [1, 9])
 def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum, own_temp):
+    """SIGHUP (a closed terminal) goes the way of SIGTERM and Ctrl-C (one handler for
+    the three); SIGKILL allows no clean-up at all.  A report made meanwhile shows the run
+    as running, and afterwards as interrupted or killed."""
+    from bench_lib.reporting.summary import summary_markdown
+
     config = config_in(tmp_path)
     env = {**os.environ, "TMPDIR": str(own_temp)}
     process = start_smoke(config, env)
     wait_for_workload(process, "hessian")  # grad and hvp have finished
+    running = tidy.load(tmp_path / "results", REPO / "benchmarks")
+    assert set(running.run_state.astype(str)) == {"running"}
+    assert "is incomplete: it is still running" in summary_markdown(running)
     process.send_signal(signum)
     process.wait(timeout=120)
-    if signum == 15:
-        assert process.returncode == 128 + 15
-        assert "interrupted by SIGTERM" in process.stderr.read()
+    if signum == 1:
+        assert process.returncode == 128 + 1
+        assert "interrupted by SIGHUP" in process.stderr.read()
     # asv's processes name the config or the run's temporary folder (its forkserver's socket)
-    markers = (str(config), f"{SCRATCH_PREFIX}{process.pid}-")
-    if signum == 15:
+    markers = (f"{CONFIG_PREFIX}{process.pid}-", f"{SCRATCH_PREFIX}{process.pid}-")
+    if signum == 1:
         deadline = time.monotonic() + 30
         while any(still_running(m) for m in markers) and time.monotonic() < deadline:
             time.sleep(1)
         assert [line for m in markers for line in still_running(m)] == []
     kept = tidy.load(tmp_path / "results", REPO / "benchmarks")
     assert set(kept[kept.metric == "time"].workload.astype(str)) == {"grad", "hvp"}
+    assert set(kept.run_state.astype(str)) == {"interrupted" if signum == 1 else "killed"}
     holder = (tmp_path / "results" / LOCK).read_text()
-    if signum == 15:
+    if signum == 1:
         assert holder == ""  # released on the way out
     else:
         assert f"pid {process.pid}," in holder  # SIGKILL: no clean-up, the file still names the killed run
@@ -185,6 +194,13 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
     assert [line for m in markers for line in still_running(m)] == []  # SIGKILL: gone once the next run cleaned up
     assert not list((tmp_path / "results" / ".records").glob("*"))
     assert not [p for p in own_temp.glob(f"{SCRATCH_PREFIX}*") if str(process.pid) in p.name]
+    assert not list((REPO / ".asv").glob(f"{CONFIG_PREFIX}{process.pid}-*"))  # the killed run's asv configuration
+    # asv merged both runs into the commit's file; each run's archive holds its own benchmarks only
+    both = tidy.load(tmp_path / "results", REPO / "benchmarks")
+    second = both[both.run_state.astype(str) == "complete"]
+    assert set(second.workload.astype(str)) == {"grad"} and second.run_id.nunique() == 1
+    [archive] = (tmp_path / "results" / store.HISTORY).glob(f"*/*{second.run_id.iloc[0]}{store.ARCHIVE_SUFFIX}")
+    assert {name.split(".")[0] for name in json.loads(archive.read_text())["results"]} == {"grad"}
 
 
 def test_a_timeout_is_taken_from_the_command_line_and_checked():

@@ -4,6 +4,7 @@ uncommitted changes stop a run unless allowed."""
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,33 @@ def test_uncommitted_changes_stop_the_run_unless_allowed(tmp_path):
     assert "1 files differ from commit" in run.stderr and "bench_lib/verification/verify.py" in run.stderr
     assert "--allow-uncommitted" in run.stderr and not (tmp_path / "results").exists()
     assert checkout.uncommitted(other) == ["bench_lib/verification/verify.py"]
+
+
+@pytest.mark.slow
+def test_a_plain_asv_run_of_another_checkouts_suites_says_which_bench_lib_ran(tmp_path):
+    """A plain ``asv run`` (no ASV_PYTHONPATH) from a clone sharing this virtualenv: its
+    processes import this checkout's bench_lib (the editable install) beside the clone's
+    suites.  They warn, and asv's result file names that bench_lib in the benchmark's
+    version."""
+    from conftest import committed_clone
+
+    from bench_lib.core.cells import Cell
+    from bench_lib.suite import grid
+
+    other = committed_clone(tmp_path / "clone")
+    config = config_in(tmp_path, repo=other)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=other, capture_output=True, text=True).stdout.strip()
+    cell = Cell("grad", "jax", "rev", "compiled", "rosenbrock", 1000, "cpu", "float32")
+    [timing, *_] = grid.regexes_by_workload([cell], REPO / "benchmarks")["grad"]
+    asv = [sys.executable, "-m", "asv"]
+    subprocess.run([*asv, "machine", "--yes", "--machine", "vm", "--config", str(config)], cwd=other, check=True,
+                   capture_output=True)
+    run = subprocess.run([*asv, "run", "--python=same", "--config", str(config), "--set-commit-hash", commit,
+                          "--machine", "vm", "--show-stderr", "--bench", timing], cwd=other, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (f"warning: these benchmarks are {other}'s, but this process imported bench_lib from {REPO / 'bench_lib'}"
+            in " ".join(run.stdout.split()))
+    [result] = (tmp_path / "results" / "vm").glob(f"{commit[:8]}-*.json")
+    version = json.loads(result.read_text())["results"]["grad.RosenbrockGrad.time_grad"][2]
+    assert version == f"1 (bench_lib {provenance.source_hash(REPO / 'bench_lib')} of {REPO / 'bench_lib'}, not of {other})"

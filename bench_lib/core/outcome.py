@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from bench_lib.core import memory_exhaustion
 from bench_lib.core.cells import Cell
 
 # Every status a cell can end with, in the order reports list them: the one list the
@@ -61,6 +62,14 @@ class Outcome:
         data = asdict(self)
         data["cell"] = self.cell.as_dict()
         return data
+
+    @classmethod
+    def of_failure(cls, cell: Cell, error: BaseException, prepared_in: str) -> "Outcome":
+        """What an exception while preparing ``cell`` makes of it: ``oom`` when memory
+        ran out (``memory_exhaustion``), else ``failed``; the message names it."""
+        message = f"{type(error).__name__}: {error}"
+        status = "oom" if memory_exhaustion.in_text(message) else "failed"
+        return cls(cell, status, message=message, prepared_in=prepared_in)
 
     @classmethod
     def from_json(cls, data: dict) -> "Outcome":

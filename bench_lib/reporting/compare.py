@@ -20,6 +20,10 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
   view asv cannot give).  The matmul precision is part of the cell: a strict and a tf32
   cell are two cells.
 
+A side that ran uncommitted code (``bench --allow-uncommitted``: its times are not its
+commit's), or that did not run to its end (its ``run_state``: still running, killed,
+interrupted), is named in a note above the counts.
+
 The exit status is 1 when any cell is ``slower`` or ``newly failing``, so it can gate CI.
 """
 
@@ -30,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.reporting import tidy
+from bench_lib.reporting.summary import run_notes
 from bench_lib.core.cells import DISTRIBUTIONS
 from bench_lib.core.outcome import FAULTS
 
@@ -113,11 +118,14 @@ def recorded_conditions(cell: dict) -> list[str]:
 
 
 def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks") -> int:
-    table = verdicts(resolve(old, results_dir, benchmark_dir), resolve(new, results_dir, benchmark_dir), factor,
-                     across_environments)
+    old_run, new_run = resolve(old, results_dir, benchmark_dir), resolve(new, results_dir, benchmark_dir)
+    table = verdicts(old_run, new_run, factor, across_environments)
     shown = table[table.verdict != "unchanged"]
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 40):
         print(shown.to_string(index=False) if len(shown) else "every cell unchanged")
+    for side, frame in (("old", old_run), ("new", new_run)):
+        for note in run_notes(frame):  # a run of uncommitted code, a run that did not end
+            print(f"note ({side}): {note.replace('`', '')}")
     counts = table.verdict.value_counts()
     print(", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
     return 1 if counts.get("slower", 0) or counts.get("newly failing", 0) else 0

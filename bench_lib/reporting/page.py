@@ -12,8 +12,8 @@ import pandas as pd
 from bench_lib.core import files
 from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.figures import figures
-from bench_lib.reporting.summary import status_counts, summary_markdown, update_readme
-from bench_lib.reporting.views import achieved_flops, best_per_backend, ratios_to_grad, side_by_side, slopes
+from bench_lib.reporting.summary import summary_markdown, update_readme
+from bench_lib.reporting.views import achieved_flops, best_per_backend, ratios_to_grad, runs, side_by_side, slopes
 
 
 def _table_html(frame: pd.DataFrame, title: str, limit: int = 200) -> str:
@@ -35,7 +35,7 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
     paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
     rates = achieved_flops(table, peaks)
     sections = [
-        _table_html(status_counts(table), "Cells by status"),
+        _table_html(runs(table), "Runs (cells by status; a run that did not run to its end says how it ended)"),
         *figures(tidy.latest_measurements(table)),
         _table_html(best_per_backend(table), "Best mode and execution per backend"),
         _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),

@@ -9,9 +9,10 @@ naming it, or is moved aside.  ``tidy.py`` makes the table of what this module r
 
 from __future__ import annotations
 
+import copy
 import json
-import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from asv import results as asv_results
@@ -25,28 +26,43 @@ ARCHIVE_SUFFIX = ".asv-result"  # not ".json": asv's own loader must not read th
 
 
 def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Environment]:
-    """Keep a copy, under the run's id, of each asv result file of ``commit`` written
-    since ``since`` (a time.time()): asv names its file after the commit and the
-    environment only, so the next run at the same commit would replace it.  One
-    ``Environment`` (for the run's manifest) per file: several when the run's asv
-    configuration has several environments."""
+    """Keep a copy, under the run's id, of this run's part of each asv result file of
+    ``commit`` written since ``since`` (a time.time()): asv names its file after the
+    commit and the environment only, and merges every run of the commit into it, so the
+    copy keeps the benchmarks that started since ``since`` (with those the run's
+    earlier workloads kept), never another run's.  One ``Environment`` (for the run's
+    manifest) per file: several when the run's asv configuration has several."""
     results_dir = Path(results_dir)
     sources = [path for path in sorted(results_dir.glob(f"*/{commit[:8]}-*.json")) if path.stat().st_mtime >= since]
     kept = []
     for source in sources:
         try:
-            env_name = json.loads(source.read_text()).get("env_name") or source.stem.split("-", 1)[1]
+            data = json.loads(source.read_text())
         except ValueError:  # asv could not write it whole: nothing of it to keep
             print(f"warning: {source} is not whole (asv could not write it): not archived", file=sys.stderr)
             continue
+        env_name = data.get("env_name") or source.stem.split("-", 1)[1]
         name = f"{commit[:8]}-{run_id}" + ("" if len(sources) == 1 else f"--{env_name}")
         target = results_dir / HISTORY / source.parent.name / f"{name}{ARCHIVE_SUFFIX}"
+        earlier = json.loads(target.read_text()) if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
-        with files.replacing(target) as partial:
-            shutil.copyfile(source, partial)
+        files.write_text(target, json.dumps(_this_runs_part(data, since * 1000, earlier)))
         kept.append(Environment(
             env_name, str(target.relative_to(results_dir)), str(Path(OUTCOMES) / f"{name}.jsonl")))
     return kept
+
+
+def _this_runs_part(data: dict, since_ms: float, earlier: dict | None) -> dict:
+    """asv's result file ``data`` with only the benchmarks that started at or after
+    ``since_ms``, and those of ``earlier`` (the run's archive so far) that it lacks."""
+    column = data["result_columns"].index("started_at")
+    results = {
+        name: row for name, row in data["results"].items()
+        if len(row) > column and row[column] is not None and row[column] >= since_ms
+    }
+    if earlier is not None:
+        results = {**{name: row for name, row in earlier["results"].items() if name not in results}, **results}
+    return {**data, "results": results}
 
 
 def read_outcomes(path: Path | None, results_dir: Path | None = None, move_damaged: bool = False) -> list[dict]:
@@ -126,28 +142,39 @@ def _load_result(path: Path, results_dir: Path, move_damaged: bool, machine_name
     return result
 
 
-def restore_from_history(path: Path, results_dir: Path) -> Path | None:
-    """Put back asv's file of a commit and environment (``<machine>/<commit8>-<env>.json``)
-    from the newest readable archived copy of that commit and environment, which holds
-    every run of it up to that one, and say so; None (and where the runs are) if none
-    is kept."""
+def restore_from_history(path: Path, results_dir: Path) -> list[Path]:
+    """Rebuild asv's file of a commit and environment (``<machine>/<commit8>-<env>.json``)
+    from the readable archived runs of that commit and environment (each holds its own
+    run's benchmarks; a later run's replace an earlier's, as asv merges them), leaving
+    out runs of uncommitted code, whose numbers asv's file never holds; say so.  The
+    archives used (none: says where the runs are)."""
     commit, _, env_name = path.stem.partition("-")
     history = results_dir / HISTORY / path.parent.name
-    for archive in sorted(history.glob(f"{commit}-*{ARCHIVE_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True):
+    uncommitted = {
+        results_dir / environment.result
+        for run in manifest.manifests(results_dir) if run.uncommitted for environment in run.environments
+    }
+    sources = []
+    for archive in history.glob(f"{commit}-*{ARCHIVE_SUFFIX}"):
         try:
-            if json.loads(archive.read_text()).get("env_name") != env_name:
+            data = json.loads(archive.read_text())
+            if data.get("env_name") != env_name or archive in uncommitted:
                 continue
-            asv_results.Results.load(str(archive))
+            sources.append((first_start(asv_results.Results.load(str(archive))), archive, data))
         except Exception:  # a damaged archive is not a source
             continue
-        with files.replacing(path) as partial:
-            shutil.copyfile(archive, partial)
-        print(f"restored {path} from {archive}: asv's file holds the commit's runs up to that one again; every run "
-              f"of the commit is kept in {history}/", file=sys.stderr)
-        return archive
-    print(f"no archived copy of commit {commit} in environment {env_name} to restore {path} from; the runs this "
-          f"results folder kept are in {history}/", file=sys.stderr)
-    return None
+    merged, used = None, []
+    for _, archive, data in sorted(sources, key=lambda source: source[0]):  # oldest run first
+        merged = data if merged is None else {**data, "results": {**merged["results"], **data["results"]}}
+        used.append(archive)
+    if merged is None:
+        print(f"no archived run of commit {commit} in environment {env_name} to rebuild {path} from; the runs this "
+              f"results folder kept are in {history}/", file=sys.stderr)
+        return []
+    files.write_text(path, json.dumps(merged))
+    print(f"rebuilt {path} from {len(used)} archived runs ({', '.join(p.name for p in used)}): asv's file holds the "
+          f"commit's runs again; every run of the commit is kept in {history}/", file=sys.stderr)
+    return used
 
 
 def read_result(path: Path):
@@ -158,49 +185,80 @@ def read_result(path: Path):
 def check_readable(results_dir, move_damaged: bool = False) -> None:
     """Read every result file of ``results_dir`` once: a damaged one is an error naming
     it (or is moved aside), before anything writes there."""
-    for _, _, _, outcomes in runs(Path(results_dir), move_damaged):
-        read_outcomes(outcomes, Path(results_dir), move_damaged)
+    for run in runs(Path(results_dir), move_damaged):
+        read_outcomes(run.outcomes, Path(results_dir), move_damaged)
 
 
-def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path]]:
-    """archived copy -> (run id, outcome file), as the runs' manifests name them."""
+@dataclass(frozen=True)
+class KeptRun:
+    """One run of one asv environment as the results folder keeps it: asv's Results of
+    it, its machine and run id, its outcome file (None for a plain ``asv run``) and how
+    it stands (``manifest.RUN_STATES``)."""
+
+    result: object
+    machine: str
+    run_id: str
+    outcomes: Path | None
+    state: str
+
+
+def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path, str]]:
+    """archived copy -> (run id, outcome file, state), as the runs' manifests name them."""
     return {
-        results_dir / environment.result: (run.run_id, results_dir / environment.outcomes)
+        results_dir / environment.result: (run.run_id, results_dir / environment.outcomes, manifest.state(run, results_dir))
         for run in manifest.manifests(results_dir) for environment in run.environments
     }
 
 
-def _unlisted(path: Path, results_dir: Path) -> tuple[str, Path]:
-    """The run id and outcome file of an archived copy that no manifest lists (kept
-    before runs wrote manifests): ``<commit8>-<run id>.asv-result`` beside
-    ``outcomes/<commit8>-<run id>.jsonl``."""
+def _unlisted(path: Path, results_dir: Path) -> tuple[str, Path, str]:
+    """The run id, outcome file and state of an archived copy that no manifest lists
+    (kept before runs wrote manifests): ``<commit8>-<run id>.asv-result`` beside
+    ``outcomes/<commit8>-<run id>.jsonl``, complete when that file is there."""
     commit, _, rest = path.name.partition("-")
     run_id = rest[: -len(ARCHIVE_SUFFIX)]
-    return run_id, results_dir / OUTCOMES / f"{commit}-{run_id}.jsonl"
+    outcomes = results_dir / OUTCOMES / f"{commit}-{run_id}.jsonl"
+    return run_id, outcomes, "complete" if outcomes.is_file() else "missing outcomes"
 
 
 def runs(results_dir: Path, move_damaged: bool = False):
-    """(result, machine, run_id, outcome file or None) for every run kept: the archived
-    copies, then asv's files that no archived copy stands for (a plain ``asv run``,
-    which writes no outcomes: another run's records at the same commit would describe
-    other cells)."""
+    """A ``KeptRun`` for every run kept: the archived copies, then what asv's files hold
+    that no archived copy does (a plain ``asv run``, which writes no outcomes: another
+    run's records at the same commit would describe other cells)."""
     kept = _kept_runs(results_dir)
-    archived = set()
+    archived: dict[tuple, set] = {}  # (machine, commit, environment) -> {(benchmark, start)} the archives hold
     for path in sorted((results_dir / HISTORY).glob(f"*/*{ARCHIVE_SUFFIX}")):
         result = _load_result(path, results_dir, move_damaged)
         if result is None:
             continue
-        run_id, outcomes = kept.get(path) or _unlisted(path, results_dir)
-        archived.add((path.parent.name, result.commit_hash, result.env_name, first_start(result)))
-        yield result, path.parent.name, run_id, outcomes
+        run_id, outcomes, state = kept.get(path) or _unlisted(path, results_dir)
+        archived.setdefault((path.parent.name, result.commit_hash, result.env_name), set()).update(_starts(result))
+        yield KeptRun(result, path.parent.name, run_id, outcomes, state)
     for root, filename, machine_name in asv_results.iter_results_paths(str(results_dir)):
         result = _load_result(Path(root) / filename, results_dir, move_damaged, machine_name)
         if result is None:
             continue
         machine = result.params.get("machine")
-        if (machine, result.commit_hash, result.env_name, first_start(result)) not in archived:
+        covered = archived.get((machine, result.commit_hash, result.env_name), set())
+        plain = [key for key, started in _starts(result) if (key, started) not in covered]
+        if plain:
             # the machine in the id: plain runs of two machines at one commit are two runs
-            yield result, machine, f"{machine}-{result.commit_hash[:8]}-{result.env_name}", None
+            yield KeptRun(_only(result, plain), machine, f"{machine}-{result.commit_hash[:8]}-{result.env_name}",
+                          None, "plain")
+
+
+def _starts(result) -> list[tuple]:
+    """(benchmark, when it started) for each benchmark of ``result``."""
+    return [(key, result.started_at.get(key)) for key in result.get_all_result_keys()]
+
+
+def _only(result, keys: list):
+    """``result`` with the benchmarks ``keys`` only (a copy: results are cached)."""
+    if len(keys) == len(result.get_all_result_keys()):
+        return result
+    part = copy.deepcopy(result)
+    for key in set(part.get_all_result_keys()) - set(keys):
+        part.remove_result(key)
+    return part
 
 
 def first_start(result) -> int:

@@ -29,8 +29,7 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
         lines.append(f"Run `{_md(run_id)}`: commit {_md(run.commit[:8])} on {_md(run.machine)}, "
                      f"{run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
-    for run_id, changed in table[table.uncommitted.notna()].groupby("run_id", observed=True).uncommitted.first().items():
-        lines.append(f"Run `{_md(run_id)}` ran uncommitted changes to {_md(changed)}: its results are not its commit's.")
+    lines += run_notes(table)
     reasons = tidy.as_objects(table[(table.metric == "time") & ~table.status.isin([tidy.OK, tidy.NOT_MEASURED])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
@@ -53,6 +52,32 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
         lines += ["", "Best time per backend, workload and case (asv's median [quartiles], mode, execution; "
                   "the fastest in bold; modes that compute every output exactly):", "", headline(table)]
     return "\n".join(lines) + "\n"
+
+
+# How a run that did not run to its end (``run_state``) is described wherever its
+# numbers are shown
+INCOMPLETE = {
+    "running": "is still running: the cells it has finished so far",
+    "interrupted": "was interrupted (SIGTERM, SIGINT or SIGHUP): only the workloads it finished",
+    "stopped": "stopped on an error: only the workloads it finished",
+    "killed": "was killed (its manifest never says how it ended): only the workloads it finished",
+    "missing outcomes": "has lost outcome files: its cells have no statuses or reasons",
+}
+
+
+def run_notes(table: pd.DataFrame) -> list[str]:
+    """A line for each run of ``table`` whose numbers need a word before they are read:
+    one that did not run to its end, one that ran uncommitted code."""
+    runs = table.groupby("run_id", observed=True).agg(
+        state=("run_state", "first"), changed=("uncommitted", "first"), commit=("commit", "first"))
+    notes = []
+    for run_id, run in runs.iterrows():
+        if run.state in INCOMPLETE:
+            notes.append(f"Run `{_md(run_id)}` is incomplete: it {INCOMPLETE[run.state]}.")
+        if pd.notna(run.changed):
+            notes.append(f"Run `{_md(run_id)}` ran uncommitted changes to {_md(run.changed)}: its results are not "
+                         f"commit {_md(run.commit[:8])}'s.")
+    return notes
 
 
 def headline(table: pd.DataFrame) -> str:
@@ -88,7 +113,8 @@ def headline(table: pd.DataFrame) -> str:
             if best_row.seconds == fastest:
                 time_text = f"**{time_text}**"
             cells.append(f"{time_text} [{_duration(best_row.q_25)}, {_duration(best_row.q_75)}] "
-                         f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else ""))
+                         f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else "")
+                         + (" (uncommitted code)" if pd.notna(best_row.uncommitted) else ""))
         lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -130,7 +156,8 @@ def readme_headline(table: pd.DataFrame) -> str:
     latest = latest[latest.dtype == "float32"]
     where = ", ".join(sorted({f"{_md(r.machine)} at commit {_md(r.commit[:8])}" for r in latest.itertuples()}))
     runs = " ".join(sorted(set(latest.run_id.astype(str))))
-    return f"Best time per backend, float32, {where} (runs: {runs}):\n\n" + headline(latest)
+    notes = "".join(f"{note}\n" for note in run_notes(latest))
+    return f"Best time per backend, float32, {where} (runs: {runs}):\n\n{notes}" + ("\n" if notes else "") + headline(latest)
 
 
 def headline_runs(readme) -> list[str]:

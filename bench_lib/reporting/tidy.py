@@ -1,14 +1,15 @@
 """The suite's results as one tidy pandas table: one row per run x cell x metric.
 
 ``load(results_dir)`` reads every run the results folder keeps (``store.py``): each
-run's archived asv results, and any asv result file without such a copy (a plain ``asv
-run``), with the outcome records that add what asv does not keep: skip reasons, failure
-messages, framework versions and the conditions of the run.  The benchmark names and
+run's archived asv results, and what asv's result files hold that no such copy does (a
+plain ``asv run``), with the outcome records that add what asv does not keep: skip
+reasons, failure messages, framework versions and the conditions of the run.  The benchmark names and
 parameters come from the suite's benchmark files (``suite/grid.py``).
 
-Columns (``COLUMNS``): the run (machine, commit, date, run_id, env_name, the framework
-versions), the cell (workload, model, size, backend, mode, execution, device, dtype, precision,
-K, optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
+Columns (``COLUMNS``): the run (machine, commit, date, run_id, run_state: whether it
+ran to its end, ``manifest.RUN_STATES``; env_name, the framework versions), the cell
+(workload, model, size, backend, mode, execution, device, dtype, precision, K,
+optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIES``),
 the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
 number of samples, ``unstable`` (a time whose spread is too wide for its median,
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.core import gpu, outcome, workloads
+from bench_lib.core import gpu, manifest, outcome, workloads
 from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.core.models import CASES, MODELS
 from bench_lib.reporting import store
@@ -48,6 +49,7 @@ METRICS = {
 # crashed, timeout and oom have what stopped the cell (see reconcile.py).
 SHOWN_AS = {"verified": "ok"}  # an outcome's status -> the table's, where they differ
 OK, NOT_MEASURED = SHOWN_AS["verified"], "not_measured"
+COMPLETE = manifest.RUN_STATES[0]  # a run that ran to its end
 STATUSES = (*(SHOWN_AS.get(status, status) for status in outcome.STATUSES), NOT_MEASURED)
 CATEGORIES = {
     "workload": workloads.WORKLOADS,
@@ -69,6 +71,7 @@ CATEGORIES = {
     ),
     "metric": tuple(metric for metric, _ in METRICS.values()),
     "status": STATUSES,
+    "run_state": manifest.RUN_STATES,
 }
 VERSIONS = tuple(name for names in DISTRIBUTIONS.values() for name in names)  # the frameworks' versions
 # The conditions of a cell's run that the table keeps: from ``conditions.record()``, and
@@ -77,7 +80,7 @@ CONDITIONS = ("threads", "cpu", *gpu.FIELDS)
 # The columns that name a cell.
 CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (
-    "machine", "commit", "date", "run_id", "env_name", *VERSIONS, *CELL,
+    "machine", "commit", "date", "run_id", "run_state", "env_name", *VERSIONS, *CELL,
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "status", "reason",
     *CONDITIONS, "bench_lib_hash", "uncommitted",
 )
@@ -150,13 +153,15 @@ def load(
         raise FileNotFoundError(f"no results folder {results_dir}")
     benchmarks = _benchmarks(benchmark_dir)
     rows = _Rows()
-    for result, machine_name, run_id, outcomes in store.runs(results_dir, move_damaged):
-        if machine and machine_name != machine or commit and not result.commit_hash.startswith(commit):
+    for kept in store.runs(results_dir, move_damaged):
+        result = kept.result
+        if machine and kept.machine != machine or commit and not result.commit_hash.startswith(commit):
             continue
-        records = list({_cell_key(record["cell"]): record for record in store.read_outcomes(outcomes, results_dir, move_damaged)}.values())
+        read = store.read_outcomes(kept.outcomes, results_dir, move_damaged)
+        records = list({_cell_key(record["cell"]): record for record in read}.values())
         cases = {(record["cell"]["workload"], record["cell"]["model"]) for record in records}
         run = (
-            machine_name, result.commit_hash, run_id, result.env_name,
+            kept.machine, result.commit_hash, kept.run_id, kept.state, result.env_name,
             pd.Timestamp(_started(result, benchmarks, cases), unit="ms", tz="UTC"),
         )
         rows.add_run(result, run, benchmarks, records)
@@ -241,8 +246,8 @@ def _names_of(names: list, params) -> list | None:
 # tidy column -> field of asv's statistics of a number
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
-_CELL_COLUMNS = ["machine", "commit", "run_id", "env_name", "date", *VERSIONS, *CELL, "status", "reason", *CONDITIONS,
-                 "bench_lib_hash", "uncommitted"]
+_CELL_COLUMNS = ["machine", "commit", "run_id", "run_state", "env_name", "date", *VERSIONS, *CELL, "status", "reason",
+                 *CONDITIONS, "bench_lib_hash", "uncommitted"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -299,6 +304,7 @@ def from_rows(rows) -> pd.DataFrame:
     """The table of rows given as dicts (tests build tables this way); a row without a
     parameter added later stands for its value in older results, as when loading."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["run_state"] = frame["run_state"].astype(object).fillna(COMPLETE)
     for name, value in ADDED_PARAMETERS.items():
         frame[name] = frame[name].astype(object).fillna(value)
     return _typed(frame)

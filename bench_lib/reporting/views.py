@@ -6,6 +6,8 @@
   not measure has no ratio (NaN).
 - ``side_by_side``: the backends' times per case, mode and execution, with the fastest
   backend and each one's time over the fastest's.
+- ``runs``: one row per run, with whether it ran to its end, its uncommitted files
+  and its cells by status.
 - ``best_per_backend``: each backend's fastest mode and execution per workload and case,
   among the modes that compute every output exactly (first-order MAML and forward-mode
   unrolling, which has no d_init, are left out: they do less work).
@@ -82,8 +84,21 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
     rows = rows[complete]
     keys = CASE + ["backend"]
     fastest = rows.loc[rows.groupby(keys, dropna=False)["value"].idxmin()]
-    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "unstable", "n"]].rename(
+    return fastest[keys + ["mode", "execution", "value", "q_25", "q_75", "unstable", "uncommitted", "n"]].rename(
         columns={"value": "seconds"})
+
+
+def runs(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run, oldest first: its machine, commit, start, whether it ran to its
+    end (``run_state``), the files that differed from its commit (a run of uncommitted
+    code), and its cells by status."""
+    cells = tidy.as_objects(table[table.metric == "time"])
+    described = cells.groupby("run_id").agg(
+        machine=("machine", "first"), commit=("commit", lambda c: c.iloc[0][:8]), started=("date", "min"),
+        run_state=("run_state", "first"), uncommitted=("uncommitted", "first"))
+    counts = cells.groupby(["run_id", "status"]).size().unstack(fill_value=0)
+    counts = counts[[status for status in tidy.STATUSES if status in counts.columns]]
+    return described.join(counts).sort_values("started").reset_index()
 
 
 def slopes(table: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from asv import util as asv_util
 from asv.config import Config
 
 from bench_lib.core import conditions
+from bench_lib.run.control import CONFIG_PREFIX
 
 
 def asv_command(*args: str) -> list[str]:
@@ -49,7 +51,7 @@ def with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
     matrix = dict(settings.get("matrix") or {})
     matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
     settings["matrix"] = matrix
-    path = (repo / ".asv" / f"{token}.conf.json").resolve()
+    path = (repo / ".asv" / f"{CONFIG_PREFIX}{os.getpid()}-{token}.conf.json").resolve()  # removed with the run
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
     return str(path)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from asv.config import Config
 
-from bench_lib.core import conditions, files
+from bench_lib.core import conditions, files, memory_exhaustion
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
@@ -57,11 +57,13 @@ class BenchRun:
         self.expected: dict = {}  # the bench_lib every cell must report (path, hash)
         self.manifest: Manifest | None = None
         self.final: list[Outcome] = []
+        self.oom_kills: dict[str, int] = {}  # per workload: processes the kernel's OOM killer killed meanwhile
         self.status = 0
 
     def execute(self) -> int:
         plan = self.plan
-        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # a closed terminal (SIGHUP) stops the run as SIGTERM and Ctrl-C do
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             with run_lock(plan.results_dir, plan.token, plan.request.wait):  # one run at a time per results folder
                 self.prepare_folder()
@@ -70,7 +72,7 @@ class BenchRun:
         except OSError as error:  # a full disk, a read-only folder: said in one line, what is recorded stays
             print(f"error: the run stopped: {error} (what was recorded before stays as it was)", file=sys.stderr)
             try:
-                self.close("failed", 1)
+                self.close("stopped", 1)
             except OSError:  # the disk that stopped the run may refuse the manifest too
                 pass
             return 1
@@ -92,7 +94,7 @@ class BenchRun:
         work (keep.py)."""
         store.check_readable(self.plan.results_dir, self.plan.request.move_damaged)
         flops.load_peaks(self.plan.results_dir, self.plan.request.move_damaged)
-        remove_leftovers(self.plan.results_dir)
+        remove_leftovers(self.plan.results_dir, self.plan.request.repo)
         keep.check_free_space(self.plan.results_dir)
 
     def preflight(self) -> None:
@@ -127,10 +129,13 @@ class BenchRun:
         self.status = self._check_final()
         self.measure_peak()
         published = self.publish()
+        exit_status = self.status or (1 if published != 0 else 0)
+        self.close("ok" if exit_status == 0 else "failed", exit_status)  # measured: complete before the report
         summary, report_path = self.report()
         self.print_summary(summary, report_path, published)
-        exit_status = self.status or (1 if published != 0 else 0)
-        self.close("ok" if exit_status == 0 else "failed", exit_status)
+        if self.status and not exit_status:  # no summary or no report: the run fails, its results stand
+            exit_status = self.status
+            self.close("failed", exit_status)
         return exit_status
 
     def run_workloads(self, config: str) -> bool:
@@ -153,14 +158,18 @@ class BenchRun:
                 self.status = described
                 return False
             for chunk in plan.chunks():
-                with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token):
+                # uncommitted code's numbers are not the commit's: asv's file of the
+                # commit gets its copy back, and they stay in the run's archive only
+                with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token, put_back=bool(plan.changed)):
+                    kills_before = memory_exhaustion.oom_kills()
                     chunk_status = self._asv_run(chunk, config, log, first=not done)
+                    self.oom_kills[chunk.workload] = memory_exhaustion.killed_by_the_oom_killer(kills_before)
+                    environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started)
                 self.status = self.status or chunk_status
                 done += chunk.cells
-                environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started)
                 if environments:  # else asv saved nothing yet: nothing to keep
+                    self._write_manifest(environments)  # first: an archive is never a run of its own
                     self.final = self._reconcile(done, environments)
-                    self._write_manifest(environments)
         return self.manifest is not None
 
     def measure_peak(self) -> None:
@@ -210,6 +219,10 @@ class BenchRun:
             print(f"this run's results, kept: {plan.results_dir / environment.result} (`bench_lib.results.load` reads "
                   "every kept run)")
         print(f"run manifest: {plan.results_dir / 'manifests' / self.manifest.file_name}")
+        if plan.changed:
+            print(f"uncommitted code ({', '.join(plan.changed[:3])}{', ...' if len(plan.changed) > 3 else ''}): "
+                  f"asv's file of commit {plan.commit[:8]}, and so the dashboard, do not have this run's numbers; "
+                  "its kept results above do, marked uncommitted in the report and in `compare`")
         if report_path is not None:
             print(f"report: {report_path} (with summary.md, results.csv and results.parquet beside it)")
         if published == 0:
@@ -261,7 +274,7 @@ class BenchRun:
             recorded = {outcome.cell: outcome for outcome, _ in collected}
             preparations = {outcome.cell: count for outcome, count in collected}
             timing_names, timed = _timing_values(cells, plan.results_dir / environment.result, suite)
-            outcomes = reconcile.final_outcomes(cells, recorded, timing_names, timed, log_text)
+            outcomes = reconcile.final_outcomes(cells, recorded, timing_names, timed, log_text, self.oom_kills)
             path = plan.results_dir / environment.outcomes
             path.parent.mkdir(parents=True, exist_ok=True)
             files.write_text(path, "".join(
@@ -289,6 +302,7 @@ class BenchRun:
                 run_id=plan.token, machine=Path(environments[0].result).parent.name, commit=plan.commit,
                 preset=plan.request.preset_name, workloads=sorted({cell.workload for cell in plan.cells}),
                 cells=len(plan.cells), started=datetime.fromtimestamp(plan.started, timezone.utc).isoformat(timespec="seconds"),
+                uncommitted=list(plan.changed),
             )
         self.manifest.environments = list(environments)
         self.manifest.write(plan.results_dir)

@@ -27,6 +27,27 @@ def expected(repo: Path) -> dict:
     return {"bench_lib_path": str(package), "bench_lib_hash": provenance.source_hash(package)}
 
 
+def check_git_checkout(repo: Path) -> None:
+    """asv files results under the checkout's commit and reads commit dates and
+    branches from its git history: a folder that is no git checkout, or one inside
+    another repository (whose commits and files git would name), is a ValueError
+    naming it, before asv's own "Can not determine what kind of DVCS"."""
+    repo = Path(repo).resolve()
+    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ValueError(
+            f"{repo} is not a git checkout ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no git'}):"
+            " asv files results under a commit and dates them from git's history; clone the repository rather than "
+            "copying its files"
+        )
+    top = Path(done.stdout.strip()).resolve()
+    if top != repo:
+        raise ValueError(
+            f"{repo} is not a git checkout of its own: it lies inside the repository at {top}, whose commit and files "
+            "git would name instead; clone the suite's repository into a folder of its own"
+        )
+
+
 def uncommitted(repo: Path) -> list[str]:
     """The files of ``CODE_PATHS`` that differ from the checkout's commit (``git
     status``); an error where ``repo`` is no git checkout."""

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_lib.core import manifest
+
 
 class Interrupted(Exception):
     """SIGTERM or SIGINT reached the run."""
@@ -75,7 +77,7 @@ def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
             return
 
 
-LOCK = ".run.lock"  # results/.run.lock: held by the run writing there (not JSON: asv ignores it)
+LOCK = manifest.LOCK  # held by the run writing there (not JSON: asv ignores it)
 
 
 @contextlib.contextmanager
@@ -119,6 +121,8 @@ RECORDS = ".records"  # results/.records/<run id>/: the processes' records, whil
 # <system temp>/bench-asv-<pid>-<run id>/: asv's temporary files (its forkserver's socket
 # among them, whose path must stay short), while the run of that pid lasts
 SCRATCH_PREFIX = "bench-asv-"
+# <checkout>/.asv/bench-<pid>-<run id>.conf.json: the run's asv configuration (asv_config.py)
+CONFIG_PREFIX = "bench-"
 
 
 def scratch(token: str) -> Path:
@@ -152,18 +156,27 @@ def kill_processes_using(path: Path) -> int:
     return killed
 
 
-def remove_leftovers(results_dir: Path) -> None:
+def _of_a_dead_run(path: Path, prefix: str) -> bool:
+    """Whether ``path`` (``<prefix><pid>-...``) belongs to a run whose process is gone."""
+    pid = path.name[len(prefix):].split("-", 1)[0]
+    return pid.isdigit() and not _alive(int(pid))
+
+
+def remove_leftovers(results_dir: Path, repo: Path) -> None:
     """What killed runs left: their records (under the lock, no other run uses them),
-    and the temporary files and processes (asv's forkserver) of runs whose process is
-    gone."""
+    and the temporary files and processes (asv's forkserver) and asv configurations
+    (``CONFIG_PREFIX``) of runs whose process is gone."""
     left = sorted((results_dir / RECORDS).glob("*"))
     for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if _of_a_dead_run(path, SCRATCH_PREFIX):
             kill_processes_using(path)
             left.append(path)
+    left += [path for path in (repo / ".asv").glob(f"{CONFIG_PREFIX}*.conf.json") if _of_a_dead_run(path, CONFIG_PREFIX)]
     for path in left:
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     if left:
         print(f"removed what {len(left)} earlier runs left behind (killed?): {', '.join(p.name for p in left[:4])}",
               flush=True)

@@ -2,7 +2,8 @@
 writer is not atomic), and that file holds every earlier run of the commit: a full
 disk or a killed asv leaves it cut short.  So a run starts only with room to work, and
 each ``asv run`` goes with a copy of the commit's files, put back over any file asv
-left unreadable."""
+left unreadable, and over every file after a run of uncommitted code, whose numbers are
+not the commit's (they stay in the run's archive only)."""
 
 from __future__ import annotations
 
@@ -49,12 +50,13 @@ def _whole(path: Path) -> bool:
 
 
 @contextmanager
-def commit_files_kept(results_dir: Path, commit: str, token: str):
+def commit_files_kept(results_dir: Path, commit: str, token: str, put_back: bool = False):
     """Copies of the commit's asv result files while the block runs asv; any file asv
-    leaves unreadable (or removes) gets its copy back, said on stderr."""
+    leaves unreadable gets its copy back, said on stderr.  With ``put_back`` (a run of
+    uncommitted code) every file does, and a file asv made new is removed."""
     store = Path(results_dir) / RECORDS / f"{token}-kept"
     kept = {}
-    for path in sorted(Path(results_dir).glob(f"*/{commit[:8]}-*.json")):
+    for path in _commit_files(results_dir, commit):
         copy = store / path.parent.name / path.name
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, copy)
@@ -63,8 +65,17 @@ def commit_files_kept(results_dir: Path, commit: str, token: str):
         yield kept
     finally:
         for path, copy in kept.items():
-            if not _whole(path):
+            if put_back:
+                os.replace(copy, path)
+            elif not _whole(path):
                 os.replace(copy, path)
                 print(f"asv could not write {path} whole (a full disk?): the copy from before this asv run is back, "
                       "with every earlier run of the commit", file=sys.stderr)
+        if put_back:
+            for path in set(_commit_files(results_dir, commit)) - set(kept):
+                path.unlink()
         shutil.rmtree(store, ignore_errors=True)
+
+
+def _commit_files(results_dir: Path, commit: str) -> list[Path]:
+    return sorted(Path(results_dir).glob(f"*/{commit[:8]}-*.json"))

@@ -107,6 +107,7 @@ def validate(request: Request) -> Plan:
     threads = conditions.threads()  # a bad $BENCH_THREADS stops here, before asv records anything
     repo = request.repo
     asv_config.check_paths(repo, request.config)
+    checkout.check_git_checkout(repo)
     cells = [cell for cell in preset.cells() if request.selected(cell)]
     if not cells:
         raise ValueError(

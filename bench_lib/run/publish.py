@@ -11,17 +11,22 @@ each package at the version asv names, with its licence) and rewrites the publis
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench_lib.core import files
 from bench_lib.core.names import check_machine_name, neutral
+from bench_lib.run.checkout import check_git_checkout
 
 ASSETS = Path(__file__).with_name("dashboard_assets")
 VENDOR = "vendor"
@@ -123,26 +128,61 @@ def make_offline(html_dir: str | Path) -> list[str]:
 def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None) -> int:
     """``asv publish`` (its output to ``log``, a file, where given), then the offline
     dashboard; asv's exit status.  A damaged result file stops it first, named: asv's
-    publish would leave its commit out and exit 0."""
+    publish would leave its commit out and exit 0.  The dashboard is made in a folder
+    of its own beside ``html_dir`` and swapped in whole, under a lock: a reader or a
+    second ``publish`` never sees half a dashboard, and two at once take turns."""
     from asv.config import Config
 
     from bench_lib.reporting import store
 
-    results_dir = Path(repo) / Config.load(str(Path(repo) / config)).results_dir
+    settings = Config.load(str(Path(repo) / config))
+    results_dir = Path(repo) / settings.results_dir
+    html_dir = Path(html_dir if html_dir is not None else Path(repo) / settings.html_dir).resolve()
     store.check_readable(results_dir)
     check_machines(results_dir)
-    command = [sys.executable, "-m", "asv", "publish", "--config", config]
-    status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
-    if status != 0:
-        print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
-        return status
-    if html_dir is None:
-        html_dir = Path(repo) / Config.load(str(Path(repo) / config)).html_dir
-    neutralise_machines(html_dir)
-    replaced = make_offline(html_dir)
+    if "://" not in settings.repo:  # a path, from the configuration's folder
+        check_git_checkout((Path(repo) / config).resolve().parent / settings.repo)
+    html_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _publishing(html_dir):
+        staging = Path(tempfile.mkdtemp(prefix=f".{html_dir.name}-new-", dir=html_dir.parent))
+        try:
+            command = [sys.executable, "-m", "asv", "publish", "--config", config, "--html-dir", str(staging)]
+            status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
+            if status != 0:
+                print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
+                return status
+            neutralise_machines(staging)
+            replaced = make_offline(staging)
+            _swap_in(staging, html_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     if log is None:
-        print(f"dashboard: {Path(html_dir).resolve()}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
+        print(f"dashboard: {html_dir}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
     return 0
+
+
+@contextlib.contextmanager
+def _publishing(html_dir: Path):
+    """One publish of ``html_dir`` at a time (``flock`` on a file beside it, which the
+    kernel drops if its holder dies); a second waits its turn."""
+    with open(html_dir.with_name(f".{html_dir.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _swap_in(new: Path, html_dir: Path) -> None:
+    """Put the finished dashboard ``new`` where ``html_dir`` was: two renames, then the
+    old one goes."""
+    old = None
+    if html_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{html_dir.name}-old-", dir=html_dir.parent))
+        os.replace(html_dir, old / html_dir.name)
+    os.replace(new, html_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_machines(results_dir: str | Path) -> None:

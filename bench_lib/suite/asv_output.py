@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from bench_lib.core import memory_exhaustion
+
 ASV_SERIES = "0.6"  # the asv release series whose output these patterns read
 
 # "[ 61.54%] ··· hvp.MlpHVP.time_hvp   1/648 failed": a benchmark's results begin.  On
@@ -70,13 +72,23 @@ def full_name(printed: str, names) -> str:
     return matches[0] if len(matches) == 1 else printed
 
 
-def classify(text: str) -> tuple[str, str]:
-    """(status, reason) of a process asv reported as failed, from what it printed."""
+_EXIT_STATUS = re.compile(r"asv: benchmark failed \(exit status (-?\d+)\)")
+
+
+def classify(text: str, oom_kills: int = 0) -> tuple[str, str]:
+    """(status, reason) of a process asv reported as failed, from what it printed;
+    ``oom_kills``: how many processes the kernel's OOM killer killed while its
+    workload ran (a process it kills dies by SIGKILL, without a word)."""
     if TIMED_OUT in text:
         limit = _TIMEOUT_LIMIT.search(text)
         return "timeout", f"the process was stopped after {limit.group(1) if limit else 'its'} s (asv's timeout)"
-    if "MemoryError" in text:
-        return "oom", "out of memory: " + _last_words(text, "MemoryError")
+    said = memory_exhaustion.in_text(text)
+    if said:
+        return "oom", f"out of memory: {said}"
+    status = _EXIT_STATUS.search(text)
+    if oom_kills and status and int(status.group(1)) == memory_exhaustion.SIGKILL_EXIT:
+        return "oom", (f"out of memory: killed by SIGKILL while the kernel's OOM killer killed {oom_kills} processes "
+                       "(/proc/vmstat)")
     words = _last_words(text)
     return "crashed", f"the process died without a result ({words})" if words else "the process died without a result"
 

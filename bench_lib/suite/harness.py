@@ -23,6 +23,7 @@ import os
 import sys
 
 from bench_lib.backends.support import CellUnsupported
+from bench_lib.core import provenance
 from bench_lib.core.cells import Cell
 from bench_lib.core.outcome import Outcome
 from bench_lib.suite import grid, records
@@ -71,8 +72,8 @@ def prepare_and_record(cell: Cell, prepared_in: str) -> PreparedCell:
     except NotImplementedError as skip:
         _record(Outcome(cell, "skipped", reason=str(skip), prepared_in=prepared_in))
         raise
-    except Exception as failure:
-        _record(Outcome(cell, "failed", message=f"{type(failure).__name__}: {failure}", prepared_in=prepared_in))
+    except Exception as failure:  # a MemoryError, or a framework's allocation failure, is oom
+        _record(Outcome.of_failure(cell, failure, prepared_in))
         raise
     _record(verified_outcome(prepared, prepared_in))
     _prepared[cell] = prepared
@@ -86,7 +87,7 @@ class CellSuite:
     # differ in their timing settings split its modes between them.
     modes: tuple | None = None
     rounds = 1  # every round is another process paying the framework import again
-    version = SUITE_VERSION
+    version = provenance.suite_version(SUITE_VERSION)  # names another checkout's bench_lib, if that runs
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
