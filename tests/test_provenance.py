@@ -66,14 +66,18 @@ def test_uncommitted_changes_stop_the_run_unless_allowed(tmp_path):
 @pytest.mark.slow
 def test_a_plain_asv_run_of_another_checkouts_suites_says_which_bench_lib_ran(tmp_path):
     """A plain ``asv run`` (no ASV_PYTHONPATH) from a clone sharing this virtualenv: its
-    processes import this checkout's bench_lib (the editable install) beside the clone's
-    suites.  They warn, and asv's result file names that bench_lib in the benchmark's
-    version."""
+    processes import the virtualenv's editable install (this checkout, in a clean clone)
+    beside the clone's suites.  They warn, and asv's result file names that bench_lib in
+    the benchmark's version."""
+    import os
+
     from conftest import committed_clone
 
     from bench_lib.core.cells import Cell
     from bench_lib.suite import grid
 
+    environ = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    installed = Path(checkout.as_seen_by(environ, sys.executable)["bench_lib_path"])  # as asv's processes see it
     other = committed_clone(tmp_path / "clone")
     config = config_in(tmp_path, repo=other)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=other, capture_output=True, text=True).stdout.strip()
@@ -86,8 +90,8 @@ def test_a_plain_asv_run_of_another_checkouts_suites_says_which_bench_lib_ran(tm
                           "--machine", "vm", "--show-stderr", "--bench", timing], cwd=other, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert (f"warning: these benchmarks are {other}'s, but this process imported bench_lib from {REPO / 'bench_lib'}"
+    assert (f"warning: these benchmarks are {other}'s, but this process imported bench_lib from {installed}"
             in " ".join(run.stdout.split()))
     [result] = (tmp_path / "results" / "vm").glob(f"{commit[:8]}-*.json")
     version = json.loads(result.read_text())["results"]["grad.RosenbrockGrad.time_grad"][2]
-    assert version == f"1 (bench_lib {provenance.source_hash(REPO / 'bench_lib')} of {REPO / 'bench_lib'}, not of {other})"
+    assert version == f"1 (bench_lib {provenance.source_hash(installed)} of {installed}, not of {other})"
