@@ -132,3 +132,33 @@ def test_a_gpu_cell_needs_its_gpu_and_driver_known():
     new = run([("jax", "compiled", 2.0, "ok")], "new").assign(device="gpu", gpu="NVIDIA H200", gpu_driver="580.65")
     assert compare.verdicts(old, new).verdict.item() == "slower"
     assert compare.verdicts(old, new.assign(gpu_driver=None)).verdict.item() == "not comparable"
+
+
+def test_changes_come_first_and_cells_in_one_run_only_are_counted_not_listed(monkeypatch, capsys):
+    sides = {"old": run(OLD, "old"), "new": run(NEW, "new")}
+    monkeypatch.setattr(compare, "resolve", lambda side, *_: sides[side])
+    compare.run("old", "new", "results", 1.1, False)
+    out = capsys.readouterr().out
+    assert out.index("regressions (2):") < out.index("improvements (2):") < out.rindex("1 new, 1 missing")
+    listed = out[: out.rindex("1 new, 1 missing")]
+    assert " new " not in listed and " missing " not in listed  # counted only
+
+
+def test_runs_without_a_cell_in_common_are_an_error_naming_what_each_holds(monkeypatch, capsys):
+    sides = {"grad": run([("jax", "eager", 1.0, "ok")], "grad-run"), "hvp": run([("torch", "eager", 1.0, "ok")], "hvp-run")}
+    sides["grad"]["workload"] = "grad"
+    monkeypatch.setattr(compare, "resolve", lambda side, *_: sides[side])
+    assert main(["compare", "grad", "hvp"]) == 2
+    err = capsys.readouterr().err
+    assert "'grad' (run grad-run: 1 cells of grad on m at commit cccccccc) and 'hvp' (run hvp-run: 1 cells of hvp" in err
+    assert "have no cell in common" in err
+
+
+def test_the_latest_run_is_the_latest_that_ran_to_its_end(tmp_path):
+    import pandas as pd
+
+    complete = run(OLD, "complete").assign(date=pd.Timestamp("2026-01-01", tz="UTC"))
+    plain = run(OLD[:1], "plain").assign(date=pd.Timestamp("2026-01-02", tz="UTC"), run_state="plain")
+    both = pd.concat([complete, plain])
+    assert set(compare._latest(both, "commit c").run_id) == {"complete"}
+    assert set(compare._latest(plain, "commit c").run_id) == {"plain"}  # none complete: the latest of all

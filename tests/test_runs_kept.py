@@ -76,6 +76,9 @@ def test_an_archive_without_its_outcomes_is_an_incomplete_run_and_takes_nothing_
         "second": ("missing outcomes", {"b": 2.0}),
         f"vm-{COMMIT[:8]}-{ENV}": ("plain", {"c": 3.0}),
     }
+    # a run's start is its manifest's (tidy's date); a plain run has none, and its first benchmark's is used
+    assert {run.run_id: run.started for run in store.runs(tmp_path)} == {
+        "first": "2026-01-01T00:00:00+00:00", "second": "2026-01-01T00:00:00+00:00", f"vm-{COMMIT[:8]}-{ENV}": None}
 
 
 def test_how_a_run_stands_follows_its_manifest_and_the_lock(tmp_path):

@@ -1,7 +1,9 @@
 """``python -m bench_lib compare OLD NEW``: two runs cell by cell, with a verdict each.
 
 Each side names a run: a results folder (its latest run), a run id, a commit (prefix:
-its latest run) or a machine (its latest run), looked up in ``--results``.  Per cell,
+its latest run) or a machine (its latest run), looked up in ``--results``.  "Latest" is
+by the runs' own starts, among the runs that ran to their end (``run_state``
+``complete``), else among all.  Per cell,
 the median times, their ratio new / old and a verdict (``VERDICTS``):
 
 - ``faster`` / ``slower``: the ratio is beyond ``--factor`` (or its inverse) and the two
@@ -19,6 +21,10 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
   ``--across-environments`` (to compare one commit under two framework versions, say: a
   view asv cannot give).  The matmul precision is part of the cell: a strict and a tf32
   cell are two cells.
+
+The cells that changed come first (regressions: ``slower`` and ``newly failing``; then
+improvements; then the undecided), then the counts: cells in one run only are counted,
+not listed.  Two runs without a cell in common are an error naming what each holds.
 
 A side that ran uncommitted code (``bench --allow-uncommitted``: its times are not its
 commit's), or that did not run to its end (its ``run_state``: still running, killed,
@@ -65,7 +71,8 @@ def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
 def _latest(table: pd.DataFrame, what: str) -> pd.DataFrame:
     if table.empty:
         raise ValueError(f"no results for {what}")
-    latest = tidy.latest_runs(table, by=())
+    complete = table[table.run_state == tidy.COMPLETE]
+    latest = tidy.latest_runs(complete if len(complete) else table, by=())
     return tidy.as_objects(latest[latest.metric == "time"])
 
 
@@ -110,6 +117,12 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
     return "unchanged"
 
 
+def _holds(side: pd.DataFrame) -> str:
+    """What one side's run holds, in a few words."""
+    return (f"run {side.run_id.iloc[0]}: {len(side)} cells of {', '.join(sorted(set(side.workload)))} on "
+            f"{side.machine.iloc[0]} at commit {side.commit.iloc[0][:8]}")
+
+
 def recorded_conditions(cell: dict) -> list[str]:
     """The conditions every run of the suite records for this cell: its framework's
     versions, the CPU and the thread count, and on a GPU the GPU and its driver."""
@@ -117,12 +130,29 @@ def recorded_conditions(cell: dict) -> list[str]:
     return names + (["gpu", "gpu_driver"] if cell["device"] == "gpu" else [])
 
 
+# What is listed cell by cell, in this order; "new" and "missing" are only counted.
+SECTIONS = (
+    ("regressions", ("slower", "newly failing")),
+    ("improvements", ("faster", "fixed")),
+    ("undecided", ("unstable", "not comparable")),
+)
+
+
 def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks") -> int:
     old_run, new_run = resolve(old, results_dir, benchmark_dir), resolve(new, results_dir, benchmark_dir)
     table = verdicts(old_run, new_run, factor, across_environments)
-    shown = table[table.verdict != "unchanged"]
+    if table.verdict.isin(["new", "missing"]).all():
+        raise ValueError(f"{old!r} ({_holds(old_run)}) and {new!r} ({_holds(new_run)}) have no cell in common: "
+                         "nothing to compare")
+    listed = False
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 40):
-        print(shown.to_string(index=False) if len(shown) else "every cell unchanged")
+        for title, shown_verdicts in SECTIONS:
+            shown = table[table.verdict.isin(shown_verdicts)]
+            if len(shown):
+                print(f"{title} ({len(shown)}):\n{shown.to_string(index=False)}\n")
+                listed = True
+    if not listed:
+        print("every cell unchanged")
     for side, frame in (("old", old_run), ("new", new_run)):
         for note in run_notes(frame):  # a run of uncommitted code, a run that did not end
             print(f"note ({side}): {note.replace('`', '')}")

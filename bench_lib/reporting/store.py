@@ -192,32 +192,35 @@ def check_readable(results_dir, move_damaged: bool = False) -> None:
 @dataclass(frozen=True)
 class KeptRun:
     """One run of one asv environment as the results folder keeps it: asv's Results of
-    it, its machine and run id, its outcome file (None for a plain ``asv run``) and how
-    it stands (``manifest.RUN_STATES``)."""
+    it, its machine and run id, its outcome file (None for a plain ``asv run``), how it
+    stands (``manifest.RUN_STATES``) and when it started, as its manifest says (None
+    without one)."""
 
     result: object
     machine: str
     run_id: str
     outcomes: Path | None
     state: str
+    started: str | None = None
 
 
-def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path, str]]:
-    """archived copy -> (run id, outcome file, state), as the runs' manifests name them."""
+def _kept_runs(results_dir: Path) -> dict[Path, tuple[str, Path, str, str]]:
+    """archived copy -> (run id, outcome file, state, start), as the runs' manifests name them."""
     return {
-        results_dir / environment.result: (run.run_id, results_dir / environment.outcomes, manifest.state(run, results_dir))
+        results_dir / environment.result: (
+            run.run_id, results_dir / environment.outcomes, manifest.state(run, results_dir), run.started)
         for run in manifest.manifests(results_dir) for environment in run.environments
     }
 
 
-def _unlisted(path: Path, results_dir: Path) -> tuple[str, Path, str]:
+def _unlisted(path: Path, results_dir: Path) -> tuple[str, Path, str, None]:
     """The run id, outcome file and state of an archived copy that no manifest lists
     (kept before runs wrote manifests): ``<commit8>-<run id>.asv-result`` beside
     ``outcomes/<commit8>-<run id>.jsonl``, complete when that file is there."""
     commit, _, rest = path.name.partition("-")
     run_id = rest[: -len(ARCHIVE_SUFFIX)]
     outcomes = results_dir / OUTCOMES / f"{commit}-{run_id}.jsonl"
-    return run_id, outcomes, "complete" if outcomes.is_file() else "missing outcomes"
+    return run_id, outcomes, "complete" if outcomes.is_file() else "missing outcomes", None
 
 
 def runs(results_dir: Path, move_damaged: bool = False):
@@ -230,9 +233,9 @@ def runs(results_dir: Path, move_damaged: bool = False):
         result = _load_result(path, results_dir, move_damaged)
         if result is None:
             continue
-        run_id, outcomes, state = kept.get(path) or _unlisted(path, results_dir)
+        run_id, outcomes, state, started = kept.get(path) or _unlisted(path, results_dir)
         archived.setdefault((path.parent.name, result.commit_hash, result.env_name), set()).update(_starts(result))
-        yield KeptRun(result, path.parent.name, run_id, outcomes, state)
+        yield KeptRun(result, path.parent.name, run_id, outcomes, state, started)
     for root, filename, machine_name in asv_results.iter_results_paths(str(results_dir)):
         result = _load_result(Path(root) / filename, results_dir, move_damaged, machine_name)
         if result is None:

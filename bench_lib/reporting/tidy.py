@@ -160,10 +160,10 @@ def load(
         read = store.read_outcomes(kept.outcomes, results_dir, move_damaged)
         records = list({_cell_key(record["cell"]): record for record in read}.values())
         cases = {(record["cell"]["workload"], record["cell"]["model"]) for record in records}
-        run = (
-            kept.machine, result.commit_hash, kept.run_id, kept.state, result.env_name,
-            pd.Timestamp(_started(result, benchmarks, cases), unit="ms", tz="UTC"),
-        )
+        # a run's date is its own start: its manifest's, else its first benchmark's
+        started = (pd.Timestamp(kept.started) if kept.started
+                   else pd.Timestamp(_started(result, benchmarks, cases), unit="ms", tz="UTC"))
+        run = (kept.machine, result.commit_hash, kept.run_id, kept.state, result.env_name, started)
         rows.add_run(result, run, benchmarks, records)
     return rows.frame()
 
