@@ -173,3 +173,41 @@ def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
     assert run.returncode == 2
     assert "preset 'smoke' has no cells of workloads ['unrolled'], models ['rosenbrock'] and sizes []" in run.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_preset_in_the_environment_runs_its_cells_and_skips_the_rest_saying_so(monkeypatch):
+    """`BENCH_PRESET=smoke asv run ...`: over every suite's whole grid, the preset's cells
+    are run and every other cell is a skip naming the preset."""
+    import itertools
+
+    from bench_lib.backends.support import CellUnsupported
+    from bench_lib.suite import harness
+
+    monkeypatch.setenv(harness.PRESET_ENV, "smoke")
+    run, skipped = set(), 0
+    for name, suite in suite_classes():
+        for values in itertools.product(*suite.params):
+            try:
+                run.add(suite()._cell(values))
+            except CellUnsupported as skip:
+                assert str(skip) == "not in preset 'smoke' (BENCH_PRESET)", name
+                skipped += 1
+    assert run == set(presets.get("smoke").cells()) and skipped > 1000
+    monkeypatch.setenv(harness.PRESET_ENV, "everything")
+    with pytest.raises(ValueError, match="unknown preset 'everything'"):
+        harness.outside_the_preset(next(iter(run)))
+
+
+def suite_classes():
+    """Every timing suite class of benchmarks/ (one per workload, model and timing settings)."""
+    import importlib
+    import pkgutil
+
+    import benchmarks
+    from bench_lib.suite import harness
+
+    for module in pkgutil.iter_modules(benchmarks.__path__):
+        loaded = importlib.import_module(f"benchmarks.{module.name}")
+        for name, value in vars(loaded).items():
+            if isinstance(value, type) and issubclass(value, harness.TimeSuite) and "workload" in value.__dict__:
+                yield f"{module.name}.{name}", value

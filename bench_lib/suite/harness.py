@@ -15,15 +15,20 @@ suite's benchmarks in the order of their names, so ``<Suite>.time_*`` comes befo
 
 asv re-runs ``setup`` between samples; preparation is memoised per process, so that
 costs a dictionary lookup, not a rebuild.
+
+A plain ``asv run`` runs every cell of the grid (mlp L, float64, the GPU cells' skips):
+hours.  ``BENCH_PRESET=<preset> asv run ...`` runs only the preset's cells; every other
+is a skip that says so (``PRESET_ENV``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
 from bench_lib.backends.support import CellUnsupported
-from bench_lib.core import provenance
+from bench_lib.core import presets, provenance
 from bench_lib.core.cells import Cell
 from bench_lib.core.outcome import Outcome
 from bench_lib.suite import grid, records
@@ -38,6 +43,24 @@ _prepared: dict[Cell, PreparedCell] = {}
 # these do: `bench --timeout N` (or `-a timeout=N` after `--`) sets this instead, read
 # when asv imports the suites.
 TIMEOUT_ENV = "BENCH_TIMEOUT"
+PRESET_ENV = "BENCH_PRESET"
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_cells(name: str) -> frozenset:
+    return frozenset(presets.get(name).cells())  # an unknown name: a ValueError naming the presets
+
+
+if os.environ.get(PRESET_ENV, "").strip():  # an unknown preset stops asv's discovery, naming the presets
+    presets.get(os.environ[PRESET_ENV].strip())
+
+
+def outside_the_preset(cell: Cell) -> str | None:
+    """Why ``cell`` is not run, when $BENCH_PRESET names a preset without it."""
+    name = os.environ.get(PRESET_ENV, "").strip()
+    if name and cell not in _preset_cells(name):
+        return f"not in preset {name!r} ({PRESET_ENV})"
+    return None
 
 
 def timeout_or(default: float) -> float:
@@ -95,7 +118,11 @@ class CellSuite:
             cls.param_names, cls.params = grid.suite_params(cls.workload, cls.model, cls.modes)
 
     def _cell(self, params) -> Cell:
-        return grid.cell_of(self.workload, self.model, self.param_names, params)
+        cell = grid.cell_of(self.workload, self.model, self.param_names, params)
+        reason = outside_the_preset(cell)
+        if reason:
+            raise CellUnsupported(reason)
+        return cell
 
 
 class TimeSuite(CellSuite):
