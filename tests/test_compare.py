@@ -62,7 +62,7 @@ def test_every_verdict_is_reachable():
     assert set(compare.verdicts(run(OLD, "old"), upgraded).query("backend == 'jax'").verdict) == {"not comparable"}
     across = compare.verdicts(run(OLD, "old"), upgraded, across_environments=True)
     assert set(across.query("backend == 'jax'").verdict) == {"faster", "slower"}
-    assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable", "unstable"}  # each tested below
+    assert set(compare.VERDICTS) == set(table.verdict) | {"not comparable", "unstable", "contended"}  # each tested below
 
 
 @pytest.mark.parametrize("condition, old_value, new_value", [
@@ -162,3 +162,16 @@ def test_the_latest_run_is_the_latest_that_ran_to_its_end(tmp_path):
     both = pd.concat([complete, plain])
     assert set(compare._latest(both, "commit c").run_id) == {"complete"}
     assert set(compare._latest(plain, "commit c").run_id) == {"plain"}  # none complete: the latest of all
+
+
+@pytest.mark.parametrize("flag", [{"interference": 0.4, "interference_seconds": 2.0},
+                                  {"implausible": "HVP rev_rev faster than its gradient (1 ms)"}])
+def test_a_contended_or_implausible_time_on_either_side_decides_nothing(flag):
+    old = run([("jax", "compiled", 1.0, "ok")], "old")
+    new = run([("jax", "compiled", 2.0, "ok")], "new")
+    assert compare.verdicts(old, new).verdict.tolist() == ["slower"]
+    flagged = new.assign(**flag)
+    if "interference" in flag:
+        flagged = flagged.assign(contended=flagged.interference > tidy.CONTENDED_SHARE)
+    assert compare.verdicts(old, flagged).verdict.tolist() == ["contended"]
+    assert compare.verdicts(flagged, new).verdict.tolist() == ["contended"]

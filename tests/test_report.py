@@ -153,10 +153,23 @@ def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     assert block.strip() == generated.strip()
 
 
-def test_an_unstable_time_is_flagged_in_the_table_the_summary_and_the_headline():
+def test_an_unstable_contended_or_implausible_time_is_listed_and_never_a_best():
     wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
-    table = tidy.from_rows([row("grad", "jax", "rev", "compiled", 0.001), wide])
-    assert table.set_index("backend").unstable.to_dict() == {"jax": False, "torch": True}
+    busy = {**row("grad", "torch", "rev", "compiled", 0.0003), "interference": 0.45, "interference_seconds": 2.0}
+    short = {**row("grad", "torch", "rev", "eager", 0.0005), "interference": 0.45, "interference_seconds": 0.01}
+    steady = row("grad", "torch", "rev", "graph", 0.002)
+    hvp = row("hvp", "jax", "fwd_rev", "compiled", 0.0002)  # below its gradient's 1 ms: one of the two is wrong
+    table = tidy.from_rows([row("grad", "jax", "rev", "compiled", 0.001), wide, busy, steady, hvp,
+                            {**short, "model": "rosenbrock", "size": "100"}])  # timed 10 ms: too short to say
+    assert table.unstable.tolist() == [False, True, False, False, False, False]
+    assert table.contended.tolist() == [False, False, True, False, False, False]
+    assert table.implausible.tolist() == ["gradient slower than the HVP fwd_rev (200 µs)", None, None, None,
+                                          "HVP fwd_rev faster than its gradient (1 ms)", None]
     summary = summary_markdown(table)
     assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary
-    assert "rev eager (unstable)" in headline(table) and "rev compiled (unstable)" not in headline(table)
+    assert "1 time was contended" in summary and "- grad mlp S torch rev compiled float32: 300 µs, others used 45%" in summary
+    assert "2 times are implausible" in summary
+    best = headline(table[table.model == "mlp"])
+    # torch: its one trusted time; jax: none (its grad and HVP contradict each other)
+    assert best.splitlines() == ["| workload | case | torch |", "| --- | --- | --- |",
+                                 "| grad | mlp S, cpu, float32 | **2 ms** [2 ms, 2 ms] rev graph |"]

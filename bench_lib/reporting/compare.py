@@ -12,6 +12,10 @@ the median times, their ratio new / old and a verdict (``VERDICTS``):
 - ``new`` / ``missing``: the cell is in one run only;
 - ``newly failing`` / ``fixed``: verified on one side, failed on the other (failed,
   invalid, crashed, timeout or oom);
+- ``contended``: verified on both sides, but either time is ``contended`` (measured
+  while the rest of the machine was busy, ``tidy.CONTENDED_SHARE``) or ``implausible``
+  (contradicted by another time of its run, ``plausibility.py``): neither faster nor
+  slower;
 - ``unstable``: verified on both sides, but either time is ``unstable`` (its spread is
   too wide for its median, ``tidy.UNSTABLE_SPREAD``): neither faster nor slower;
 - ``not comparable``: the cell's framework version, CPU, thread count, GPU, GPU driver
@@ -44,7 +48,8 @@ from bench_lib.reporting.summary import run_notes
 from bench_lib.core.cells import DISTRIBUTIONS
 from bench_lib.core.outcome import FAULTS
 
-VERDICTS = ("faster", "slower", "unchanged", "unstable", "new", "missing", "newly failing", "fixed", "not comparable")
+VERDICTS = ("faster", "slower", "unchanged", "contended", "unstable", "new", "missing", "newly failing", "fixed",
+            "not comparable")
 CELL = tidy.CELL
 # What makes two measurements of a cell comparable: the same framework versions and
 # conditions.  The GPU's model names it; its memory is not compared.
@@ -80,7 +85,7 @@ def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_e
     """One row per cell of either run: old and new seconds, ratio and verdict."""
     if factor <= 1.0:
         raise ValueError(f"--factor must be above 1, got {factor}")
-    keep = CELL + ["value", "q_25", "q_75", "unstable", "status", "reason", *ENVIRONMENT]
+    keep = CELL + ["value", "q_25", "q_75", "unstable", "contended", "implausible", "status", "reason", *ENVIRONMENT]
     merged = old[keep].merge(new[keep], on=CELL, how="outer", suffixes=("_old", "_new"), indicator=True)
     merged["ratio"] = merged["value_new"] / merged["value_old"]
     merged["verdict"] = [_verdict(row, factor, across_environments) for row in merged.to_dict("records")]
@@ -106,7 +111,9 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
                for c in ENVIRONMENT)
     ):
         return "not comparable"  # unknown is not the same
-    if any(pd.notna(row[f"unstable_{side}"]) and bool(row[f"unstable_{side}"]) for side in ("old", "new")):
+    if any(_flagged(row[f"contended_{side}"]) or pd.notna(row[f"implausible_{side}"]) for side in ("old", "new")):
+        return "contended"  # measured while the machine was busy, or contradicted within its run: decides nothing
+    if any(_flagged(row[f"unstable_{side}"]) for side in ("old", "new")):
         return "unstable"  # a median that means little on either side decides nothing
     ratio = row["value_new"] / row["value_old"]
     overlap = row["q_25_new"] <= row["q_75_old"] and row["q_25_old"] <= row["q_75_new"]
@@ -123,6 +130,10 @@ def _holds(side: pd.DataFrame) -> str:
             f"{side.machine.iloc[0]} at commit {side.commit.iloc[0][:8]}")
 
 
+def _flagged(value) -> bool:
+    return pd.notna(value) and bool(value)
+
+
 def recorded_conditions(cell: dict) -> list[str]:
     """The conditions every run of the suite records for this cell: its framework's
     versions, the CPU and the thread count, and on a GPU the GPU and its driver."""
@@ -134,7 +145,7 @@ def recorded_conditions(cell: dict) -> list[str]:
 SECTIONS = (
     ("regressions", ("slower", "newly failing")),
     ("improvements", ("faster", "fixed")),
-    ("undecided", ("unstable", "not comparable")),
+    ("undecided", ("contended", "unstable", "not comparable")),
 )
 
 

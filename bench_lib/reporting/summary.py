@@ -39,8 +39,22 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
         what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
         lines += ["", f"{what} unstable (interquartile range above "
                   f"{tidy.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
-        lines += [f"- {row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}: "
-                  f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]" for row in unstable.itertuples()]
+        lines += [f"- {_cell(row)}: {_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]"
+                  for row in unstable.itertuples()]
+    contended = tidy.as_objects(table[table.contended])
+    if len(contended):
+        what = "1 time was" if len(contended) == 1 else f"{len(contended)} times were"
+        lines += ["", f"{what} contended (measured while the rest of the machine used more than "
+                  f"{tidy.CONTENDED_SHARE:.0%} of the cell's cores):", ""]
+        lines += [f"- {_cell(row)}: {_duration(row.value)}, others used {row.interference:.0%}"
+                  for row in contended.itertuples()]
+    implausible = tidy.as_objects(table[table.implausible.notna()])
+    if len(implausible):
+        what = "1 time is" if len(implausible) == 1 else f"{len(implausible)} times are"
+        lines += ["", f"{what} implausible (contradicted by another time of the run):", ""]
+        lines += [f"- {_cell(row)}: {_duration(row.value)}, {_md(row.implausible)}" for row in implausible.itertuples()]
+    if len(unstable) or len(contended) or len(implausible):
+        lines += ["", "None of these is a best time, in the table below or the README's headline."]
     rates = achieved_flops(table, peaks)
     flagged = rates[rates.above_peak]
     if len(flagged):
@@ -113,10 +127,15 @@ def headline(table: pd.DataFrame) -> str:
             if best_row.seconds == fastest:
                 time_text = f"**{time_text}**"
             cells.append(f"{time_text} [{_duration(best_row.q_25)}, {_duration(best_row.q_75)}] "
-                         f"{best_row['mode']} {best_row.execution}" + (" (unstable)" if best_row.unstable else "")
+                         f"{best_row['mode']} {best_row.execution}"
                          + (" (uncommitted code)" if pd.notna(best_row.uncommitted) else ""))
         lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(row) -> str:
+    return f"{row.workload} {row.model} {row.size} {row.backend} {row.mode} {row.execution} {row.dtype}" + (
+        f" K={row.K}" if pd.notna(row.K) else "")
 
 
 def _md(text) -> str:

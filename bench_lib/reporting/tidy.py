@@ -13,7 +13,10 @@ optimizer: categoricals whose categories are the suite's vocabulary, ``CATEGORIE
 the metric (``METRICS``: time, error, first_call, peak_memory, approximation_error),
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
 number of samples, ``unstable`` (a time whose spread is too wide for its median,
-``UNSTABLE_SPREAD``), the status (``STATUSES``) with its reason, and the conditions
+``UNSTABLE_SPREAD``), ``interference`` (the share of the cell's cores the rest of the
+machine used while it was timed, over ``interference_seconds``) and ``contended`` (above
+``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``),
+``implausible`` (what contradicts the time within its run, ``plausibility.py``), the status (``STATUSES``) with its reason, and the conditions
 (threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
 CUDA and cuDNN the framework was built with), and the code that ran (the hash of the
 ``bench_lib`` the cell's process imported; the files that differed from the commit
@@ -30,7 +33,7 @@ import pandas as pd
 from bench_lib.core import gpu, manifest, outcome, workloads
 from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.core.models import CASES, MODELS
-from bench_lib.reporting import store
+from bench_lib.reporting import plausibility, store
 from bench_lib.suite import grid
 
 # asv benchmark method -> (metric, unit)
@@ -81,13 +84,21 @@ CONDITIONS = ("threads", "cpu", *gpu.FIELDS)
 CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (
     "machine", "commit", "date", "run_id", "run_state", "env_name", *VERSIONS, *CELL,
-    "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "status", "reason",
-    *CONDITIONS, "bench_lib_hash", "uncommitted",
+    "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "interference",
+    "interference_seconds", "contended", "implausible", "status", "reason", *CONDITIONS, "bench_lib_hash", "uncommitted",
 )
 # A verified time whose interquartile range exceeds this fraction of its median is
 # ``unstable``: its samples fall apart (into clusters, say), and the median alone means
 # little (see docs/methodology.md).
 UNSTABLE_SPREAD = 0.5
+# A verified time measured while the rest of the machine used more than this share of
+# the cell's cores (``interference``, core/interference.py) is ``contended``: see
+# docs/methodology.md for the quiet, half- and fully-loaded runs it comes from.
+CONTENDED_SHARE = 0.10
+# ... over at least this many seconds of timing: ``/proc/stat`` counts in 10 ms ticks,
+# and a cell of a few short samples (a loop-of-HVPs Hessian at Rosenbrock 100: five
+# samples of 2 ms) is timed for too short a span to say (its interference is kept).
+CONTENDED_MIN_SECONDS = 0.25
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
 ADDED_PARAMETERS = {"precision": "strict"}
@@ -247,7 +258,7 @@ def _names_of(names: list, params) -> list | None:
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
 _CELL_COLUMNS = ["machine", "commit", "run_id", "run_state", "env_name", "date", *VERSIONS, *CELL, "status", "reason",
-                 *CONDITIONS, "bench_lib_hash", "uncommitted"]
+                 *CONDITIONS, "bench_lib_hash", "uncommitted", "interference", "interference_seconds"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -261,7 +272,8 @@ def _record_columns(record: dict, versions: dict) -> tuple:
         cell["workload"], cell["model"], str(cell["size"]), cell["backend"], cell["mode"], cell["execution"],
         cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords.get("K"),
         keywords.get("optimizer"), status, reason, *(conditions.get(name) for name in CONDITIONS),
-        conditions.get("bench_lib_hash"), conditions.get("uncommitted"),
+        conditions.get("bench_lib_hash"), conditions.get("uncommitted"), conditions.get("interference"),
+        conditions.get("interference_seconds"),
     )
 
 
@@ -271,7 +283,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
-        OK, None, *(None for _ in CONDITIONS), None, None,
+        OK, None, *(None for _ in CONDITIONS), None, None, None, None,
     )
 
 
@@ -312,13 +324,19 @@ def from_rows(rows) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     spread = (frame["q_75"].astype(float) - frame["q_25"].astype(float)) / frame["value"].astype(float)
-    frame = frame.assign(unstable=(frame["metric"] == "time") & (frame["status"] == OK) & (spread > UNSTABLE_SPREAD))
+    timed = (frame["metric"] == "time") & (frame["status"] == OK)
+    interference, window = frame["interference"].astype(float), frame["interference_seconds"].astype(float)
+    frame = frame.assign(unstable=timed & (spread > UNSTABLE_SPREAD), interference=interference,
+                         interference_seconds=window,
+                         contended=timed & (interference > CONTENDED_SHARE) & (window >= CONTENDED_MIN_SECONDS))
+    frame["implausible"] = plausibility.contradictions(frame)
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
     for column in ("K", "samples", "threads", "gpu_memory_bytes"):
         frame[column] = frame[column].astype("Int64")
     frame["unstable"] = frame["unstable"].astype(bool)
+    frame["contended"] = frame["contended"].astype(bool)
     return frame
 
 

@@ -10,7 +10,8 @@
   and its cells by status.
 - ``best_per_backend``: each backend's fastest mode and execution per workload and case,
   among the modes that compute every output exactly (first-order MAML and forward-mode
-  unrolling, which has no d_init, are left out: they do less work).
+  unrolling, which has no d_init, are left out: they do less work), and among the times
+  that are neither unstable, contended nor implausible.
 - ``slopes``: log-log slopes of time against n (Hessian) and against K (unrolled).
 - ``achieved_flops``: the mlp's counted FLOPs (``flops``) over the time, against the
   machine's measured peak (``results/peaks/``); a rate above it is flagged as a
@@ -76,8 +77,10 @@ def _complete(workload: str, mode: str) -> bool:
 
 
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
-    """Each backend's fastest complete mode (``_complete``) and execution per case."""
+    """Each backend's fastest complete mode (``_complete``) and execution per case,
+    among the times that can be trusted: never an unstable, contended or implausible one."""
     rows = tidy.as_objects(times(table))
+    rows = rows[~rows.unstable & ~rows.contended & rows.implausible.isna()]
     # a boolean Series, not a list: an empty list would select no columns
     complete = pd.Series([_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])],
                          index=rows.index, dtype=bool)

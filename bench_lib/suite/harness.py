@@ -28,7 +28,7 @@ import os
 import sys
 
 from bench_lib.backends.support import CellUnsupported
-from bench_lib.core import presets, provenance
+from bench_lib.core import interference, presets, provenance
 from bench_lib.core.cells import Cell
 from bench_lib.core.outcome import Outcome
 from bench_lib.suite import grid, records
@@ -53,6 +53,9 @@ def _preset_cells(name: str) -> frozenset:
 
 if os.environ.get(PRESET_ENV, "").strip():  # an unknown preset stops asv's discovery, naming the presets
     presets.get(os.environ[PRESET_ENV].strip())
+
+
+_meters: dict[Cell, interference.Meter] = {}  # per cell, over all its timing windows in this process
 
 
 def outside_the_preset(cell: Cell) -> str | None:
@@ -144,6 +147,15 @@ class TimeSuite(CellSuite):
         cell = self._cell(params)
         self.prepared = prepare_and_record(cell, "time")
         activate(cell)  # this process may have prepared a cell of another precision since
+        # asv times between setup and teardown: what the rest of the machine does meanwhile
+        self.meter = _meters.setdefault(cell, interference.Meter())
+        self.meter.start()
+
+    def teardown(self, *params):
+        meter = getattr(self, "meter", None)
+        if meter is not None:
+            meter.stop()
+            records.save_interference(self._cell(params), meter.measured())
 
 
 class LongCallTimeSuite(TimeSuite):

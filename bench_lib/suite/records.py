@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from bench_lib.core import files
 from bench_lib.core.cells import Cell
 from bench_lib.core.outcome import Outcome
 from bench_lib.verification.run_cache import directory, run_directory, scoped_key
@@ -75,6 +76,29 @@ def save(outcome: Outcome) -> None:
         out.write(json.dumps(outcome.to_json(), default=str) + "\n")
 
 
+INTERFERENCE = ".interference"  # <cell key>.interference beside <cell key>.jsonl
+
+
+def save_interference(cell: Cell, measured: dict) -> None:
+    """What the rest of the machine did while ``cell`` was timed (``core/interference.py``),
+    kept beside its outcomes: ``collect`` adds it to the cell's conditions.  Rewritten
+    after every timing window; written whole or not at all."""
+    run = run_directory()
+    if run is None:
+        return
+    path = _path(run, cell).with_suffix(INTERFERENCE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.write_text(path, json.dumps(measured))
+
+
+def _with_interference(outcome: Outcome, path: Path) -> Outcome:
+    try:
+        measured = json.loads(path.with_suffix(INTERFERENCE).read_text())
+    except (OSError, ValueError):
+        return outcome
+    return Outcome(**{**outcome.__dict__, "conditions": {**outcome.conditions, **measured}})
+
+
 def _read(path: Path) -> list[Outcome]:
     outcomes = []
     for line in path.read_text().splitlines():
@@ -104,7 +128,7 @@ def collect(base: Path, token: str, environment: str) -> list[tuple[Outcome, int
     for path in sorted((directory(base, token) / environment).glob("*.jsonl")):
         outcomes = _read(path)
         if outcomes:
-            result.append((outcomes[-1], len(outcomes)))
+            result.append((_with_interference(outcomes[-1], path), len(outcomes)))
     return result
 
 

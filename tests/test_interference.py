@@ -1,0 +1,43 @@
+"""What the rest of the machine did while a cell was timed: the others' share of the
+cell's cores, from the first sample to the last, recorded with the cell."""
+
+import pytest
+
+from bench_lib.core import interference
+
+
+def test_the_share_is_the_others_cpu_time_over_the_cores_time(monkeypatch):
+    clock = {"wall": 100.0, "busy": 1000.0, "own": 10.0}
+    monkeypatch.setattr(interference.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(interference, "_busy_seconds", lambda cpus: clock["busy"])
+    monkeypatch.setattr(interference, "_own_seconds", lambda: clock["own"])
+    meter = interference.Meter()
+    meter.cpus = {0, 1}
+    assert meter.measured()["interference"] is None  # nothing measured yet
+    for _ in range(4):  # four samples of 0.5 s: the cell uses one core, another process half of the other
+        meter.start()
+        clock["wall"] += 0.5
+        clock["own"] += 0.5
+        clock["busy"] += 0.5 + 0.25
+        meter.stop()
+    measured = meter.measured()
+    assert measured["interference"] == pytest.approx(1.0 / (2.0 * 2))  # 1 CPU second of others in 2 s on 2 cores
+    assert measured["interference_seconds"] == pytest.approx(2.0) and measured["interference_cpus"] == 2
+
+
+def test_without_proc_stat_nothing_is_measured(monkeypatch):
+    monkeypatch.setattr(interference, "_busy_seconds", lambda cpus: None)
+    meter = interference.Meter()
+    meter.start()
+    meter.stop()
+    assert meter.measured()["interference"] is None
+
+
+def test_the_cores_are_read_from_proc_stat_per_core():
+    """On Linux: the busy seconds of this process's cores only grow."""
+    meter = interference.Meter()
+    first = interference._busy_seconds(meter.cpus)
+    if first is None:
+        pytest.skip("no /proc/stat here")
+    assert 0 < first <= interference._busy_seconds(meter.cpus)
+    assert interference._busy_seconds(set()) == 0
