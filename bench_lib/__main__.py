@@ -90,6 +90,15 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
         help="wait this long for another run writing to the same results folder (default: stop at once)",
     )
     parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+        help="before each workload, wait up to this long for the rest of the machine to use less than 10%% of the "
+        "cores (default: do not wait)",
+    )
+    parser.add_argument(
+        "--retry-contended", action=argparse.BooleanOptionalAction, default=True,
+        help="time once more, at the end of the run, the cells timed while the machine was busy (default: yes)",
+    )
+    parser.add_argument(
         "--allow-uncommitted", action="store_true",
         help="run although bench_lib/, benchmarks/ or asv.conf.json differ from the commit (every cell records the "
         "changed files)",
@@ -115,7 +124,8 @@ def _bench(args) -> int:
         args.preset, Path(args.repo).resolve(), config=args.config, extra_asv_args=tuple(args.asv_args),
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
-        wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak,
+        wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak, retry_contended=args.retry_contended,
+        wait_quiet=args.wait_quiet,
     )
 
 

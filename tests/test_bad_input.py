@@ -121,11 +121,11 @@ def test_versions_other_than_the_pins_and_gpu_cells_without_a_gpu_are_said_once(
                      "framework's reason"]
 
 
-@pytest.mark.parametrize("wait", ["nan", "inf", "-1"])
-def test_a_wait_that_never_ends_or_is_negative_is_refused(wait, tmp_path):
-    run = bench("--preset", "smoke", "--workloads", "grad", "--wait", wait, "--config", str(config_in(tmp_path)),
+@pytest.mark.parametrize("option, wait", [("--wait", "nan"), ("--wait", "inf"), ("--wait", "-1"), ("--wait-quiet", "nan")])
+def test_a_wait_that_never_ends_or_is_negative_is_refused(option, wait, tmp_path):
+    run = bench("--preset", "smoke", "--workloads", "grad", option, wait, "--config", str(config_in(tmp_path)),
                 "--allow-uncommitted", timeout=120)
-    assert run.returncode == 2 and "--wait must be a finite number of seconds, 0 or more" in run.stderr, run.stderr
+    assert run.returncode == 2 and f"{option} must be a finite number of seconds, 0 or more" in run.stderr, run.stderr
     assert not (tmp_path / "results").exists()
 
 

@@ -41,3 +41,45 @@ def test_the_cores_are_read_from_proc_stat_per_core():
         pytest.skip("no /proc/stat here")
     assert 0 < first <= interference._busy_seconds(meter.cpus)
     assert interference._busy_seconds(set()) == 0
+
+
+def test_wait_quiet_waits_for_the_machine_and_says_so(monkeypatch, capsys):
+    from bench_lib.run import bench
+
+    shares = iter([0.6, 0.3, 0.02])
+    monkeypatch.setattr(interference, "busy_share", lambda seconds=1.0: next(shares))
+    bench._wait_quiet(60, "hvp")
+    out = capsys.readouterr().out
+    assert out.count("waiting for a quiet machine before the hvp cells") == 2 and "others use 30%" in out
+    monkeypatch.setattr(interference, "busy_share", lambda seconds=1.0: 0.6)
+    bench._wait_quiet(0.01, "hvp")
+    assert "warning: the machine is still busy after 0 s (others use 60% of the cores): timing the hvp cells anyway" in (
+        capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_a_cell_timed_beside_a_busy_process_is_contended_and_timed_again(tmp_path):
+    """A process spinning on the run's cores: the smoke preset's compiled gradient is
+    contended, timed once more at the end of the run (still contended), and listed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import bench, config_in
+
+    cores = sorted(os.sched_getaffinity(0))
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                               preexec_fn=lambda: os.sched_setaffinity(0, cores))
+    try:
+        run = bench("--preset", "smoke", "--workloads", "grad", "--config", str(config_in(tmp_path)),
+                    "--allow-uncommitted")
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "1 cells were timed while the rest of the machine was busy (contended): timing them once more" in run.stdout
+    assert "1 time was contended" in run.stdout and "grad mlp S jax rev compiled float32" in run.stdout
+    [outcomes] = (tmp_path / "results" / "outcomes").glob("*.jsonl")
+    [timed] = [json.loads(line) for line in outcomes.read_text().splitlines() if '"verified"' in line]
+    assert timed["preparations"] == 2 and timed["conditions"]["interference"] > interference.CONTENDED_SHARE

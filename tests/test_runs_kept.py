@@ -142,3 +142,18 @@ def test_a_run_that_did_not_end_or_ran_uncommitted_code_is_said_wherever_its_num
     assert "rev_rev eager (uncommitted code)" in readme_headline(table)
     report = page.write(table, tmp_path)["report.html"].read_text()
     assert "<td>killed</td>" in report and "<td>benchmarks/grad.py</td>" in report
+
+
+def test_the_archive_keeps_only_the_parameter_combinations_the_run_ran(tmp_path):
+    """asv keeps a benchmark's other combinations from earlier runs when a run selects
+    some: the archive leaves those out (NaN, asv's "not run")."""
+    import math
+
+    commit_file = tmp_path / "vm" / f"{COMMIT[:8]}-{ENV}.json"
+    asv_file(commit_file, {"grad.MlpGrad.time_grad": (0.0, 2_500)})
+    data = json.loads(commit_file.read_text())
+    data["results"]["grad.MlpGrad.time_grad"][0] = [1.0, 2.0, 3.0]  # combination 1 is this run's
+    commit_file.write_text(json.dumps(data))
+    [environment] = store.archive_runs(tmp_path, COMMIT, "run", 2.0, {"grad.MlpGrad.time_grad": {1}})
+    values = json.loads((tmp_path / environment.result).read_text())["results"]["grad.MlpGrad.time_grad"][0]
+    assert math.isnan(values[0]) and values[1] == 2.0 and math.isnan(values[2])

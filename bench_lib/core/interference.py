@@ -5,9 +5,9 @@ run's own processes.  So the timing process measures, from the start of the cell
 timing to its end, the CPU time the usable cores spent busy (``/proc/stat``, per core)
 less its own CPU time (``getrusage``, with its children): the others' CPU time, as a
 share of what those cores could give in that wall time.  A share above
-``tidy.CONTENDED_SHARE`` makes the cell's time ``contended`` (docs/methodology.md has
-the measurements the threshold comes from).  Where ``/proc/stat`` is not there, nothing
-is measured.
+``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``, makes the cell's time
+``contended`` (docs/methodology.md has the measurements the threshold comes from).
+Where ``/proc/stat`` is not there, nothing is measured.
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ import os
 import resource
 import time
 from pathlib import Path
+
+# Above this share of the cell's cores used by the rest of the machine, a time is
+# contended: twice the most the suite's own processes left on a quiet machine, below
+# every run beside a spinning process (docs/methodology.md#interference).
+CONTENDED_SHARE = 0.10
+# ... over at least this many seconds of timing: /proc/stat counts in 10 ms ticks, and
+# a cell of a few short samples (a loop-of-HVPs Hessian at Rosenbrock 100: five samples
+# of 2 ms) is timed for too short a span to say (its interference is kept).
+CONTENDED_MIN_SECONDS = 0.25
 
 _TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 _IDLE = (3, 4)  # idle and iowait, among /proc/stat's per-core fields
@@ -78,3 +87,19 @@ class Meter:
         window), the seconds measured and the cores."""
         share = self.others / (self.wall * len(self.cpus)) if self.wall > 0 else None
         return {"interference": share, "interference_seconds": self.wall, "interference_cpus": len(self.cpus)}
+
+
+def contended(conditions: dict) -> bool:
+    """Whether a cell's recorded conditions say its time was contended."""
+    share, seconds = conditions.get("interference"), conditions.get("interference_seconds")
+    return share is not None and seconds is not None and share > CONTENDED_SHARE and seconds >= CONTENDED_MIN_SECONDS
+
+
+def busy_share(seconds: float = 1.0) -> float | None:
+    """The share of this process's cores that other processes used over the next
+    ``seconds`` (this process waits meanwhile)."""
+    meter = Meter()
+    meter.start()
+    time.sleep(seconds)
+    meter.stop()
+    return meter.measured()["interference"]

@@ -25,13 +25,17 @@ OUTCOMES = "outcomes"
 ARCHIVE_SUFFIX = ".asv-result"  # not ".json": asv's own loader must not read the archive twice
 
 
-def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[Environment]:
+def archive_runs(results_dir, commit: str, run_id: str, since: float,
+                 selected: dict[str, set[int]] | None = None) -> list[Environment]:
     """Keep a copy, under the run's id, of this run's part of each asv result file of
     ``commit`` written since ``since`` (a time.time()): asv names its file after the
     commit and the environment only, and merges every run of the commit into it, so the
     copy keeps the benchmarks that started since ``since`` (with those the run's
-    earlier workloads kept), never another run's.  One ``Environment`` (for the run's
-    manifest) per file: several when the run's asv configuration has several."""
+    earlier workloads kept), never another run's.  Where ``selected`` gives a
+    benchmark's parameter combinations the run ran (``grid.indices``), the others'
+    values, which asv kept from earlier runs, are left out (NaN: not run).  One
+    ``Environment`` (for the run's manifest) per file: several when the run's asv
+    configuration has several."""
     results_dir = Path(results_dir)
     sources = [path for path in sorted(results_dir.glob(f"*/{commit[:8]}-*.json")) if path.stat().st_mtime >= since]
     kept = []
@@ -46,23 +50,33 @@ def archive_runs(results_dir, commit: str, run_id: str, since: float) -> list[En
         target = results_dir / HISTORY / source.parent.name / f"{name}{ARCHIVE_SUFFIX}"
         earlier = json.loads(target.read_text()) if target.is_file() else None
         target.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text(target, json.dumps(_this_runs_part(data, since * 1000, earlier)))
+        files.write_text(target, json.dumps(_this_runs_part(data, since * 1000, earlier, selected or {})))
         kept.append(Environment(
             env_name, str(target.relative_to(results_dir)), str(Path(OUTCOMES) / f"{name}.jsonl")))
     return kept
 
 
-def _this_runs_part(data: dict, since_ms: float, earlier: dict | None) -> dict:
+def _this_runs_part(data: dict, since_ms: float, earlier: dict | None, selected: dict[str, set[int]]) -> dict:
     """asv's result file ``data`` with only the benchmarks that started at or after
-    ``since_ms``, and those of ``earlier`` (the run's archive so far) that it lacks."""
+    ``since_ms`` (and of those, the ``selected`` parameter combinations), and those of
+    ``earlier`` (the run's archive so far) that it lacks."""
     column = data["result_columns"].index("started_at")
     results = {
-        name: row for name, row in data["results"].items()
+        name: _only_combinations(row, selected.get(name)) for name, row in data["results"].items()
         if len(row) > column and row[column] is not None and row[column] >= since_ms
     }
     if earlier is not None:
         results = {**{name: row for name, row in earlier["results"].items() if name not in results}, **results}
     return {**data, "results": results}
+
+
+def _only_combinations(row: list, kept: set[int] | None) -> list:
+    """A benchmark's row of asv's file with the values of the combinations not in
+    ``kept`` left out (NaN, asv's "not run"); all of them without ``kept``."""
+    values = row[0]  # asv's first result column: one value per parameter combination
+    if kept is None or not isinstance(values, list):
+        return row
+    return [[value if index in kept else float("nan") for index, value in enumerate(values)], *row[1:]]
 
 
 def read_outcomes(path: Path | None, results_dir: Path | None = None, move_damaged: bool = False) -> list[dict]:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.core import gpu, manifest, outcome, workloads
+from bench_lib.core import gpu, interference, manifest, outcome, workloads
 from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.core.models import CASES, MODELS
 from bench_lib.reporting import plausibility, store
@@ -92,13 +92,8 @@ COLUMNS = (
 # little (see docs/methodology.md).
 UNSTABLE_SPREAD = 0.5
 # A verified time measured while the rest of the machine used more than this share of
-# the cell's cores (``interference``, core/interference.py) is ``contended``: see
-# docs/methodology.md for the quiet, half- and fully-loaded runs it comes from.
-CONTENDED_SHARE = 0.10
-# ... over at least this many seconds of timing: ``/proc/stat`` counts in 10 ms ticks,
-# and a cell of a few short samples (a loop-of-HVPs Hessian at Rosenbrock 100: five
-# samples of 2 ms) is timed for too short a span to say (its interference is kept).
-CONTENDED_MIN_SECONDS = 0.25
+# the cell's cores, over long enough a span, is ``contended`` (core/interference.py).
+CONTENDED_SHARE, CONTENDED_MIN_SECONDS = interference.CONTENDED_SHARE, interference.CONTENDED_MIN_SECONDS
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
 ADDED_PARAMETERS = {"precision": "strict"}

@@ -21,12 +21,13 @@ import os
 import shutil
 import signal
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from asv.config import Config
 
-from bench_lib.core import conditions, files, memory_exhaustion
+from bench_lib.core import conditions, files, interference, memory_exhaustion
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
@@ -42,7 +43,7 @@ from bench_lib.run.control import (
     run_logged,
     scratch,
 )
-from bench_lib.run.plan import Plan, Request, validate
+from bench_lib.run.plan import Chunk, Plan, Request, validate
 from bench_lib.suite import asv_output, grid, records
 from bench_lib.suite.harness import TIMEOUT_ENV
 from bench_lib.verification import run_cache
@@ -157,20 +158,40 @@ class BenchRun:
                 print(f"asv machine failed (exit {described}); see {plan.log_path}", file=sys.stderr)
                 self.status = described
                 return False
-            for chunk in plan.chunks():
+            chunks = plan.chunks()
+            for chunk in chunks:
+                if plan.request.wait_quiet:
+                    _wait_quiet(plan.request.wait_quiet, chunk.workload)
                 # uncommitted code's numbers are not the commit's: asv's file of the
                 # commit gets its copy back, and they stay in the run's archive only
                 with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token, put_back=bool(plan.changed)):
                     kills_before = memory_exhaustion.oom_kills()
                     chunk_status = self._asv_run(chunk, config, log, first=not done)
                     self.oom_kills[chunk.workload] = memory_exhaustion.killed_by_the_oom_killer(kills_before)
-                    environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started)
+                    environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started,
+                                                      grid.indices([*done, *chunk.cells], plan.request.repo / "benchmarks"))
                 self.status = self.status or chunk_status
-                done += chunk.cells
+                if chunk.workload != RETRY:
+                    done += chunk.cells
                 if environments:  # else asv saved nothing yet: nothing to keep
                     self._write_manifest(environments)  # first: an archive is never a run of its own
                     self.final = self._reconcile(done, environments)
+                if chunk is chunks[-1] and plan.request.retry_contended and chunk.workload != RETRY:
+                    chunks += self._retry_chunk()  # the loop goes on with it
         return self.manifest is not None
+
+    def _retry_chunk(self) -> list[Chunk]:
+        """The cells timed while the rest of the machine was busy, to be timed once more
+        at the end of the run (``--retry-contended``): the later time replaces the
+        earlier in the run's results; none if there are none."""
+        again = [outcome.cell for outcome in self.final
+                 if outcome.status == "verified" and interference.contended(outcome.conditions)]
+        if not again:
+            return []
+        print(f"{len(again)} cells were timed while the rest of the machine was busy (contended): timing them once "
+              "more", flush=True)
+        regexes = grid.asv_regexes(again, self.plan.request.repo / "benchmarks")
+        return [Chunk(RETRY, tuple(again), tuple(regexes))]
 
     def measure_peak(self) -> None:
         """The report holds each cell's FLOP rate against the machine's peak, measured
@@ -381,6 +402,22 @@ def _other_code(final: list[Outcome], expected: dict) -> list[str]:
         for outcome in final
         if outcome.conditions and any(outcome.conditions.get(key) != value for key, value in expected.items())
     ]
+
+
+RETRY = "contended cells, again"  # the chunk of ``--retry-contended``
+
+
+def _wait_quiet(seconds: float, workload: str) -> None:
+    """``--wait-quiet``: wait up to ``seconds`` for the rest of the machine to use less
+    than ``interference.CONTENDED_SHARE`` of the cores; say how it went."""
+    deadline = time.monotonic() + seconds
+    share = interference.busy_share()
+    while share is not None and share > interference.CONTENDED_SHARE and time.monotonic() < deadline:
+        print(f"waiting for a quiet machine before the {workload} cells: others use {share:.0%} of the cores", flush=True)
+        share = interference.busy_share(min(5.0, max(0.5, deadline - time.monotonic())))
+    if share is not None and share > interference.CONTENDED_SHARE:
+        print(f"warning: the machine is still busy after {seconds:.0f} s (others use {share:.0%} of the cores): "
+              f"timing the {workload} cells anyway", flush=True)
 
 
 def _say_load() -> None:

@@ -49,6 +49,8 @@ class Request:
     wait: float = 0.0
     timeout: float | None = None
     measure_peak: bool = False
+    retry_contended: bool = True
+    wait_quiet: float = 0.0
 
     def selected(self, cell: Cell) -> bool:
         return ((not self.workloads or cell.workload in self.workloads) and (not self.models or cell.model in self.models)
@@ -127,8 +129,9 @@ def validate(request: Request) -> Plan:
             f"{', ...' if len(changed) > 5 else ''}): asv would file their results under that commit; commit them, "
             "or pass --allow-uncommitted (every cell then records the changed files)"
         )
-    if not math.isfinite(request.wait) or request.wait < 0:
-        raise ValueError(f"--wait must be a finite number of seconds, 0 or more, got {request.wait!r}")
+    for option, seconds in (("--wait", request.wait), ("--wait-quiet", request.wait_quiet)):
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"{option} must be a finite number of seconds, 0 or more, got {seconds!r}")
     if request.timeout is not None:
         timeout = asv_config.positive_seconds(str(request.timeout), "--timeout")
     else:

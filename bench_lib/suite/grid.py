@@ -173,6 +173,16 @@ def timing_benchmark(cell: Cell, suite: list[Benchmark]) -> Benchmark | None:
     return next((b for b in suite if b.is_timing and b.covers(cell)), None)
 
 
+def indices(cells, benchmark_dir: str | Path = "benchmarks") -> dict[str, set[int]]:
+    """Per asv benchmark, the positions of ``cells`` in its parameter combinations."""
+    found: dict[str, set[int]] = {}
+    for benchmark in benchmarks(benchmark_dir):
+        for cell in cells:
+            if benchmark.covers(cell):
+                found.setdefault(benchmark.name, set()).add(benchmark.index(cell))
+    return found
+
+
 def asv_regexes(cells, benchmark_dir: str | Path = "benchmarks") -> list[str]:
     """One ``--bench`` expression per asv benchmark, matching exactly these cells."""
     return [regex for regexes in regexes_by_workload(cells, benchmark_dir).values() for regex in regexes]
