@@ -23,15 +23,6 @@ def test_the_patterns_are_pinned_to_the_installed_asv():
     assert not asv_output.supported("0.7.0") and not asv_output.supported("0.60")
 
 
-def test_progress_lines_are_echoed_and_grids_are_not():
-    shown = [line for line in FAULTS.splitlines() if asv_output.PROGRESS.match(line)]
-    assert shown[0].startswith("[ 0.00%] · For higher-order-ad-bench commit add18635")
-    assert "[20.00%] ··· grad.MlpGrad.time_grad                                1/360 failed" in shown
-    assert not any("====" in line or "For parameters" in line for line in shown)
-    later = [line for line in FAULTS.splitlines() if asv_output.BENCHMARK_PROGRESS.match(line)]
-    assert later and all("···" in line and "commit" not in line for line in later)
-
-
 def test_failure_blocks_are_read_per_benchmark_and_parameters():
     texts = asv_output.failure_texts(FAULTS)
     assert asv_output.classify(texts[("hvp.MlpHVP.time_hvp", JAX_HVP)]) == (

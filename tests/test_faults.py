@@ -125,11 +125,11 @@ def start_smoke(config, env):
 
 
 def wait_for_workload(process, workload: str) -> list[str]:
-    """Read the run's output until asv starts on ``workload``'s benchmarks."""
+    """Read the run's output until its progress display shows a cell of ``workload``."""
     seen = []
     for line in process.stdout:
         seen.append(line)
-        if f"··· {workload}." in line:
+        if f" now: {workload}/" in line:
             return seen
     raise AssertionError("the run ended before reaching " + workload + ": " + "".join(seen[-20:]))
 
@@ -155,7 +155,8 @@ def own_temp():
 def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum, own_temp):
     """SIGHUP (a closed terminal) goes the way of SIGTERM and Ctrl-C (one handler for
     the three); SIGKILL allows no clean-up at all.  A report made meanwhile shows the run
-    as running, and afterwards as interrupted or killed."""
+    as running, and afterwards as interrupted or killed.  (The next run after SIGKILL
+    also runs beside a busy process: its contended cell is timed again.)"""
     from bench_lib.reporting.summary import summary_markdown
 
     config = config_in(tmp_path)
@@ -187,9 +188,26 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
         assert f"pid {process.pid}," in holder  # SIGKILL: no clean-up, the file still names the killed run
     with run_lock(tmp_path / "results", "next-run"):  # and yet the kernel has unlocked it: no wait
         pass
-    # The next run removes what a killed one left, and runs
-    after = smoke(config, "--workloads", "grad", env=env)
+    # The next run removes what a killed one left, and runs; after SIGKILL, beside a
+    # process spinning on its cores: its timed cell is contended, and timed once more
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if signum == 9 else None  # on our cores
+    try:
+        after = smoke(config, "--workloads", "grad", env=env)
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
     assert after.returncode == 0, after.stderr[-2000:]
+    if signum == 9:
+        assert ("1 cells were timed while the rest of the machine was busy (contended): timing them once more"
+                in after.stdout)
+        assert "1 time was contended" in after.stdout and "grad mlp S jax rev compiled float32" in after.stdout
+        from bench_lib.core.manifest import manifests
+
+        [finished] = [run for run in manifests(tmp_path / "results") if run.status == "ok"]
+        outcomes = tmp_path / "results" / finished.environments[0].outcomes
+        [timed] = [json.loads(line) for line in outcomes.read_text().splitlines() if '"verified"' in line]
+        assert timed["preparations"] == 2 and timed["conditions"]["interference"] > 0.1
     assert ("removed what" in after.stdout) == (signum == 9)
     assert [line for m in markers for line in still_running(m)] == []  # SIGKILL: gone once the next run cleaned up
     assert not list((tmp_path / "results" / ".records").glob("*"))

@@ -55,31 +55,3 @@ def test_wait_quiet_waits_for_the_machine_and_says_so(monkeypatch, capsys):
     bench._wait_quiet(0.01, "hvp")
     assert "warning: the machine is still busy after 0 s (others use 60% of the cores): timing the hvp cells anyway" in (
         capsys.readouterr().out)
-
-
-@pytest.mark.slow
-def test_a_cell_timed_beside_a_busy_process_is_contended_and_timed_again(tmp_path):
-    """A process spinning on the run's cores: the smoke preset's compiled gradient is
-    contended, timed once more at the end of the run (still contended), and listed."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from conftest import bench, config_in
-
-    cores = sorted(os.sched_getaffinity(0))
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                               preexec_fn=lambda: os.sched_setaffinity(0, cores))
-    try:
-        run = bench("--preset", "smoke", "--workloads", "grad", "--config", str(config_in(tmp_path)),
-                    "--allow-uncommitted")
-    finally:
-        spinner.kill()
-        spinner.wait()
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "1 cells were timed while the rest of the machine was busy (contended): timing them once more" in run.stdout
-    assert "1 time was contended" in run.stdout and "grad mlp S jax rev compiled float32" in run.stdout
-    [outcomes] = (tmp_path / "results" / "outcomes").glob("*.jsonl")
-    [timed] = [json.loads(line) for line in outcomes.read_text().splitlines() if '"verified"' in line]
-    assert timed["preparations"] == 2 and timed["conditions"]["interference"] > interference.CONTENDED_SHARE

@@ -33,7 +33,7 @@ from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
 from bench_lib.reporting import flops, page, store, tidy
 from bench_lib.reporting.summary import summary_markdown
-from bench_lib.run import asv_config, checkout, keep, peak, preflight, publish, reconcile
+from bench_lib.run import asv_config, checkout, keep, peak, preflight, progress, publish, reconcile
 from bench_lib.run.control import (
     Interrupted,
     interrupt,
@@ -44,7 +44,7 @@ from bench_lib.run.control import (
     scratch,
 )
 from bench_lib.run.plan import Chunk, Plan, Request, validate
-from bench_lib.suite import asv_output, grid, records
+from bench_lib.suite import grid, records
 from bench_lib.suite.harness import TIMEOUT_ENV
 from bench_lib.verification import run_cache
 
@@ -150,7 +150,8 @@ class BenchRun:
         print(f"asv's own output: {plan.log_path}", flush=True)
         _say_load()
         done: list[Cell] = []
-        with plan.log_path.open("w") as log:
+        expected = progress.expected_seconds(plan.cells, plan.results_dir / store.OUTCOMES)
+        with plan.log_path.open("w") as log, progress.RunProgress(plan.cells, plan.records_dir, plan.token, expected):
             described = run_logged(
                 asv_config.asv_command("machine", "--yes", "--config", config, *plan.machine_args),
                 plan.request.repo, self.env, log)
@@ -166,7 +167,7 @@ class BenchRun:
                 # commit gets its copy back, and they stay in the run's archive only
                 with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token, put_back=bool(plan.changed)):
                     kills_before = memory_exhaustion.oom_kills()
-                    chunk_status = self._asv_run(chunk, config, log, first=not done)
+                    chunk_status = self._asv_run(chunk, config, log)
                     self.oom_kills[chunk.workload] = memory_exhaustion.killed_by_the_oom_killer(kills_before)
                     environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started,
                                                       grid.indices([*done, *chunk.cells], plan.request.repo / "benchmarks"))
@@ -262,7 +263,7 @@ class BenchRun:
 
     # -- parts of the steps -------------------------------------------------------------
 
-    def _asv_run(self, chunk, config: str, log, first: bool) -> int:
+    def _asv_run(self, chunk, config: str, log) -> int:
         plan = self.plan
         command = asv_config.asv_command(
             "run", "--config", config, "--python=same", "--set-commit-hash", plan.commit,
@@ -273,8 +274,7 @@ class BenchRun:
         command += list(plan.request.extra_asv_args)
         log.write(f"=== {chunk.workload}: asv run\n")
         log.flush()
-        shown = asv_output.PROGRESS if first else asv_output.BENCHMARK_PROGRESS
-        status = run_logged(command, plan.request.repo, self.env, log, show=shown)
+        status = run_logged(command, plan.request.repo, self.env, log)  # the run's progress display says how it goes
         log.flush()
         if status != 0:
             tail = plan.log_path.read_text().splitlines()[-15:]

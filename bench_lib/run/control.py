@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -42,19 +41,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_logged(command: list[str], cwd: Path, env: dict, log, show: re.Pattern | None = None) -> int:
-    """Run ``command`` with all its output in ``log``, echoing the lines ``show``
-    matches (asv's per-parameter grids and every framework's start-up banner stay in
-    the log).  It runs in a process group of its own: when the run is interrupted, the
-    whole group (asv and its benchmark processes) is stopped before the run goes on
+def run_logged(command: list[str], cwd: Path, env: dict, log) -> int:
+    """Run ``command`` with all its output in ``log`` (the run's progress display says
+    how it goes).  It runs in a process group of its own: when the run is interrupted,
+    the whole group (asv and its benchmark processes) is stopped before the run goes on
     with its clean-up."""
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True, preexec_fn=_die_with_parent)
     try:
         for line in process.stdout:
             log.write(line)
-            if show is not None and show.match(line):
-                print(line.rstrip(), flush=True)
         return process.wait()
     except BaseException:
         _stop_group(process)

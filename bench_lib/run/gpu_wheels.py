@@ -2,8 +2,9 @@
 registry needs to run the suite in a Python that already has CUDA builds of PyTorch
 and JAX (``make bench-gpu-offline`` installs them there).
 
-They are asv and what asv needs, at the versions ``constraints.txt`` pins, downloaded
-where pip works for the GPU machine's Python and platform.  TensorFlow is left out (its
+They are asv and what asv needs, and rich (the run's progress display), at the versions
+``constraints.txt`` pins, downloaded where pip works for the GPU machine's Python and
+platform.  TensorFlow is left out (its
 CUDA build is about 600 MB): without it the TensorFlow cells are skips with that reason.
 pandas, matplotlib and numpy are expected there (the report can also be made here from
 the results brought back).
@@ -17,10 +18,11 @@ from pathlib import Path
 
 from bench_lib.core import conditions
 
-# asv 0.6.6's requirements and theirs, as distributions named in constraints.txt
+# asv 0.6.6's requirements and theirs, and rich's, as distributions named in constraints.txt
 WHEELS = (
     "asv", "asv_runner", "json5", "Pympler", "tabulate", "virtualenv", "distlib", "platformdirs", "filelock",
     "importlib_metadata", "zipp", "PyYAML", "build", "pyproject_hooks", "packaging", "threadpoolctl",
+    "rich", "markdown-it-py", "mdurl", "Pygments",  # the run's progress display
 )
 # pip matches manylinux tags exactly: the ones wheels of these packages carry
 PLATFORMS = (

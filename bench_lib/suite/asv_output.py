@@ -24,10 +24,6 @@ BENCHMARK_LINE = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?P<name>(?:\.{3})?\.?\w+(?:
 SHORTENED = "..."
 # "For parameters: 'jax', 'fwd_rev', ..." (indented, or after "[ 61.54%] ····")
 PARAMETERS = re.compile(r"For parameters: (?P<params>.*)$")
-# asv's progress lines: a benchmark's name and its status, the commit and the environment
-PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{1,3} (?!=)\S.*$")
-# the same without asv's commit and environment lines, which every later workload repeats
-BENCHMARK_PROGRESS = re.compile(r"^\[\s*[\d.]+%\] ·{3} (?!=)\S.*$")
 TIMED_OUT = "asv: benchmark timed out"
 _TIMEOUT_LIMIT = re.compile(r"timed out \(timeout ([\d.]+)s\)")
 _SKIPPED = "asv: skipped"

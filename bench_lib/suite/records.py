@@ -49,20 +49,23 @@ def _path(run: Path, cell: Cell) -> Path:
     return run / this_environment() / f"{scoped_key(cell.as_dict())}.jsonl"
 
 
+STARTED = ".started"  # <cell key>.started: a process of the run began preparing the cell
+
+
 def mark_started(cell: Cell) -> None:
     """Say that a process of this run began preparing ``cell``: one that crashes or
     hangs leaves the mark without an outcome, and the cell's other benchmarks then fail
     at once instead of preparing (and hanging) again."""
     run = run_directory()
     if run is not None:
-        path = _path(run, cell).with_suffix(".started")
+        path = _path(run, cell).with_suffix(STARTED)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        path.write_text(json.dumps(cell.as_dict(), default=str))  # the cell, for the run's progress display
 
 
 def started_without_outcome(cell: Cell) -> bool:
     run = run_directory()
-    return run is not None and _path(run, cell).with_suffix(".started").exists() and load(cell) is None
+    return run is not None and _path(run, cell).with_suffix(STARTED).exists() and load(cell) is None
 
 
 def save(outcome: Outcome) -> None:
@@ -130,6 +133,23 @@ def collect(base: Path, token: str, environment: str) -> list[tuple[Outcome, int
         if outcomes:
             result.append((_with_interference(outcomes[-1], path), len(outcomes)))
     return result
+
+
+def progress(base: Path, token: str) -> tuple[set[Cell], dict[Cell, float]]:
+    """The cells of a run, in any environment, that have an outcome, and those begun
+    without one yet (with when they began): for the run's progress display."""
+    done, begun = set(), {}
+    for path in directory(base, token).glob(f"*/*{STARTED}"):
+        try:
+            cell = Cell(**json.loads(path.read_text()))
+            started = path.stat().st_mtime
+        except (OSError, ValueError, TypeError):
+            continue  # being written, or gone with the run
+        if path.with_suffix(".jsonl").exists():
+            done.add(cell)
+        else:
+            begun[cell] = started
+    return done, begun
 
 
 def discard(base: Path, token: str) -> None:
