@@ -24,7 +24,11 @@ def quick_if_cheap(cell):
     # cell: the quick subset keeps the rest.
     slow = (cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES
             or (cell.backend, cell.model) == ("jax", "mlp"))
-    return pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
+    # A loop of n eager HVPs at mlp XXS in float64 runs the float32 cell's code again
+    # (16 s for TensorFlow); Rosenbrock 100 runs the loops in float64: `make test` leaves it out
+    repeat = cell.mode in LOOP_MODES and cell.execution == "eager" and cell.model == "mlp" and cell.dtype == "float64"
+    marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
+    return pytest.param(cell, marks=marks, id=cell.label)
 
 
 @pytest.mark.parametrize("cell", [quick_if_cheap(c) for c in CELLS])

@@ -1,8 +1,8 @@
 """``make bench``: a preset run under asv in the current Python environment, as named
 steps.
 
-    validate -> lock -> preflight -> per workload (asv, archive, reconcile) -> peak,
-    publish and report -> summary
+    validate -> lock -> preflight -> per workload (asv, archive, reconcile) -> the
+    contended cells once more -> peak, publish and report -> summary
 
 ``validate`` refuses bad settings before anything is touched; ``lock`` comes next, so
 that a second run learns it must wait before it imports a framework; ``preflight``

@@ -26,8 +26,14 @@ def elementwise_error(actual, expected) -> float:
     expected = np.asarray(expected, dtype=np.float64)
     if actual.size == 0:
         return 0.0
-    scale = np.maximum(1.0, np.abs(actual) + np.abs(expected))
-    return float(np.max(np.abs(actual - expected) / scale))
+    # in place: a dense Hessian has millions of entries, and each temporary is a copy
+    difference = np.atleast_1d(np.subtract(actual, expected))  # a scalar output too
+    np.abs(difference, out=difference)
+    scale = np.atleast_1d(np.abs(actual))
+    scale += np.abs(expected)
+    np.maximum(scale, 1.0, out=scale)
+    difference /= scale
+    return float(difference.max())
 
 
 @dataclass(frozen=True)
