@@ -31,32 +31,30 @@ def contradictions(frame: pd.DataFrame) -> pd.Series:
     times = times.assign(low=times["q_25"].fillna(times["value"]), high=times["q_75"].fillna(times["value"]))
     notes: dict = {}
     rows = times.reset_index()
-    grad, hvp, hessian = (rows[rows.workload == name] for name in ("grad", "hvp", "hessian"))
+    grad, hvp, hessian, unrolled = (rows[rows.workload == name] for name in ("grad", "hvp", "hessian", "unrolled"))
     _pairs(notes, hvp[hvp.model == "mlp"], grad, "HVP {mode} faster than its gradient",
            "gradient slower than the HVP {mode}")
     fastest_hvp = hvp.loc[hvp.groupby(CASE)["value"].idxmin()] if len(hvp) else hvp
     _pairs(notes, hessian, fastest_hvp, "Hessian {mode} faster than one HVP", "one HVP slower than the Hessian {mode}")
-    unrolled = rows[rows.workload == "unrolled"]
-    by_mode = CASE + ["mode", "optimizer"]
-    for _, group in unrolled.groupby(by_mode, dropna=False):
-        ordered = group.sort_values("K")
-        for _, fewer in ordered.iterrows():
-            for _, more in ordered[ordered.K > fewer.K].iterrows():
-                if more.high < fewer.low:
-                    _note(notes, more["index"], f"K={more.K} faster than K={fewer.K} ({_seconds(fewer.value)})")
-                    _note(notes, fewer["index"], f"K={fewer.K} slower than K={more.K} ({_seconds(more.value)})")
+    _pairs(notes, unrolled, unrolled, "K={K} faster than K={K_cheap}", "K={K_cheap} slower than K={K}",
+           on=CASE + ["mode", "optimizer"], costlier=lambda pairs: pairs.K > pairs.K_cheap)
     return pd.Series([("; ".join(notes[i]) if i in notes else None) for i in frame.index], index=frame.index,
                      dtype=object)
 
 
-def _pairs(notes: dict, costly: pd.DataFrame, cheap: pd.DataFrame, costly_says: str, cheap_says: str) -> None:
-    """Flag each pair (same case) where a ``costly`` time lies below a ``cheap`` one."""
+def _pairs(notes: dict, costly: pd.DataFrame, cheap: pd.DataFrame, costly_says: str, cheap_says: str, on=CASE,
+           costlier=None) -> None:
+    """Flag each pair (same ``on``; of those, the pairs ``costlier`` keeps) where a
+    ``costly`` time lies below a ``cheap`` one.  The texts name the pair's fields (the
+    cheap side's with ``_cheap``)."""
     if costly.empty or cheap.empty:
         return
-    pairs = costly.merge(cheap, on=CASE, suffixes=("", "_cheap"))
-    for pair in pairs[pairs.high < pairs.low_cheap].itertuples():
-        _note(notes, pair.index, f"{costly_says.format(mode=pair.mode)} ({_seconds(pair.value_cheap)})")
-        _note(notes, pair.index_cheap, f"{cheap_says.format(mode=pair.mode)} ({_seconds(pair.value)})")
+    pairs = costly.merge(cheap, on=on, suffixes=("", "_cheap"))
+    if costlier is not None:
+        pairs = pairs[costlier(pairs)]
+    for pair in pairs[pairs.high < pairs.low_cheap].to_dict("records"):
+        _note(notes, pair["index"], f"{costly_says.format(**pair)} ({_seconds(pair['value_cheap'])})")
+        _note(notes, pair["index_cheap"], f"{cheap_says.format(**pair)} ({_seconds(pair['value'])})")
 
 
 def _note(notes: dict, index, text: str) -> None:

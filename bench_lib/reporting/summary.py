@@ -23,36 +23,28 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
     each backend's best time per workload."""
     lines = ["# Results summary", ""]
     counts = status_counts(table)
-    unstable = tidy.as_objects(table[table.unstable])
     for run_id, group in counts.groupby("run_id"):
         run = table[table.run_id == run_id].iloc[0]
         lines.append(f"Run `{_md(run_id)}`: commit {_md(run.commit[:8])} on {_md(run.machine)}, "
                      f"{run.date:%Y-%m-%d %H:%M} UTC; "
                      + ", ".join(f"{row.cells} {row.status}" for row in group.itertuples()))
     lines += run_notes(table)
+    unstable = tidy.as_objects(table[table.unstable])
     reasons = tidy.as_objects(table[(table.metric == "time") & ~table.status.isin([tidy.OK, tidy.NOT_MEASURED])])
     if len(reasons):
         lines += ["", "| status | cells | reason |", "| --- | --- | --- |"]
         for (status, reason), group in reasons.groupby(["status", "reason"]):
             lines.append(f"| {status} | {len(group)} | {_md(reason)} |")
-    if len(unstable):
-        what = "1 time is" if len(unstable) == 1 else f"{len(unstable)} times are"
-        lines += ["", f"{what} unstable (interquartile range above "
-                  f"{tidy.UNSTABLE_SPREAD:.0%} of the median: the samples fall apart):", ""]
-        lines += [f"- {_cell(row)}: {_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]"
-                  for row in unstable.itertuples()]
     contended = tidy.as_objects(table[table.contended])
-    if len(contended):
-        what = "1 time was" if len(contended) == 1 else f"{len(contended)} times were"
-        lines += ["", f"{what} contended (measured while the rest of the machine used more than "
-                  f"{tidy.CONTENDED_SHARE:.0%} of the cell's cores):", ""]
-        lines += [f"- {_cell(row)}: {_duration(row.value)}, others used {row.interference:.0%}"
-                  for row in contended.itertuples()]
     implausible = tidy.as_objects(table[table.implausible.notna()])
-    if len(implausible):
-        what = "1 time is" if len(implausible) == 1 else f"{len(implausible)} times are"
-        lines += ["", f"{what} implausible (contradicted by another time of the run):", ""]
-        lines += [f"- {_cell(row)}: {_duration(row.value)}, {_md(row.implausible)}" for row in implausible.itertuples()]
+    lines += _listed(unstable, "is", "are", f"unstable (interquartile range above {tidy.UNSTABLE_SPREAD:.0%} of the "
+                     "median: the samples fall apart)",
+                     lambda row: f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]")
+    lines += _listed(contended, "was", "were", "contended (measured while the rest of the machine used more than "
+                     f"{tidy.CONTENDED_SHARE:.0%} of the cell's cores)",
+                     lambda row: f"{_duration(row.value)}, others used {row.interference:.0%}")
+    lines += _listed(implausible, "is", "are", "implausible (contradicted by another time of the run)",
+                     lambda row: f"{_duration(row.value)}, {_md(row.implausible)}")
     if len(unstable) or len(contended) or len(implausible):
         lines += ["", "None of these is a best time, in the table below or the README's headline."]
     rates = achieved_flops(table, peaks)
@@ -131,6 +123,14 @@ def headline(table: pd.DataFrame) -> str:
                          + (" (uncommitted code)" if pd.notna(best_row.uncommitted) else ""))
         lines.append(f"| {row['workload']} | {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _listed(rows: pd.DataFrame, is_: str, are: str, what: str, describe) -> list[str]:
+    """A paragraph naming each of ``rows`` (times flagged ``what``), ``describe``d."""
+    if rows.empty:
+        return []
+    count = f"1 time {is_}" if len(rows) == 1 else f"{len(rows)} times {are}"
+    return ["", f"{count} {what}:", "", *(f"- {_cell(row)}: {describe(row)}" for row in rows.itertuples())]
 
 
 def _cell(row) -> str:

@@ -148,14 +148,14 @@ class TimeSuite(CellSuite):
         self.prepared = prepare_and_record(cell, "time")
         activate(cell)  # this process may have prepared a cell of another precision since
         # asv times between setup and teardown: what the rest of the machine does meanwhile
-        self.meter = _meters.setdefault(cell, interference.Meter())
+        self.cell, self.meter = cell, _meters.setdefault(cell, interference.Meter())
         self.meter.start()
 
     def teardown(self, *params):
         meter = getattr(self, "meter", None)
         if meter is not None:
             meter.stop()
-            records.save_interference(self._cell(params), meter.measured())
+            records.save_interference(self.cell, meter.measured())
 
 
 class LongCallTimeSuite(TimeSuite):
