@@ -5,7 +5,7 @@ VENV_PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PRESET ?= default
 
-.PHONY: bench test verify dashboard setup clean-venv bench-gpu bench-gpu-offline gpu-wheels
+.PHONY: bench test verify dashboard reference setup clean-venv bench-gpu bench-gpu-offline gpu-wheels
 
 setup: $(INSTALLED)
 
@@ -18,16 +18,30 @@ $(INSTALLED): $(VENV_PYTHON) pyproject.toml constraints.txt
 	$(VENV_PYTHON) -m pip install --quiet -c constraints.txt -e '.[all]'
 	touch $@
 
+# Your run: results, report and asv's log in results/, the dashboard in html/ (neither
+# is committed).
 bench: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib bench --preset $(PRESET)
 
 test: $(INSTALLED)
 	$(VENV_PYTHON) -m pytest
 
-# The dashboard (html/) and the report of the results already in results/, without running anything.
+# The dashboard (html/) and the report of results/ (your runs) without running anything;
+# of the committed reference run (reference/) until you have a run of your own, or
+# with RESULTS=reference.
+RESULTS ?= $(if $(filter-out %/machine.json,$(wildcard results/*/*.json)),results,reference)
 dashboard: $(INSTALLED)
-	$(VENV_PYTHON) -m bench_lib publish
-	$(VENV_PYTHON) -m bench_lib report
+	$(VENV_PYTHON) -m bench_lib publish --results $(RESULTS)
+	$(VENV_PYTHON) -m bench_lib report --results $(RESULTS) --out $(RESULTS)/report
+
+# The project's reference results (reference/, committed; see reference/README.md):
+# a deliberate run on the reference machine, then its report and the README's
+# headline.  REFERENCE_ARGS runs part of the preset (--workloads hvp).
+REFERENCE_PRESET ?= cpu
+REFERENCE_ARGS ?=
+reference: $(INSTALLED)
+	$(VENV_PYTHON) -m bench_lib bench --preset $(REFERENCE_PRESET) --results reference $(REFERENCE_ARGS)
+	$(VENV_PYTHON) -m bench_lib report --results reference --out reference/report --readme README.md
 
 # The GPU preset (GPU_ARGS narrows it: --workloads hvp --sizes L), filed under the GPU's
 # model as asv's machine name.  With a package registry: a virtualenv of the CUDA builds

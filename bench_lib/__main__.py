@@ -79,6 +79,11 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
         "--workloads", nargs="+", choices=WORKLOADS, help="only the preset's cells of these workloads",
     )
     parser.add_argument("--models", nargs="+", choices=MODELS, help="only the preset's cells of these models")
+    parser.add_argument(
+        "--results", metavar="FOLDER",
+        help="keep the run's results, report and logs in this folder (default: the configuration's results_dir, "
+        "results/); `make reference` passes reference/",
+    )
     parser.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS",
@@ -105,6 +110,11 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sizes", nargs="+", help="only the preset's cells of these sizes (as 'L' or '1000')")
     parser.add_argument(
+        "--cells", nargs="+", metavar="PATTERN",
+        help="only the preset's cells whose label matches one of these patterns (`cells` prints the labels; "
+        "* and ? as in file names: 'hvp/torch/*/compiled/*')",
+    )
+    parser.add_argument(
         "--measure-peak", action="store_true",
         help="measure the machine's peak FLOP rate again (by default only when none is kept for this CPU, thread "
         "count, GPU and library versions)",
@@ -125,7 +135,8 @@ def _bench(args) -> int:
         workloads=tuple(args.workloads or ()), models=tuple(args.models or ()), machine=args.machine,
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
         wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak, retry_contended=args.retry_contended,
-        wait_quiet=args.wait_quiet,
+        wait_quiet=args.wait_quiet, results_dir=Path(args.results) if args.results else None,
+        cells=tuple(args.cells or ()),
     )
 
 
@@ -254,12 +265,14 @@ def _gpu_wheels(args) -> int:
 
 def _publish_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="asv.conf.json", help="asv's configuration file")
+    parser.add_argument("--results", metavar="FOLDER",
+                        help="publish this results folder (default: the configuration's results_dir)")
 
 
 def _publish(args) -> int:
     from bench_lib.run.publish import publish
 
-    return publish(args.config)
+    return publish(args.config, results_dir=args.results)
 
 
 def _cells(args) -> int:

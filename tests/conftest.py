@@ -161,6 +161,10 @@ def working_tree_copy(target: Path) -> Path:
             shutil.copy2(source, copy)
         elif copy.is_file():
             copy.unlink()
+    if (target / ".git").exists():  # a file moved or removed here since the clone's commit
+        tracked = subprocess.run(["git", "ls-files", "-z"], cwd=target, capture_output=True, check=True).stdout
+        for name in set(filter(None, tracked.decode().split("\0"))) - set(listed):
+            (target / name).unlink(missing_ok=True)
     return target
 
 
@@ -177,12 +181,11 @@ def committed_clone(target: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
-    """The smoke preset run once, of committed code: (asv's result file, the run's
-    folder, its stdout).  The commit is in the clone ``<the run's folder>/clone``."""
-    work = tmp_path_factory.mktemp("asv")
-    clone = committed_clone(work / "clone")
-    config = config_in(work, repo=clone)
-    run = bench("--preset", "smoke", "--config", str(config), cwd=clone, timeout=900)
+    """The smoke preset run once as `make bench` runs it, with the checkout's own
+    asv.conf.json, in a clone of committed code: (asv's result file, the clone, its
+    stdout).  The run's folders are the clone's: ``results/``, ``html/``, ``.asv/``."""
+    work = committed_clone(tmp_path_factory.mktemp("asv"))
+    run = bench("--preset", "smoke", cwd=work, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     files = [p for p in (work / "results").glob("*/*.json") if p.name != "machine.json"]
     assert len(files) == 1, files

@@ -136,6 +136,38 @@ def test_the_run_leaves_no_records_behind(smoke_results):
     assert not leftover.exists() or not list(leftover.iterdir())
 
 
+@pytest.mark.slow
+def test_a_users_run_leaves_the_checkouts_tracked_files_alone(smoke_results):
+    """`make bench` in a clean clone: its results, report, logs and dashboard go to
+    results/ and html/, both ignored, so `git status` shows nothing to commit and the
+    committed reference run is as it was."""
+    _, work, stdout = smoke_results
+    git = ["git", "status", "--porcelain", "--untracked-files=all"]
+    assert subprocess.run(git, cwd=work, capture_output=True, text=True, check=True).stdout == ""
+    ignored = subprocess.run([*git, "--ignored"], cwd=work, capture_output=True, text=True, check=True).stdout
+    assert not [line for line in ignored.splitlines() if line.startswith("!! reference/")], ignored
+    assert f"results: {work / 'results'} " in stdout and f"report: {work / 'results' / 'report'}" in stdout
+    assert (work / "results" / "report" / "summary.md").is_file() and (work / "html" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_the_environment_is_named_by_versions_and_threads_not_by_the_checkouts_path(smoke_results):
+    """Two clones with the same versions file their results under one environment
+    name, so asv's compare and dashboard line them up (the `installed` environment)."""
+    from bench_lib.core import conditions
+    from bench_lib.run.asv_environment import describe
+
+    results, work, _ = smoke_results
+    python, frameworks = describe(sys.executable)
+    assert frameworks == {name: version for backend in ("tensorflow", "jax", "torch")
+                          for name, version in conditions.framework_versions(backend).items() if version}
+    versions = "-".join(f"{name}{version}" for name, version in sorted(frameworks.items()))
+    assert results["env_name"] == f"installed-py{python}-{versions}-BENCH_THREADS{conditions.threads()}"
+    assert results["params"]["python"] == python == "{0}.{1}".format(*sys.version_info)
+    assert results["requirements"] == frameworks  # the dashboard offers them as a virtualenv's
+    assert str(work) not in json.dumps({key: value for key, value in results.items() if key != "results"})
+
+
 def test_bad_thread_count_stops_the_run_before_asv_records_anything():
     run = bench("--preset", "smoke", env={**os.environ, "BENCH_THREADS": "lots"}, timeout=120)
     assert run.returncode == 2
@@ -167,9 +199,13 @@ def test_the_run_names_its_thread_count_to_asv_and_keeps_the_configurations_path
         ' "results_dir": "results", "html_dir": "html", "env_dir": ".asv/env",'
         ' "matrix": {"env": {"OTHER": ["1"]}}}'
     )
-    derived = json.loads(Path(asv_config.with_conditions(tmp_path, "asv.conf.json", "token", 3)).read_text())
+    derived = json.loads(Path(asv_config.derived_config(tmp_path, "asv.conf.json", "token", 3)).read_text())
     assert derived["repo"] == str(tmp_path.resolve()) and derived["results_dir"] == str(tmp_path.resolve() / "results")
     assert derived["matrix"]["env"] == {"OTHER": ["1"], "BENCH_THREADS": ["3"]}
+    assert derived["plugins"] == [asv_config.ENVIRONMENT_PLUGIN]  # the environment `bench` runs asv in
+    elsewhere = json.loads(Path(asv_config.derived_config(tmp_path, "asv.conf.json", "t2", results_dir=tmp_path / "mine"))
+                           .read_text())
+    assert elsewhere["results_dir"] == str(tmp_path.resolve() / "mine") and elsewhere["matrix"] == {"env": {"OTHER": ["1"]}}
 
 
 def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
@@ -178,6 +214,20 @@ def test_a_part_of_a_preset_without_cells_is_an_error_before_asv_runs(tmp_path):
     assert run.returncode == 2
     assert "preset 'smoke' has no cells of workloads ['unrolled'], models ['rosenbrock'] and sizes []" in run.stderr
     assert not (tmp_path / "results").exists()
+    run = bench("--preset", "smoke", "--config", str(config_in(tmp_path)), "--cells", "hvp/tensorflow/*", timeout=120)
+    assert run.returncode == 2 and ("has no cells of workloads [], models [] and sizes [] matching ['hvp/tensorflow/*'] "
+                                    "(`python -m bench_lib cells --preset smoke` lists its cells)") in run.stderr
+
+
+def test_cell_patterns_pick_a_presets_cells_by_label():
+    """`bench --cells`: a cell is run when its label matches one of the patterns."""
+    from bench_lib.run.plan import Request
+
+    request = Request("default", REPO, cells=("hvp/torch/*/compiled/*", "grad/jax/rev/compiled/mlp-S/*"))
+    cells = presets.get("default").cells()
+    expected = [cell for cell in cells if (cell.workload, cell.backend, cell.execution) == ("hvp", "torch", "compiled")
+                or (cell.workload, cell.backend, cell.execution, cell.size) == ("grad", "jax", "compiled", "S")]
+    assert len(expected) > 1 and [cell for cell in cells if request.selected(cell)] == expected
 
 
 def test_a_preset_in_the_environment_runs_its_cells_and_skips_the_rest_saying_so(monkeypatch):

@@ -82,7 +82,7 @@ def test_overhead_with_no_cell_to_measure_is_an_error_not_a_perfect_score(smoke_
     from bench_lib.__main__ import main
 
     _, work, _ = smoke_results
-    monkeypatch.chdir(work / "clone")  # the run's commit
+    monkeypatch.chdir(work)  # the clone: the run's commit
     status = main(["overhead", "--preset", "smoke", "--config", str(work / "asv.conf.json"), "--min-ms", "1e9"])
     assert status == 2
     assert "nothing to measure" in capsys.readouterr().err
@@ -163,3 +163,10 @@ def test_a_folder_that_is_no_git_checkout_of_its_own_is_named(tmp_path):
             assert run.returncode == 2, (command, run.stdout, run.stderr)
             assert problem in run.stderr and "Traceback" not in run.stderr, (command, run.stderr)
             assert not (folder / "results" / "logs").exists() and not (folder / "html").exists()  # nothing ran
+
+
+def test_publishing_a_results_folder_that_does_not_exist_names_it(tmp_path):
+    missing = tmp_path / "none"
+    run = subprocess.run([sys.executable, "-m", "bench_lib", "publish", "--results", str(missing)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr == f"publish: no results folder {missing}\n"

@@ -197,7 +197,7 @@ def test_markup_in_a_machines_fields_is_shown_as_text_never_run(smoke_results, t
     payloads = {field: f"<img src=x onerror=alert({i})>" for i, field in enumerate(MACHINE_FIELDS, 1)}
     payloads[f"<img src=x onerror=alert({len(MACHINE_FIELDS) + 1})>"] = "a key of its own"
     info.write_text(json.dumps({**machine, **payloads}))
-    assert publish.publish(str(config_in(tmp_path, repo=work / "clone")), repo=REPO) == 0
+    assert publish.publish(str(config_in(tmp_path, repo=work)), repo=REPO) == 0
 
     dialogs = []
     with _serve(tmp_path) as base, sync_api.sync_playwright() as playwright:
@@ -230,7 +230,7 @@ def test_two_publishes_at_once_each_leave_a_whole_dashboard(smoke_results, tmp_p
 
     _, work, _ = smoke_results
     shutil.copytree(work / "results", tmp_path / "results")
-    config = config_in(tmp_path, repo=work / "clone")  # the run's commit is the clone's
+    config = config_in(tmp_path, repo=work)  # the run's commit is the clone's
     command = [sys.executable, "-m", "bench_lib", "publish", "--config", str(config)]
     both = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)]

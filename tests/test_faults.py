@@ -208,6 +208,10 @@ def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_runni
         outcomes = tmp_path / "results" / finished.environments[0].outcomes
         [timed] = [json.loads(line) for line in outcomes.read_text().splitlines() if '"verified"' in line]
         assert timed["preparations"] == 2 and timed["conditions"]["interference"] > 0.1
+        first = timed["first_timing"]  # the time before the retry, kept beside the one that replaced it
+        assert first["seconds"] > 0 and first["interference"] > 0.1
+        assert f"  grad/jax/rev/compiled/mlp-S/cpu/float32: {first['seconds']:.3g} s ({first['interference']:.2f}) -> " \
+            in after.stdout
     assert ("removed what" in after.stdout) == (signum == 9)
     assert [line for m in markers for line in still_running(m)] == []  # SIGKILL: gone once the next run cleaned up
     assert not list((tmp_path / "results" / ".records").glob("*"))

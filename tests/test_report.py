@@ -143,10 +143,10 @@ def test_a_run_of_part_of_a_preset_starts_when_its_own_benchmarks_did():
 
 def test_the_readmes_headline_is_the_one_generated_from_the_committed_results():
     """The README's table is never typed by hand: regenerated from the runs it names
-    (runs kept in results/ never change; later runs are not among them)."""
+    (runs kept in reference/ never change; later runs are not among them)."""
     runs = headline_runs(REPO / "README.md")
     assert runs, "the README has no generated headline table"
-    table = tidy.load(REPO / "results", REPO / "benchmarks")
+    table = tidy.load(REPO / "reference", REPO / "benchmarks")
     generated = readme_headline(table[table.run_id.isin(runs)])
     text = (REPO / "README.md").read_text()
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0]

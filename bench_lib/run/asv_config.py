@@ -14,6 +14,7 @@ from asv import util as asv_util
 from asv.config import Config
 
 from bench_lib.core import conditions
+from bench_lib.run import asv_environment
 from bench_lib.run.control import CONFIG_PREFIX
 
 
@@ -36,8 +37,15 @@ def check_paths(repo: Path, config: str) -> None:
         raise ValueError(f"--config {config}: asv cannot read it: {error}") from error
 
 
-def with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
-    """A copy of the asv configuration whose matrix names the run's thread count as an
+ENVIRONMENT_PLUGIN = ".bench_lib.run.asv_environment"  # asv imports it from the repository (its leading dot)
+ENVIRONMENT = f"{asv_environment.TOOL_NAME}:same"  # asv run -E: this Python, named by its versions
+
+
+def derived_config(repo: Path, config: str, token: str, threads: int | None = None,
+                   results_dir: Path | None = None) -> str:
+    """A copy of the asv configuration for one run (removed with it): its paths made
+    absolute, the suite's environment plugin listed, ``results_dir`` in place of the
+    configuration's where given, and the run's thread count in the matrix as an
     environment variable: asv then puts it in the environment's name, so `asv compare`
     and the dashboard never mix two thread counts (the benchmarks read the same
     variable, ``conditions.THREADS_ENV``)."""
@@ -48,10 +56,15 @@ def with_conditions(repo: Path, config: str, token: str, threads: int) -> str:
         value = settings.get(key)
         if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
             settings[key] = str((source.parent / value).resolve())
-    matrix = dict(settings.get("matrix") or {})
-    matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
-    settings["matrix"] = matrix
-    path = (repo / ".asv" / f"{CONFIG_PREFIX}{os.getpid()}-{token}.conf.json").resolve()  # removed with the run
+    if results_dir is not None:
+        settings["results_dir"] = str(Path(results_dir).resolve())
+    plugins = list(settings.get("plugins") or [])
+    settings["plugins"] = plugins if ENVIRONMENT_PLUGIN in plugins else [*plugins, ENVIRONMENT_PLUGIN]
+    if threads is not None:
+        matrix = dict(settings.get("matrix") or {})
+        matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
+        settings["matrix"] = matrix
+    path = (repo / ".asv" / f"{CONFIG_PREFIX}{os.getpid()}-{token}.conf.json").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
     return str(path)

@@ -9,7 +9,8 @@ that a second run learns it must wait before it imports a framework; ``preflight
 checks the checkout's code and every framework the cells need; each workload is one
 ``asv run`` whose results, final cell statuses and manifest are kept before the next
 starts (asv saves only when it ends, so a killed run keeps what finished).  It uses
-asv's own commands only: ``asv machine``, ``asv run --python=same --set-commit-hash``,
+asv's own commands only: ``asv machine``, ``asv run -E installed:same --set-commit-hash``
+(``asv_environment``),
 ``asv publish``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -33,7 +35,7 @@ from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
 from bench_lib.reporting import flops, page, store, tidy
 from bench_lib.reporting.summary import summary_markdown
-from bench_lib.run import asv_config, checkout, keep, peak, preflight, progress, publish, reconcile
+from bench_lib.run import asv_config, asv_environment, checkout, keep, peak, preflight, progress, publish, reconcile
 from bench_lib.run.control import (
     Interrupted,
     interrupt,
@@ -58,6 +60,7 @@ class BenchRun:
         self.expected: dict = {}  # the bench_lib every cell must report (path, hash)
         self.manifest: Manifest | None = None
         self.final: list[Outcome] = []
+        self.first_timings: dict[tuple[str, Cell], dict] = {}  # of the cells timed again (``_retry_chunk``)
         self.oom_kills: dict[str, int] = {}  # per workload: processes the kernel's OOM killer killed meanwhile
         self.status = 0
 
@@ -113,7 +116,8 @@ class BenchRun:
 
     def measure_and_report(self) -> int:
         plan = self.plan
-        config = asv_config.with_conditions(plan.request.repo, plan.request.config, plan.token, plan.threads)
+        config = asv_config.derived_config(plan.request.repo, plan.request.config, plan.token, plan.threads,
+                                           plan.results_dir)
         self.env[records.MATRIX_VARS_ENV] = ",".join(asv_config.matrix_variables(config))
         self.env["TMPDIR"] = str(scratch(plan.token))  # asv's temporary files, removed with the run's records
         try:
@@ -179,6 +183,8 @@ class BenchRun:
                     self.final = self._reconcile(done, environments)
                 if chunk is chunks[-1] and plan.request.retry_contended and chunk.workload != RETRY:
                     chunks += self._retry_chunk()  # the loop goes on with it
+        if self.first_timings:
+            self._say_retried()
         return self.manifest is not None
 
     def _retry_chunk(self) -> list[Chunk]:
@@ -189,10 +195,31 @@ class BenchRun:
                  if outcome.status == "verified" and interference.contended(outcome.conditions)]
         if not again:
             return []
+        self.first_timings = self._timings(again)
         print(f"{len(again)} cells were timed while the rest of the machine was busy (contended): timing them once "
               "more", flush=True)
         regexes = grid.asv_regexes(again, self.plan.request.repo / "benchmarks")
         return [Chunk(RETRY, tuple(again), tuple(regexes))]
+
+    def _timings(self, cells: list[Cell]) -> dict[tuple[str, Cell], dict]:
+        """(environment's result file, cell) -> the cell's time so far in that
+        environment and the interference it was timed under."""
+        suite = grid.benchmarks(self.plan.request.repo / "benchmarks")
+        found = {}
+        for environment in self.manifest.environments:
+            _, timed = _timing_values(cells, self.plan.results_dir / environment.result, suite)
+            recorded = store.read_outcomes(self.plan.results_dir / environment.outcomes)
+            shares = {Cell(**line["cell"]): (line.get("conditions") or {}).get("interference") for line in recorded}
+            for cell in cells:
+                found[(environment.result, cell)] = {"seconds": timed.get(cell), "interference": shares.get(cell)}
+        return found
+
+    def _say_retried(self) -> None:
+        """Each contended cell's time before and after it was timed again."""
+        after = self._timings(sorted({cell for _, cell in self.first_timings}, key=lambda cell: cell.label))
+        print("timed again (seconds, with the share of the cores others used):", flush=True)
+        for key, first in self.first_timings.items():
+            print(f"  {key[1].label}: {_timing(first)} -> {_timing(after.get(key, {}))}", flush=True)
 
     def measure_peak(self) -> None:
         """The report holds each cell's FLOP rate against the machine's peak, measured
@@ -205,7 +232,8 @@ class BenchRun:
     def publish(self) -> int:
         try:
             with self.plan.log_path.open("a") as log:
-                return publish.publish(self.plan.request.config, self.plan.request.repo, self.plan.html_dir, log=log)
+                return publish.publish(self.plan.request.config, self.plan.request.repo, self.plan.html_dir, log=log,
+                                       results_dir=self.plan.results_dir)
         except Exception as error:  # the results stand; the run still fails
             print(f"error: the dashboard was not published: {type(error).__name__}: {error}", file=sys.stderr)
             return 1
@@ -266,7 +294,7 @@ class BenchRun:
     def _asv_run(self, chunk, config: str, log) -> int:
         plan = self.plan
         command = asv_config.asv_command(
-            "run", "--config", config, "--python=same", "--set-commit-hash", plan.commit,
+            "run", "--config", config, "-E", asv_config.ENVIRONMENT, "--set-commit-hash", plan.commit,
             "--launch-method", "forkserver", "--show-stderr", *plan.machine_args,
         )
         for regex in chunk.regexes:
@@ -299,18 +327,27 @@ class BenchRun:
             path = plan.results_dir / environment.outcomes
             path.parent.mkdir(parents=True, exist_ok=True)
             files.write_text(path, "".join(
-                json.dumps({**outcome.to_json(), "preparations": preparations.get(outcome.cell, 0)}, default=str) + "\n"
+                json.dumps({**outcome.to_json(), "preparations": preparations.get(outcome.cell, 0),
+                            **self._first_timing(environment, outcome.cell)}, default=str) + "\n"
                 for outcome in outcomes))
             final += outcomes
         return final
 
+    def _first_timing(self, environment, cell: Cell) -> dict:
+        """A cell timed again (``--retry-contended``) keeps its first time in its record."""
+        first = self.first_timings.get((environment.result, cell))
+        return {"first_timing": first} if first else {}
+
     def _records_key(self, environment) -> str:
         """Where the processes of ``environment`` recorded: asv's result file names the
-        environment's Python (a path, for an existing environment) and its matrix
-        variables; a virtualenv's Python is ``<env_dir>/<md5 of its name>/bin/python``."""
+        environment's matrix variables, and its Python: this one for the ``installed``
+        environment that the run asks for, a path for an existing environment, and
+        ``<env_dir>/<md5 of its name>/bin/python`` for a virtualenv."""
         stored = store.read_result(self.plan.results_dir / environment.result)
         python = stored.params.get("python") or ""
-        if not os.path.isabs(python):
+        if stored.env_name.startswith(f"{asv_environment.TOOL_NAME}-"):
+            python = sys.executable
+        elif not os.path.isabs(python):
             env_dir = Config.load(str(self.plan.request.repo / self.plan.request.config)).env_dir
             python = str(Path(self.plan.request.repo, env_dir) / hashlib.md5(environment.name.encode()).hexdigest()
                          / "bin" / "python")
@@ -429,6 +466,12 @@ def _say_load() -> None:
     print(f"load average {load:.2f} on {cores} usable cores", flush=True)
     if load > 0.5 * cores:
         print("warning: the machine is busy; times will be slow and noisy (each cell records the load)", flush=True)
+
+
+def _timing(measured: dict) -> str:
+    seconds, share = measured.get("seconds"), measured.get("interference")
+    time_text = f"{seconds:.3g} s" if isinstance(seconds, float) and math.isfinite(seconds) else "no time"
+    return time_text + (f" ({share:.2f})" if share is not None else "")
 
 
 def _now() -> str:

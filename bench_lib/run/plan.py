@@ -4,6 +4,7 @@ what it will do (``Plan``): the cells, where everything goes, and the run's iden
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import subprocess
 import time
@@ -51,10 +52,13 @@ class Request:
     measure_peak: bool = False
     retry_contended: bool = True
     wait_quiet: float = 0.0
+    results_dir: Path | None = None  # instead of the configuration's results_dir
+    cells: tuple[str, ...] = ()  # patterns of cell labels (fnmatch: `hvp/torch/*/compiled/*`)
 
     def selected(self, cell: Cell) -> bool:
         return ((not self.workloads or cell.workload in self.workloads) and (not self.models or cell.model in self.models)
-                and (not self.sizes or str(cell.size) in self.sizes))
+                and (not self.sizes or str(cell.size) in self.sizes)
+                and (not self.cells or any(fnmatch.fnmatchcase(cell.label, pattern) for pattern in self.cells)))
 
 
 @dataclass
@@ -115,6 +119,8 @@ def validate(request: Request) -> Plan:
         raise ValueError(
             f"preset {request.preset_name!r} has no cells of workloads {list(request.workloads)}, models "
             f"{list(request.models)} and sizes {list(request.sizes)}"
+            + (f" matching {list(request.cells)} (`python -m bench_lib cells --preset {request.preset_name}` lists "
+               "its cells)" if request.cells else "")
         )
     machine = request.machine
     if machine is None and any(cell.device == "gpu" for cell in cells):
@@ -139,7 +145,7 @@ def validate(request: Request) -> Plan:
     settings = Config.load(str(repo / request.config))
     return Plan(
         request=request, preset=preset, cells=cells, threads=threads, commit=commit, changed=changed,
-        results_dir=(repo / settings.results_dir).resolve(), html_dir=(repo / settings.html_dir).resolve(),
+        results_dir=(request.results_dir or repo / settings.results_dir).resolve(), html_dir=(repo / settings.html_dir).resolve(),
         # One token for the whole run: the check processes read what the timing
         # processes recorded, in a folder of the results that the run removes when it ends.
         token=f"{request.preset_name}-{uuid.uuid4().hex[:12]}",

@@ -125,28 +125,34 @@ def make_offline(html_dir: str | Path) -> list[str]:
     return replaced
 
 
-def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None) -> int:
-    """``asv publish`` (its output to ``log``, a file, where given), then the offline
-    dashboard; asv's exit status.  A damaged result file stops it first, named: asv's
-    publish would leave its commit out and exit 0.  The dashboard is made in a folder
-    of its own beside ``html_dir`` and swapped in whole, under a lock: a reader or a
-    second ``publish`` never sees half a dashboard, and two at once take turns."""
+def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str | Path | None = None, log=None,
+            results_dir: str | Path | None = None) -> int:
+    """``asv publish`` of the configuration's results folder, or ``results_dir`` (its
+    output to ``log``, a file, where given), then the offline dashboard; asv's exit
+    status.  A damaged result file stops it first, named: asv's publish would leave its
+    commit out and exit 0.  The dashboard is made in a folder of its own beside
+    ``html_dir`` and swapped in whole, under a lock: a reader or a second ``publish``
+    never sees half a dashboard, and two at once take turns."""
     from asv.config import Config
 
     from bench_lib.reporting import store
+    from bench_lib.run.asv_config import derived_config
 
     settings = Config.load(str(Path(repo) / config))
-    results_dir = Path(repo) / settings.results_dir
+    if "://" not in settings.repo:  # a path, from the configuration's folder
+        check_git_checkout((Path(repo) / config).resolve().parent / settings.repo)
+    results_dir = Path(results_dir if results_dir is not None else Path(repo) / settings.results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"no results folder {results_dir}")
     html_dir = Path(html_dir if html_dir is not None else Path(repo) / settings.html_dir).resolve()
     store.check_readable(results_dir)
     check_machines(results_dir)
-    if "://" not in settings.repo:  # a path, from the configuration's folder
-        check_git_checkout((Path(repo) / config).resolve().parent / settings.repo)
     html_dir.parent.mkdir(parents=True, exist_ok=True)
     with _publishing(html_dir):
         staging = Path(tempfile.mkdtemp(prefix=f".{html_dir.name}-new-", dir=html_dir.parent))
+        derived = derived_config(Path(repo), config, f"publish-{staging.name}", results_dir=results_dir)
         try:
-            command = [sys.executable, "-m", "asv", "publish", "--config", config, "--html-dir", str(staging)]
+            command = [sys.executable, "-m", "asv", "publish", "--config", derived, "--html-dir", str(staging)]
             status = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
             if status != 0:
                 print(f"asv publish failed (exit {status})" + (f"; see {log.name}" if log else ""), file=sys.stderr)
@@ -156,8 +162,10 @@ def publish(config: str = "asv.conf.json", repo: str | Path = ".", html_dir: str
             _swap_in(staging, html_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            Path(derived).unlink(missing_ok=True)
     if log is None:
-        print(f"dashboard: {html_dir}/index.html ({len(replaced)} scripts and stylesheets served from {VENDOR}/)")
+        print(f"dashboard: {html_dir}/index.html of {results_dir} ({len(replaced)} scripts and stylesheets served "
+              f"from {VENDOR}/)")
     return 0
 
 
