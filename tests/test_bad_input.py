@@ -2,6 +2,7 @@
 exit status 2, nothing written, and no framework imported for an argument the API
 can judge by itself."""
 
+import json
 import subprocess
 import sys
 
@@ -170,3 +171,30 @@ def test_publishing_a_results_folder_that_does_not_exist_names_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "bench_lib", "publish", "--results", str(missing)], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stderr == f"publish: no results folder {missing}\n"
+
+
+def test_a_run_under_a_machine_name_that_earlier_runs_measured_on_another_cpu_is_refused(tmp_path):
+    """asv files runs by machine name alone: another CPU's runs under the same name would
+    be drawn, ranked and compared as one machine's."""
+    from bench_lib.core.manifest import Environment, Manifest
+    from bench_lib.run.preflight import check_same_cpu
+
+    folder = tmp_path / "kept"
+    for machine, cpu in (("elsewhere", "Another CPU"), ("here", conditions.cpu_name())):
+        outcomes = f"outcomes/{machine}.jsonl"
+        (folder / "outcomes").mkdir(parents=True, exist_ok=True)
+        record = {"cell": {"workload": "grad"}, "status": "verified", "conditions": {"cpu": cpu}}
+        (folder / outcomes).write_text(json.dumps(record) + "\n")
+        Manifest(run_id=f"run-{machine}", machine=machine, commit="c" * 40, preset="smoke", workloads=["grad"], cells=1,
+                 started="2026-12-01T00:00:00+00:00", status="ok",
+                 environments=[Environment("env", "history/x.asv-result", outcomes)]).write(folder)
+    check_same_cpu(folder, "here")  # the same CPU, and a machine of no earlier run
+    check_same_cpu(folder, "new")
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    run = bench("--preset", "smoke", "--config", str(config_in(tmp_path)), "--results", str(folder), "--machine",
+                "elsewhere", "--allow-uncommitted", timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (f"error: {folder} holds runs of machine 'elsewhere' measured on another CPU (Another CPU, run "
+            f"run-elsewhere); this one is {conditions.cpu_name()}, and asv would file both under 'elsewhere': name this "
+            "machine with --machine NAME, or keep its runs in another folder with --results FOLDER") in run.stderr
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.name != ".run.lock") == before

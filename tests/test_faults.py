@@ -4,6 +4,7 @@ recorded is lost, and nothing passes for what it is not."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_a_damaged_result_file_is_named_never_skipped_and_never_destroyed(smoke_
     text = DAMAGES[damage](damaged.read_text())
     damaged.write_text(text)
 
-    with pytest.raises(store.DamagedResultFile, match=f"{damaged} is not a readable asv result file"):
+    with pytest.raises(store.DamagedResultFile, match=re.escape(f"{damaged} is not a readable asv result file")):
         tidy.load(copy, REPO / "benchmarks")
     assert main(["report", "--results", str(copy), "--out", str(tmp_path / "report")]) == 2
     assert str(damaged) in capsys.readouterr().err and not (tmp_path / "report").exists()

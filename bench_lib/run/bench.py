@@ -98,6 +98,7 @@ class BenchRun:
         work (keep.py)."""
         store.check_readable(self.plan.results_dir, self.plan.request.move_damaged)
         flops.load_peaks(self.plan.results_dir, self.plan.request.move_damaged)
+        preflight.check_same_cpu(self.plan.results_dir, self.plan.machine)
         remove_leftovers(self.plan.results_dir, self.plan.request.repo)
         keep.check_free_space(self.plan.results_dir)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import platform
 import subprocess
 import time
 import uuid
@@ -77,6 +78,11 @@ class Plan:
     machine_args: tuple[str, ...]
     timeout: float | None
     started: float = field(default_factory=time.time)
+
+    @property
+    def machine(self) -> str:
+        """asv's name for this machine: ``--machine``, else asv's default, the host name."""
+        return self.machine_args[1] if self.machine_args else platform.node()
 
     @property
     def records_dir(self) -> Path:

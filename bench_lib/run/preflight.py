@@ -8,6 +8,9 @@ each, not a traceback in every cell.
   (the results record the versions that ran; the pins are the versions seen working
   together).
 - GPU cells on a machine without a GPU are said once; each is a skip with the reason.
+- Earlier runs in the results folder under this machine's name, measured on another
+  CPU, stop the run: asv would file both under one name, and the dashboard, the report
+  and the README's headline would show them as one machine's.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import sys
 from pathlib import Path
 
 from bench_lib import backends
-from bench_lib.core import conditions, gpu
+from bench_lib.core import conditions, gpu, manifest
 from bench_lib.core.cells import DISTRIBUTIONS, FRAMEWORKS
+from bench_lib.reporting import store
 
 
 def import_failure(backend: str, env: dict, python: str = sys.executable) -> str | None:
@@ -60,3 +64,21 @@ def check(cells: list, env: dict, repo: Path) -> list[str]:
         notes.append(f"note: {gpu_cells} GPU cells and no GPU here (no nvidia-smi): each will be a skip with the "
                      "framework's reason")
     return notes
+
+
+def check_same_cpu(results_dir: Path, machine: str) -> None:
+    """A ValueError naming both CPUs where an earlier run of ``machine`` in
+    ``results_dir`` recorded another CPU than this one's."""
+    here = conditions.cpu_name()
+    for run in manifest.manifests(results_dir):
+        if run.machine != machine:
+            continue
+        for environment in run.environments:
+            for record in store.read_outcomes(Path(results_dir) / environment.outcomes, results_dir):
+                cpu = (record.get("conditions") or {}).get("cpu")
+                if cpu and cpu != here:
+                    raise ValueError(
+                        f"{results_dir} holds runs of machine {machine!r} measured on another CPU ({cpu}, run "
+                        f"{run.run_id}); this one is {here}, and asv would file both under {machine!r}: name this "
+                        "machine with --machine NAME, or keep its runs in another folder with --results FOLDER"
+                    )

@@ -9,10 +9,11 @@ terminal it is a ``rich`` progress bar; elsewhere (a log, CI) a line each time t
 current cell changes, and at least every ``HEARTBEAT`` seconds.  asv's own output stays
 in the run's log.
 
-The time left comes from earlier runs: each cell's first call as the kept outcome
-records have it (tracing, compiling), plus ``PER_CELL`` seconds for the rest (asv's
-processes importing the framework, warm-up and samples), scaled by how this run's
-cells have compared with that estimate so far.
+The current cell is the one begun last: being prepared, then timed and checked.  The
+time left comes from earlier runs: each cell's first call as the kept outcome records
+have it (tracing, compiling), plus ``PER_CELL`` seconds for the rest (asv's processes
+importing the framework, warm-up and samples), scaled by how this run's cells have
+compared with that estimate up to the last one done, less the time since.
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ class RunProgress:
         self.console = Console(file=stream or sys.stdout)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
-        self.started = time.monotonic()
+        self.started = time.time()
 
     def __enter__(self):
-        self.started = time.monotonic()
+        self.started = time.time()
         self._thread.start()
         return self
 
@@ -78,18 +79,18 @@ class RunProgress:
 
     def state(self) -> tuple[int, str, float | None]:
         """Cells done, the cell being worked on, and the seconds left (None: no estimate)."""
-        done, begun = records.progress(self.records_dir, self.token)
-        done &= set(self.cells)
+        finished, begun = records.progress(self.records_dir, self.token)
+        done = {cell: at for cell, at in finished.items() if cell in set(self.cells)}
         current = max(begun, key=begun.get).label if begun else ""
-        spent = time.monotonic() - self.started
+        last_done = max(done.values(), default=self.started)
         expected_done = sum(self.expected.get(cell, PER_CELL) for cell in done)
         left = sum(self.expected.get(cell, PER_CELL) for cell in self.cells if cell not in done)
-        pace = spent / expected_done if expected_done else 1.0
-        return len(done), current, left * pace
+        pace = (last_done - self.started) / expected_done if expected_done else 1.0
+        return len(done), current, max(0.0, left * pace - (time.time() - last_done))
 
     def line(self) -> str:
         done, current, left = self.state()
-        spent = time.monotonic() - self.started
+        spent = time.time() - self.started
         return (f"[{done}/{len(self.cells)} cells, {_clock(spent)} gone, about {_clock(left)} left]"
                 + (f" now: {current}" if current else ""))
 
@@ -113,10 +114,10 @@ class RunProgress:
     def _lines(self) -> None:
         said, last = None, 0.0
         while not self._stop.wait(POLL):
-            _, current, _ = self.state()
-            if current != said or time.monotonic() - last >= HEARTBEAT:
+            done, current, _ = self.state()
+            if (done, current) != said or time.monotonic() - last >= HEARTBEAT:
                 self.console.print(self.line(), highlight=False, soft_wrap=True)
-                said, last = current, time.monotonic()
+                said, last = (done, current), time.monotonic()
 
 
 def _clock(seconds: float | None) -> str:

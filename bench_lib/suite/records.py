@@ -135,20 +135,25 @@ def collect(base: Path, token: str, environment: str) -> list[tuple[Outcome, int
     return result
 
 
-def progress(base: Path, token: str) -> tuple[set[Cell], dict[Cell, float]]:
-    """The cells of a run, in any environment, that have an outcome, and those begun
-    without one yet (with when they began): for the run's progress display."""
-    done, begun = set(), {}
+def progress(base: Path, token: str) -> tuple[dict[Cell, float], dict[Cell, float]]:
+    """For the run's progress display: when each cell of a run (in any environment)
+    got its outcome, and when each cell began.  A cell begun again after its outcome
+    (a contended cell timed once more at the end of the run) is not done until its new
+    outcome.  Times are the records' file times (seconds since the epoch)."""
+    done, begun = {}, {}
     for path in directory(base, token).glob(f"*/*{STARTED}"):
         try:
             cell = Cell(**json.loads(path.read_text()))
             started = path.stat().st_mtime
         except (OSError, ValueError, TypeError):
             continue  # being written, or gone with the run
-        if path.with_suffix(".jsonl").exists():
-            done.add(cell)
-        else:
-            begun[cell] = started
+        try:
+            recorded = path.with_suffix(".jsonl").stat().st_mtime
+        except OSError:
+            recorded = None
+        begun[cell] = max(started, begun.get(cell, started))
+        if recorded is not None and recorded >= started:
+            done[cell] = max(recorded, done.get(cell, recorded))
     return done, begun
 
 
