@@ -175,3 +175,19 @@ def test_a_contended_or_implausible_time_on_either_side_decides_nothing(flag):
         flagged = flagged.assign(contended=flagged.interference > tidy.CONTENDED_SHARE)
     assert compare.verdicts(old, flagged).verdict.tolist() == ["contended"]
     assert compare.verdicts(flagged, new).verdict.tolist() == ["contended"]
+
+
+def test_a_results_folder_compares_as_each_cells_latest_time(monkeypatch, tmp_path):
+    """The committed reference was run in parts: a folder side is each cell's latest
+    time among its complete runs, not its latest part alone."""
+    import pandas as pd
+
+    parts = [run([("jax", "compiled", 1.0, "ok")], "part1").assign(date=pd.Timestamp("2026-11-01")),
+             run([("torch", "eager", 2.0, "ok")], "part2").assign(date=pd.Timestamp("2026-11-02")),
+             run([("jax", "compiled", 3.0, "ok")], "again").assign(date=pd.Timestamp("2026-11-03")),
+             run([("jax", "compiled", 9.0, "ok")], "killed").assign(date=pd.Timestamp("2026-11-04"), run_state="killed")]
+    table = tidy.from_rows(pd.concat(parts).to_dict("records"))
+    monkeypatch.setattr(compare.tidy, "load", lambda *args, **kwargs: table)
+    side = compare.resolve(str(tmp_path), "unused")
+    assert sorted(zip(side.backend, side.run_id, side.value)) == [("jax", "again", 3.0), ("torch", "part2", 2.0)]
+    assert compare._holds(side) == "runs again, part2: 2 cells of hvp on m at commit cccccccc"

@@ -55,3 +55,25 @@ def test_wait_quiet_waits_for_the_machine_and_says_so(monkeypatch, capsys):
     bench._wait_quiet(0.01, "hvp")
     assert "warning: the machine is still busy after 0 s (others use 60% of the cores): timing the hvp cells anyway" in (
         capsys.readouterr().out)
+
+
+def test_a_run_from_before_the_measurement_is_judged_by_its_load_average():
+    """The committed reference runs recorded the 1-minute load average only: above the
+    usable cores plus one, others were running."""
+    from conftest import time_row
+
+    from bench_lib.reporting import tidy
+
+    assert interference.contended({"load_average_1min": 3.2, "usable_cpus": 2})
+    assert not interference.contended({"load_average_1min": 2.9, "usable_cpus": 2})
+    assert not interference.contended({})  # a plain asv run: unknown, said as unknown
+    # a measured share decides, whatever the load
+    assert not interference.contended({"interference": 0.02, "interference_seconds": 2.0, "load_average_1min": 5.0,
+                                       "usable_cpus": 2})
+    table = tidy.from_rows([
+        time_row(run_id="old", load_average=7.16, usable_cpus=2),
+        time_row(run_id="old-quiet", load_average=1.5, usable_cpus=2),
+        time_row(run_id="new", load_average=7.16, usable_cpus=2, interference=0.01, interference_seconds=2.0),
+        time_row(run_id="plain"),
+    ])
+    assert dict(zip(table.run_id, table.contended)) == {"old": True, "old-quiet": False, "new": False, "plain": False}

@@ -169,6 +169,9 @@ def test_an_unstable_contended_or_implausible_time_is_listed_and_never_a_best():
     assert "1 time is unstable" in summary and "- grad mlp S torch rev eager float32: 400 µs [360 µs, 1.53 ms]" in summary
     assert "1 time was contended" in summary and "- grad mlp S torch rev compiled float32: 300 µs, others used 45%" in summary
     assert "2 times are implausible" in summary
+    # a run from before the interference measurement: its load average says it
+    old = tidy.from_rows([{**row("grad", "torch", "rev", "eager", 0.0004), "load_average": 7.16, "usable_cpus": 2}])
+    assert "- grad mlp S torch rev eager float32: 400 µs, load average 7.16 on 2 cores" in summary_markdown(old)
     best = headline(table[table.model == "mlp"])
     # torch: its one trusted time; jax: none (its grad and HVP contradict each other)
     assert best.splitlines() == ["| workload | case | torch |", "| --- | --- | --- |",

@@ -8,6 +8,10 @@ share of what those cores could give in that wall time.  A share above
 ``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``, makes the cell's time
 ``contended`` (docs/methodology.md has the measurements the threshold comes from).
 Where ``/proc/stat`` is not there, nothing is measured.
+
+Runs recorded before this measurement have the 1-minute load average each cell ran
+under, and nothing finer: such a time is contended where that load exceeds the usable
+cores by more than ``LOAD_MARGIN``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ CONTENDED_SHARE = 0.10
 # a cell of a few short samples (a loop-of-HVPs Hessian at Rosenbrock 100: five samples
 # of 2 ms) is timed for too short a span to say (its interference is kept).
 CONTENDED_MIN_SECONDS = 0.25
+
+# A run's own processes keep at most its cores busy: the cells that the committed runs
+# timed at loads of 3.1 to 7.2 on 2 cores ran at 1.1 to 1.8 when timed again alone
+# (docs/methodology.md#interference).
+LOAD_MARGIN = 1.0
 
 _TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 _IDLE = (3, 4)  # idle and iowait, among /proc/stat's per-core fields
@@ -90,9 +99,17 @@ class Meter:
 
 
 def contended(conditions: dict) -> bool:
-    """Whether a cell's recorded conditions say its time was contended."""
+    """Whether a cell's recorded conditions say its time was contended: by the measured
+    interference, or where none was measured, by the load average."""
     share, seconds = conditions.get("interference"), conditions.get("interference_seconds")
-    return share is not None and seconds is not None and share > CONTENDED_SHARE and seconds >= CONTENDED_MIN_SECONDS
+    if share is None:
+        return overloaded(conditions.get("load_average_1min"), conditions.get("usable_cpus"))
+    return seconds is not None and share > CONTENDED_SHARE and seconds >= CONTENDED_MIN_SECONDS
+
+
+def overloaded(load: float | None, cpus: int | None) -> bool:
+    """A 1-minute load average above the usable cores by more than ``LOAD_MARGIN``."""
+    return load is not None and cpus is not None and load > cpus + LOAD_MARGIN
 
 
 def busy_share(seconds: float = 1.0) -> float | None:

@@ -1,9 +1,10 @@
 """``python -m bench_lib compare OLD NEW``: two runs cell by cell, with a verdict each.
 
-Each side names a run: a results folder (its latest run), a run id, a commit (prefix:
-its latest run) or a machine (its latest run), looked up in ``--results``.  "Latest" is
-by the runs' own starts, among the runs that ran to their end (``run_state``
-``complete``), else among all.  Per cell,
+Each side names a run: a run id, a commit (prefix: its latest run) or a machine (its
+latest run), looked up in ``--results``; or a results folder: each cell's latest time
+there, so that a preset run in parts (the committed reference) compares whole.
+"Latest" is by the runs' own starts, among the runs that ran to their end
+(``run_state`` ``complete``), else among all.  Per cell,
 the median times, their ratio new / old and a verdict (``VERDICTS``):
 
 - ``faster`` / ``slower``: the ratio is beyond ``--factor`` (or its inverse) and the two
@@ -60,7 +61,7 @@ def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
     """The time rows of the run ``side`` names (see the module docstring)."""
     if Path(side).is_dir():
         table = tidy.load(side, benchmark_dir)
-        return _latest(table, f"results folder {side}")
+        return _latest(table, f"results folder {side}", by_cell=True)
     table = tidy.load(results_dir, benchmark_dir)
     for column, exact in (("run_id", True), ("commit", False), ("machine", True)):
         values = table[column].astype(str)
@@ -73,12 +74,15 @@ def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
     )
 
 
-def _latest(table: pd.DataFrame, what: str) -> pd.DataFrame:
+def _latest(table: pd.DataFrame, what: str, by_cell: bool = False) -> pd.DataFrame:
+    """The time rows of the latest run, or with ``by_cell`` each cell's latest."""
     if table.empty:
         raise ValueError(f"no results for {what}")
     complete = table[table.run_state == tidy.COMPLETE]
-    latest = tidy.latest_runs(complete if len(complete) else table, by=())
-    return tidy.as_objects(latest[latest.metric == "time"])
+    chosen = complete if len(complete) else table
+    times = chosen[chosen.metric == "time"]
+    latest = tidy.latest_measurements(times, by=()) if by_cell else tidy.latest_runs(times, by=())
+    return tidy.as_objects(latest)
 
 
 def verdicts(old: pd.DataFrame, new: pd.DataFrame, factor: float = 1.1, across_environments: bool = False):
@@ -125,9 +129,11 @@ def _verdict(row: dict, factor: float, across_environments: bool) -> str:
 
 
 def _holds(side: pd.DataFrame) -> str:
-    """What one side's run holds, in a few words."""
-    return (f"run {side.run_id.iloc[0]}: {len(side)} cells of {', '.join(sorted(set(side.workload)))} on "
-            f"{side.machine.iloc[0]} at commit {side.commit.iloc[0][:8]}")
+    """What one side's runs hold, in a few words."""
+    runs = sorted(set(side.run_id))
+    return (f"{'run' if len(runs) == 1 else 'runs'} {', '.join(runs)}: {len(side)} cells of "
+            f"{', '.join(sorted(set(side.workload)))} on {', '.join(sorted(set(side.machine)))} at commit "
+            f"{', '.join(sorted({commit[:8] for commit in side.commit}))}")
 
 
 def _flagged(value) -> bool:

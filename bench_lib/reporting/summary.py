@@ -41,8 +41,8 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
                      "median: the samples fall apart)",
                      lambda row: f"{_duration(row.value)} [{_duration(row.q_25)}, {_duration(row.q_75)}]")
     lines += _listed(contended, "was", "were", "contended (measured while the rest of the machine used more than "
-                     f"{tidy.CONTENDED_SHARE:.0%} of the cell's cores)",
-                     lambda row: f"{_duration(row.value)}, others used {row.interference:.0%}")
+                     f"{tidy.CONTENDED_SHARE:.0%} of the cell's cores; in a run from before that was measured, under "
+                     f"a load average above the usable cores plus {tidy.LOAD_MARGIN:g})", _busy)
     lines += _listed(implausible, "is", "are", "implausible (contradicted by another time of the run)",
                      lambda row: f"{_duration(row.value)}, {_md(row.implausible)}")
     if len(unstable) or len(contended) or len(implausible):
@@ -142,6 +142,12 @@ def _md(text) -> str:
     """Text from results in Markdown: markup as entities (Markdown renders inline HTML),
     and no ``|`` to split a table cell."""
     return neutral(text, quotes=False).replace("|", "/")
+
+
+def _busy(row) -> str:
+    if pd.notna(row.interference):
+        return f"{_duration(row.value)}, others used {row.interference:.0%}"
+    return f"{_duration(row.value)}, load average {row.load_average:.2f} on {row.usable_cpus} cores"
 
 
 def _duration(seconds: float) -> str:

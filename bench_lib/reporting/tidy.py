@@ -14,8 +14,10 @@ the metric (``METRICS``: time, error, first_call, peak_memory, approximation_err
 value and unit, asv's spread (q_25, q_75 and the 99% interval ci_99_a, ci_99_b) and the
 number of samples, ``unstable`` (a time whose spread is too wide for its median,
 ``UNSTABLE_SPREAD``), ``interference`` (the share of the cell's cores the rest of the
-machine used while it was timed, over ``interference_seconds``) and ``contended`` (above
-``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``),
+machine used while it was timed, over ``interference_seconds``), the 1-minute
+``load_average`` it ran under with the ``usable_cpus``, and ``contended`` (above
+``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``; for a run from before that
+measurement, a load average above the usable cores plus ``LOAD_MARGIN``),
 ``implausible`` (what contradicts the time within its run, ``plausibility.py``), the status (``STATUSES``) with its reason, and the conditions
 (threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
 CUDA and cuDNN the framework was built with), and the code that ran (the hash of the
@@ -85,7 +87,8 @@ CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "
 COLUMNS = (
     "machine", "commit", "date", "run_id", "run_state", "env_name", *VERSIONS, *CELL,
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "interference",
-    "interference_seconds", "contended", "implausible", "status", "reason", *CONDITIONS, "bench_lib_hash", "uncommitted",
+    "interference_seconds", "load_average", "usable_cpus", "contended", "implausible", "status", "reason", *CONDITIONS,
+    "bench_lib_hash", "uncommitted",
 )
 # A verified time whose interquartile range exceeds this fraction of its median is
 # ``unstable``: its samples fall apart (into clusters, say), and the median alone means
@@ -94,6 +97,7 @@ UNSTABLE_SPREAD = 0.5
 # A verified time measured while the rest of the machine used more than this share of
 # the cell's cores, over long enough a span, is ``contended`` (core/interference.py).
 CONTENDED_SHARE, CONTENDED_MIN_SECONDS = interference.CONTENDED_SHARE, interference.CONTENDED_MIN_SECONDS
+LOAD_MARGIN = interference.LOAD_MARGIN
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
 ADDED_PARAMETERS = {"precision": "strict"}
@@ -253,7 +257,8 @@ def _names_of(names: list, params) -> list | None:
 _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_99_b", "samples": "repeat"}
 # the columns an outcome record gives, shared by its cell's metrics
 _CELL_COLUMNS = ["machine", "commit", "run_id", "run_state", "env_name", "date", *VERSIONS, *CELL, "status", "reason",
-                 *CONDITIONS, "bench_lib_hash", "uncommitted", "interference", "interference_seconds"]
+                 *CONDITIONS, "bench_lib_hash", "uncommitted", "interference", "interference_seconds", "load_average",
+                 "usable_cpus"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -268,7 +273,7 @@ def _record_columns(record: dict, versions: dict) -> tuple:
         cell["device"], cell["dtype"], cell.get("precision", ADDED_PARAMETERS["precision"]), keywords.get("K"),
         keywords.get("optimizer"), status, reason, *(conditions.get(name) for name in CONDITIONS),
         conditions.get("bench_lib_hash"), conditions.get("uncommitted"), conditions.get("interference"),
-        conditions.get("interference_seconds"),
+        conditions.get("interference_seconds"), conditions.get("load_average_1min"), conditions.get("usable_cpus"),
     )
 
 
@@ -278,7 +283,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
-        OK, None, *(None for _ in CONDITIONS), None, None, None, None,
+        OK, None, *(None for _ in CONDITIONS), None, None, None, None, None, None,
     )
 
 
@@ -321,14 +326,17 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     spread = (frame["q_75"].astype(float) - frame["q_25"].astype(float)) / frame["value"].astype(float)
     timed = (frame["metric"] == "time") & (frame["status"] == OK)
     interference, window = frame["interference"].astype(float), frame["interference_seconds"].astype(float)
+    load, cpus = frame["load_average"].astype(float), frame["usable_cpus"].astype(float)
+    measured = (interference > CONTENDED_SHARE) & (window >= CONTENDED_MIN_SECONDS)
+    overloaded = interference.isna() & (load > cpus + LOAD_MARGIN)  # a run from before the measurement
     frame = frame.assign(unstable=timed & (spread > UNSTABLE_SPREAD), interference=interference,
-                         interference_seconds=window,
-                         contended=timed & (interference > CONTENDED_SHARE) & (window >= CONTENDED_MIN_SECONDS))
+                         interference_seconds=window, load_average=load,
+                         contended=timed & (measured | overloaded))
     frame["implausible"] = plausibility.contradictions(frame)
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():
         frame[column] = pd.Categorical(frame[column], categories=categories)
-    for column in ("K", "samples", "threads", "gpu_memory_bytes"):
+    for column in ("K", "samples", "threads", "gpu_memory_bytes", "usable_cpus"):
         frame[column] = frame[column].astype("Int64")
     frame["unstable"] = frame["unstable"].astype(bool)
     frame["contended"] = frame["contended"].astype(bool)
