@@ -14,6 +14,9 @@ from bench_lib.verification.verify import VerificationError, check, elementwise_
 DTYPES = ("float32", "float64")
 # dense reference Hessians that take seconds (mlp S: half a minute)
 SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000)}
+# sizes only the gpu preset runs (its reference is computed on the CPU in half a minute,
+# 51 s for both on 2 cores): `pytest -m heavy`
+GPU_ONLY = {("hessian", "mlp", "S"), ("unrolled", "mlp", "M")}
 
 
 def every_case():
@@ -24,6 +27,8 @@ def every_case():
                 marks = {("mlp", "L"): [pytest.mark.slow, pytest.mark.heavy], ("mlp", "M"): [pytest.mark.slow]}.get((model, size), [])
                 if name == "hessian" and (model, size) in SLOW_HESSIANS:
                     marks = [pytest.mark.slow]
+                if (name, model, size) in GPU_ONLY:
+                    marks = [pytest.mark.slow, pytest.mark.heavy]
                 yield pytest.param(name, model, size, marks=marks, id=f"{name}-{model}-{size}")
 
 

@@ -69,6 +69,11 @@ def cells():
                             marks.append(pytest.mark.skip(reason="dynamo cannot trace autograd.functional"))
                     elif workload == "hessian":  # seconds each, eager ones too
                         marks.append(pytest.mark.slow)
+                    if dtype == "float64":
+                        # the float32 yardstick's code with another dtype argument (83 s in
+                        # all on 2 cores); the suite's own float64 cells are verified by
+                        # test_cells, test_hessian and test_unrolled: `make test` leaves them out
+                        marks += [pytest.mark.slow, pytest.mark.heavy]
                     yield pytest.param(
                         backend, workload, mode, execution, dtype,
                         marks=marks, id=f"{backend}-{workload}-{mode}-{execution}-{dtype}",

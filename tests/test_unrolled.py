@@ -29,7 +29,11 @@ def unrolled_cells():
         cell = Cell("unrolled", backend, mode, execution, "mlp", "S", dtype=dtype, keywords={"K": K, "optimizer": optimizer})
         # Eager float32 at K = 1 is the quick subset; tracing and compiling take seconds.
         slow = execution != "eager" or dtype != "float32" or K != 1
-        yield pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
+        # float64 runs the float32 cell's code with another dtype: `make test` keeps it at
+        # K = 10 with momentum (every step and both optimizers' code), the rest is -m heavy
+        repeat = dtype == "float64" and (K, optimizer) != (10, "momentum")
+        marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
+        yield pytest.param(cell, marks=marks, id=cell.label)
 
 
 @pytest.mark.parametrize("cell", list(unrolled_cells()))
