@@ -30,8 +30,9 @@ def unrolled_cells():
         # Eager float32 at K = 1 is the quick subset; tracing and compiling take seconds.
         slow = execution != "eager" or dtype != "float32" or K != 1
         # float64 runs the float32 cell's code with another dtype: `make test` keeps it at
-        # K = 10 with momentum (every step and both optimizers' code), the rest is -m heavy
-        repeat = dtype == "float64" and (K, optimizer) != (10, "momentum")
+        # K = 10 with momentum (every step and both optimizers' code) in eager and graph
+        # execution (compiling takes 5 to 16 s a cell); the rest is -m heavy
+        repeat = dtype == "float64" and ((K, optimizer) != (10, "momentum") or execution == "compiled")
         marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
         yield pytest.param(cell, marks=marks, id=cell.label)
 
