@@ -80,7 +80,8 @@ class RunProgress:
     def state(self) -> tuple[int, str, float | None]:
         """Cells done, the cell being worked on, and the seconds left (None: no estimate)."""
         finished, begun = records.progress(self.records_dir, self.token)
-        done = {cell: at for cell, at in finished.items() if cell in set(self.cells)}
+        wanted = set(self.cells)
+        done = {cell: at for cell, at in finished.items() if cell in wanted}
         current = max(begun, key=begun.get).label if begun else ""
         last_done = max(done.values(), default=self.started)
         expected_done = sum(self.expected.get(cell, PER_CELL) for cell in done)
