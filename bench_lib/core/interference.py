@@ -16,6 +16,7 @@ cores by more than ``LOAD_MARGIN``.
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -99,17 +100,20 @@ class Meter:
 
 
 def contended(conditions: dict) -> bool:
-    """Whether a cell's recorded conditions say its time was contended: by the measured
-    interference, or where none was measured, by the load average."""
-    share, seconds = conditions.get("interference"), conditions.get("interference_seconds")
-    if share is None:
-        return overloaded(conditions.get("load_average_1min"), conditions.get("usable_cpus"))
-    return seconds is not None and share > CONTENDED_SHARE and seconds >= CONTENDED_MIN_SECONDS
+    """Whether a cell's recorded conditions say its time was contended."""
+    share, seconds, load, cpus = (
+        math.nan if conditions.get(name) is None else float(conditions[name])
+        for name in ("interference", "interference_seconds", "load_average_1min", "usable_cpus"))
+    return bool(contended_where(share, seconds, load, cpus))
 
 
-def overloaded(load: float | None, cpus: int | None) -> bool:
-    """A 1-minute load average above the usable cores by more than ``LOAD_MARGIN``."""
-    return load is not None and cpus is not None and load > cpus + LOAD_MARGIN
+def contended_where(share, seconds, load, cpus):
+    """The rule, on numbers or elementwise on pandas Series alike (NaN: not recorded):
+    the measured interference decides; where none was measured, the load average above
+    the usable cores by more than ``LOAD_MARGIN``."""
+    measured = (share > CONTENDED_SHARE) & (seconds >= CONTENDED_MIN_SECONDS)
+    unmeasured = share != share  # NaN
+    return measured | (unmeasured & (load > cpus + LOAD_MARGIN))
 
 
 def busy_share(seconds: float = 1.0) -> float | None:

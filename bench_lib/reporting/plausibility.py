@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench_lib.reporting.units import duration
+
 CASE = ["run_id", "machine", "model", "size", "backend", "execution", "device", "dtype", "precision"]
 
 
@@ -53,16 +55,9 @@ def _pairs(notes: dict, costly: pd.DataFrame, cheap: pd.DataFrame, costly_says: 
     if costlier is not None:
         pairs = pairs[costlier(pairs)]
     for pair in pairs[pairs.high < pairs.low_cheap].to_dict("records"):
-        _note(notes, pair["index"], f"{costly_says.format(**pair)} ({_seconds(pair['value_cheap'])})")
-        _note(notes, pair["index_cheap"], f"{cheap_says.format(**pair)} ({_seconds(pair['value'])})")
+        _note(notes, pair["index"], f"{costly_says.format(**pair)} ({duration(pair['value_cheap'])})")
+        _note(notes, pair["index_cheap"], f"{cheap_says.format(**pair)} ({duration(pair['value'])})")
 
 
 def _note(notes: dict, index, text: str) -> None:
     notes.setdefault(index, []).append(text)
-
-
-def _seconds(value: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-6:.3g} µs"

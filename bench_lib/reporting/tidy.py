@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_lib.core import gpu, interference, manifest, outcome, workloads
+from bench_lib.core import gpu, manifest, outcome, workloads
+from bench_lib.core import interference as interference_rule
 from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
 from bench_lib.core.models import CASES, MODELS
 from bench_lib.reporting import plausibility, store
@@ -96,8 +97,8 @@ COLUMNS = (
 UNSTABLE_SPREAD = 0.5
 # A verified time measured while the rest of the machine used more than this share of
 # the cell's cores, over long enough a span, is ``contended`` (core/interference.py).
-CONTENDED_SHARE, CONTENDED_MIN_SECONDS = interference.CONTENDED_SHARE, interference.CONTENDED_MIN_SECONDS
-LOAD_MARGIN = interference.LOAD_MARGIN
+CONTENDED_SHARE, CONTENDED_MIN_SECONDS = interference_rule.CONTENDED_SHARE, interference_rule.CONTENDED_MIN_SECONDS
+LOAD_MARGIN = interference_rule.LOAD_MARGIN
 # Cell parameters added to the suite after results were recorded, with the value the
 # older results stand for (their asv grids lack the axis; their records, the field).
 ADDED_PARAMETERS = {"precision": "strict"}
@@ -327,11 +328,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     timed = (frame["metric"] == "time") & (frame["status"] == OK)
     interference, window = frame["interference"].astype(float), frame["interference_seconds"].astype(float)
     load, cpus = frame["load_average"].astype(float), frame["usable_cpus"].astype(float)
-    measured = (interference > CONTENDED_SHARE) & (window >= CONTENDED_MIN_SECONDS)
-    overloaded = interference.isna() & (load > cpus + LOAD_MARGIN)  # a run from before the measurement
     frame = frame.assign(unstable=timed & (spread > UNSTABLE_SPREAD), interference=interference,
                          interference_seconds=window, load_average=load,
-                         contended=timed & (measured | overloaded))
+                         contended=timed & interference_rule.contended_where(interference, window, load, cpus))
     frame["implausible"] = plausibility.contradictions(frame)
     frame = frame[list(COLUMNS)].copy()
     for column, categories in CATEGORIES.items():

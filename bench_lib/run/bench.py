@@ -217,7 +217,7 @@ class BenchRun:
 
     def _say_retried(self) -> None:
         """Each contended cell's time before and after it was timed again."""
-        after = self._timings(sorted({cell for _, cell in self.first_timings}, key=lambda cell: cell.label))
+        after = self._timings(list({cell for _, cell in self.first_timings}))
         print("timed again (seconds, with the share of the cores others used):", flush=True)
         for key, first in self.first_timings.items():
             print(f"  {key[1].label}: {_timing(first)} -> {_timing(after.get(key, {}))}", flush=True)

@@ -14,6 +14,7 @@ how often a cell was prepared (once, when asv runs the timing benchmark first).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -143,7 +144,7 @@ def progress(base: Path, token: str) -> tuple[dict[Cell, float], dict[Cell, floa
     done, begun = {}, {}
     for path in directory(base, token).glob(f"*/*{STARTED}"):
         try:
-            cell = Cell(**json.loads(path.read_text()))
+            cell = _started_cell(path)
             started = path.stat().st_mtime
         except (OSError, ValueError, TypeError):
             continue  # being written, or gone with the run
@@ -155,6 +156,14 @@ def progress(base: Path, token: str) -> tuple[dict[Cell, float], dict[Cell, floa
         if recorded is not None and recorded >= started:
             done[cell] = max(recorded, done.get(cell, recorded))
     return done, begun
+
+
+@functools.lru_cache(maxsize=None)
+def _started_cell(path: Path) -> Cell:
+    """The cell a start mark names, read once per mark rather than at every poll of the
+    progress display: a mark's path is its cell's key, so it always names the same cell,
+    and a half-written one fails to parse (a failure is not cached)."""
+    return Cell(**json.loads(path.read_text()))
 
 
 def discard(base: Path, token: str) -> None:
