@@ -152,6 +152,10 @@ def own_temp():
 
 
 @pytest.mark.slow
+# one worker runs both, one after the other: a run removes the leftovers of every dead
+# run in the checkout's .asv/, so the SIGHUP case's next run would otherwise remove what
+# the SIGKILL case's run left, and each asserts what its own next run removed
+@pytest.mark.xdist_group("killed_runs")
 @pytest.mark.parametrize("signum", [1, 9])
 def test_a_killed_run_keeps_the_workloads_that_finished_and_leaves_nothing_running(tmp_path, signum, own_temp):
     """SIGHUP (a closed terminal) goes the way of SIGTERM and Ctrl-C (one handler for
