@@ -45,3 +45,21 @@ class RosenbrockHessianByRows(harness.SlowTimeSuite):
 
 class RosenbrockHessianChecks(harness.CheckSuite):
     workload, model = "hessian", "rosenbrock"
+
+
+class LogRegHessian(harness.LongCallTimeSuite):
+    workload, model, modes = "hessian", "logreg", VECTORISED_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class LogRegHessianByRows(harness.SlowTimeSuite):
+    workload, model, modes = "hessian", "logreg", LOOP_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class LogRegHessianChecks(harness.CheckSuite):
+    workload, model = "hessian", "logreg"

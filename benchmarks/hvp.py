@@ -23,3 +23,36 @@ class RosenbrockHVP(harness.TimeSuite):
 
 class RosenbrockHVPChecks(harness.CheckSuite):
     workload, model = "hvp", "rosenbrock"
+
+
+class LogRegHVP(harness.TimeSuite):
+    workload, model = "hvp", "logreg"
+
+    def time_hvp(self, *params):
+        self.prepared()
+
+
+class LogRegHVPChecks(harness.CheckSuite):
+    workload, model = "hvp", "logreg"
+
+
+class CnnHVP(harness.TimeSuite):
+    workload, model = "hvp", "cnn"
+
+    def time_hvp(self, *params):
+        self.prepared()
+
+
+class CnnHVPChecks(harness.CheckSuite):
+    workload, model = "hvp", "cnn"
+
+
+class TransformerHVP(harness.TimeSuite):
+    workload, model = "hvp", "transformer"
+
+    def time_hvp(self, *params):
+        self.prepared()
+
+
+class TransformerHVPChecks(harness.CheckSuite):
+    workload, model = "hvp", "transformer"

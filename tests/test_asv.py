@@ -226,7 +226,7 @@ def test_cell_patterns_pick_a_presets_cells_by_label():
     request = Request("default", REPO, cells=("hvp/torch/*/compiled/*", "grad/jax/rev/compiled/mlp-S/*"))
     cells = presets.get("default").cells()
     expected = [cell for cell in cells if (cell.workload, cell.backend, cell.execution) == ("hvp", "torch", "compiled")
-                or (cell.workload, cell.backend, cell.execution, cell.size) == ("grad", "jax", "compiled", "S")]
+                or (cell.workload, cell.backend, cell.execution, cell.model, cell.size) == ("grad", "jax", "compiled", "mlp", "S")]
     assert len(expected) > 1 and [cell for cell in cells if request.selected(cell)] == expected
 
 

@@ -18,11 +18,30 @@ from bench_lib.verification.verify import VerificationError
 CPU_CELLS = presets.smallest(workloads=("grad", "hvp"), devices=("cpu",)).cells()
 
 
+# The architectures' cells that make test runs: per backend and model the eager grad and
+# fwd_rev HVP in float32, and for logistic regression every compiled mode too.  Their
+# other cells (each a second to half a minute of tracing and compiling here, about 150
+# in all) are repeats of these code paths in another execution or dtype: `pytest -m
+# heavy` runs them, and a run verifies every cell it times.
+ARCHITECTURES = ("logreg", "cnn", "transformer")
+
+
+def sampled(cell) -> bool:
+    if cell.model not in ARCHITECTURES:
+        return True
+    if cell.dtype != "float32":
+        return False
+    return cell.model == "logreg" or (cell.execution == "eager" and cell.mode in ("rev", "fwd_rev"))
+
+
 def quick_if_eager_float32(cell):
     # Tracing and compiling take seconds per cell here: the quick subset keeps the
     # eager float32 cells, the rest are marked slow.
     slow = cell.execution != "eager" or cell.dtype != "float32"
-    return pytest.param(cell, marks=[pytest.mark.slow] if slow else [], id=cell.label)
+    marks = [pytest.mark.slow] if slow else []
+    if not sampled(cell):
+        marks = [pytest.mark.slow, pytest.mark.heavy]
+    return pytest.param(cell, marks=marks, id=cell.label)
 
 
 @pytest.mark.parametrize("cell", [quick_if_eager_float32(c) for c in CPU_CELLS])

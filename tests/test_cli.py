@@ -7,7 +7,7 @@ from bench_lib.__main__ import main
 
 
 def test_verify_given_sizes_prints_a_line_per_cell_and_the_counts(capsys):
-    status = main(["verify", "--size", "1e3", "--workload", "grad", "--backend", "jax", "--dtype", "float32"])
+    status = main(["verify", "--size", "1e3", "--model", "rosenbrock", "--workload", "grad", "--backend", "jax", "--dtype", "float32"])
     out = capsys.readouterr().out
     assert status == 0
     assert "[1/3] verified grad/jax/rev/eager/rosenbrock-1000/cpu/float32" in out

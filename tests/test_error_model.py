@@ -13,10 +13,17 @@ from bench_lib.verification.verify import VerificationError, check, elementwise_
 
 DTYPES = ("float32", "float64")
 # dense reference Hessians that take seconds (mlp S: half a minute)
-SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000)}
+SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000), ("logreg", 4000)}
 # sizes only the gpu preset runs (its reference is computed on the CPU in half a minute,
 # 51 s for both on 2 cores): `pytest -m heavy`
 GPU_ONLY = {("hessian", "mlp", "S"), ("unrolled", "mlp", "M")}
+# References of seconds (M sizes) and of minutes (the GPU sizes, `pytest -m heavy`)
+HEAVY = [pytest.mark.slow, pytest.mark.heavy]
+LARGE = {
+    ("mlp", "L"): HEAVY, ("cnn", "L"): HEAVY, ("transformer", "L"): HEAVY,
+    ("mlp", "M"): [pytest.mark.slow], ("cnn", "M"): [pytest.mark.slow], ("transformer", "M"): [pytest.mark.slow],
+    ("logreg", 10**5): [pytest.mark.slow],
+}
 
 
 def every_case():
@@ -24,7 +31,7 @@ def every_case():
         for model, sizes in workload.sizes.items():
             for size in sizes:
                 # mlp L's reference takes minutes on 2 cores: opt in with `pytest -m heavy`
-                marks = {("mlp", "L"): [pytest.mark.slow, pytest.mark.heavy], ("mlp", "M"): [pytest.mark.slow]}.get((model, size), [])
+                marks = LARGE.get((model, size), [])
                 if name == "hessian" and (model, size) in SLOW_HESSIANS:
                     marks = [pytest.mark.slow]
                 if (name, model, size) in GPU_ONLY:

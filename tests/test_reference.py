@@ -5,7 +5,7 @@ import pytest
 
 from bench_lib import inputs
 from bench_lib.core import reference, workloads
-from bench_lib.core.models import CASES, spec
+from bench_lib.core.models import CASES, block_slices, spec
 
 
 def directional(fn, point, direction, step=1e-4):
@@ -18,7 +18,10 @@ def loss_at(model, size, arrays):
     return lambda p: reference.loss(spec(model, size), {**arrays, "params": p})
 
 
-@pytest.mark.parametrize("model,size", [("mlp", "S"), ("rosenbrock", 1000)])
+EVERY_MODEL = [("mlp", "S"), ("rosenbrock", 1000), ("logreg", 1000), ("cnn", "XS"), ("transformer", "XS")]
+
+
+@pytest.mark.parametrize("model,size", EVERY_MODEL)
 def test_gradient_matches_finite_differences_of_the_loss(model, size):
     arrays = inputs("grad", model, size)
     grad = reference.gradient(spec(model, size), arrays)
@@ -45,7 +48,7 @@ def test_mlp_gradient_blocks_follow_the_flattening_order():
     assert start == grad.size
 
 
-@pytest.mark.parametrize("model,size", [("mlp", "S"), ("rosenbrock", 1000)])
+@pytest.mark.parametrize("model,size", EVERY_MODEL)
 def test_hvp_matches_the_second_directional_derivative_of_the_loss(model, size):
     arrays = inputs("hvp", model, size)
     v = arrays["v"]
@@ -166,3 +169,39 @@ class TestInputs:
     def test_bad_input_names_what_is_wrong(self, args, message):
         with pytest.raises(ValueError, match=message):
             inputs(*args)
+
+
+@pytest.mark.parametrize("model,size", [("logreg", 1000), ("cnn", "XS"), ("transformer", "XS")])
+def test_exact_hvps_match_central_differences_of_the_gradient_block_by_block(model, size):
+    """The closed form (logreg) and autograd's reverse over reverse (the networks)
+    against differences of the gradient, along a direction confined to each block."""
+    case, arrays = spec(model, size), inputs("hvp", model, size)
+    gradient = lambda p: reference.gradient(case, {**arrays, "params": p})  # noqa: E731
+    rng = np.random.default_rng(5)
+    for block in block_slices(case):
+        direction = np.zeros(case.n_params)
+        direction[block] = rng.standard_normal(block.stop - block.start)
+        exact = reference.exact_hvps(case, arrays, direction[None, :])[0]
+        fd = reference.directional_derivative(gradient, arrays["params"], direction)
+        assert np.linalg.norm(exact - fd) <= 1e-8 * np.linalg.norm(fd), block
+
+
+def test_logreg_closed_form_hessian_is_autograds_and_symmetric():
+    """The closed-form Hessian against HIPS autograd's HVPs of a loss written apart."""
+    from autograd import hessian_tensor_product
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    case, arrays = spec("logreg", 100), inputs("hessian", "logreg", 100)
+    x, y = arrays["x"], arrays["y"]
+
+    def loss(p):
+        w, b = p[:90].reshape(9, 10), p[90:]
+        z = x @ w + b
+        return -anp.sum(y * (z - logsumexp(z, axis=1, keepdims=True))) / len(x) + 0.5 * case.l2 * anp.sum(w**2)
+
+    hessian = reference.hessian(case, arrays)
+    columns = np.stack([hessian_tensor_product(loss)(arrays["params"], e) for e in np.eye(100)], axis=1)
+    np.testing.assert_allclose(hessian, columns, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=0, atol=1e-15)
+    assert reference.loss(case, arrays) == pytest.approx(float(loss(arrays["params"])), rel=1e-14)

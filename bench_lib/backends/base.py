@@ -5,13 +5,13 @@ cell is built, and native outputs to flat arrays only when they are copied back.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from bench_lib.core.cells import Cell
-from bench_lib.core.models import Case, flatten, split
+from bench_lib.core.models import CHANNELS_LAST, Case, canonical_flat, canonical_matrix, native_blocks, native_data
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Program:
     outputs back, flat.  ``traces()`` counts how often the callable was traced or
     compiled so far, so that a retrace after warm-up is caught; ``None`` where there is
     nothing to retrace.  ``device_name`` is what the framework calls the device it ran on.
+    ``forms`` names the form of an operation that has more than one in this framework
+    (the attention: a fused kernel or the explicit softmax), as the cell records it.
     """
 
     fn: Callable[..., Any]
@@ -34,6 +36,7 @@ class Program:
     to_numpy: Callable[[Any], dict[str, np.ndarray]]
     device_name: str
     traces: Callable[[], int] | None = None
+    forms: dict[str, str] = field(default_factory=dict)
 
 
 def builder_for(backend: str, table: dict, cell: Cell) -> Callable:
@@ -90,43 +93,48 @@ def split_columns(matrix, params, size: Callable, reshape: Callable):
     return type(params)(blocks)
 
 
-def native_inputs(cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, container=tuple) -> tuple:
+def native_inputs(
+    cell: Cell, arrays: dict[str, np.ndarray], convert: Callable, container=tuple, layout: str = CHANNELS_LAST
+) -> tuple:
     """The cell's arguments in call order: parameter-shaped inputs split into the model's
-    native structure (``container`` of blocks, or one array), data as they are; every
-    array cast to the cell's dtype and converted with ``convert``."""
+    native structure (``container`` of blocks, or one array), data as they are; blocks
+    and images in the framework's ``layout``, every array cast to the cell's dtype and
+    converted with ``convert``."""
     case = cell.case
     parameter_shaped = cell.spec.parameter_shaped
     args = []
     for name in cell.argument_names:
         array = arrays[name].astype(cell.dtype)
         if name not in parameter_shaped:
-            args.append(convert(array))
+            args.append(convert(native_data(case, name, array, layout)))
             continue
-        structure = split(case, array)
+        structure = native_blocks(case, array, layout)
         if isinstance(structure, np.ndarray):
             args.append(convert(structure))
         else:
-            args.append(container(convert(np.ascontiguousarray(block)) for block in structure))
+            args.append(container(convert(block) for block in structure))
     return tuple(args)
 
 
-def flat_outputs(cell: Cell, out: dict, to_array: Callable) -> dict[str, np.ndarray]:
-    """The outputs as NumPy, parameter-shaped ones flattened in the flattening order."""
+def flat_outputs(cell: Cell, out: dict, to_array: Callable, layout: str = CHANNELS_LAST) -> dict[str, np.ndarray]:
+    """The outputs as NumPy, parameter-shaped ones flattened in the flattening order
+    (from the blocks as ``layout`` holds them)."""
     result = {}
     for key in cell.spec.outputs_of(cell.mode):
         kind, value = cell.spec.outputs[key], out[key]
         if kind == "parameters":
-            blocks = [to_array(value)] if not isinstance(value, (list, tuple)) else [to_array(b) for b in value]
-            result[key] = flatten(blocks)
+            blocks = to_array(value) if not isinstance(value, (list, tuple)) else [to_array(b) for b in value]
+            result[key] = canonical_flat(cell.case, blocks, layout)
         elif kind == "matrix":
-            result[key] = flat_matrix(cell.case, value, to_array)
+            result[key] = canonical_matrix(cell.case, flat_matrix(cell.case, value, to_array), layout)
         else:
             result[key] = np.asarray(to_array(value))
     return result
 
 
 def flat_matrix(case: Case, value, to_array: Callable) -> np.ndarray:
-    """A Hessian in any of the frameworks' native forms, as one (n, n) array: an (n, n)
+    """A Hessian in any of the frameworks' native forms, as one (n, n) array (in the
+    native blocks' flat order): an (n, n)
     array (a single parameter vector); nested blocks H[i][j] shaped block_i + block_j
     (what Jacobian-of-gradient calls return for a tuple of parameters); or column
     blocks H[:, j] shaped (n, *block_j) (vmap and loops over the basis, the Jacobian

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
-from bench_lib.core.models import ArrayOps, loss_function
+from bench_lib.core.models import loss_function
 from bench_lib.core.workloads.unrolled import initial_velocity, inner_update
 from bench_lib.backends.base import (
     Program,
@@ -25,6 +25,7 @@ from bench_lib.backends.base import (
     native_inputs,
     split_columns,
 )
+from bench_lib.backends.ops.jax import array_ops
 
 NAME = "jax"
 
@@ -252,12 +253,11 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         # Without x64 JAX silently computes float64 requests in float32.
         jax.config.update("jax_enable_x64", True)
     device = _device(jax, cell)
-    jnp = jax.numpy
-    ops = ArrayOps(tanh=jnp.tanh, square=jnp.square, mean=jnp.mean, sum=jnp.sum)
+    ops = array_ops(jax, cell)
     fn = builder_for(NAME, BUILDERS, cell)(jax, loss_function(cell.case, ops), cell)
 
     def place(inputs):
-        return native_inputs(cell, inputs, lambda a: jax.device_put(a, device))
+        return native_inputs(cell, inputs, lambda a: jax.device_put(a, device), layout=ops.layout)
 
     args = place(arrays)
     if isinstance(fn, RowLoop):
@@ -274,4 +274,5 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         device_name=str(device.device_kind),
         # An AOT-compiled executable is bound to its shapes and cannot retrace.
         traces=None,
+        forms=ops.forms,
     )

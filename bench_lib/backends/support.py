@@ -41,13 +41,14 @@ RULES = (
         "tf32 changes float32 matmuls only: a float64 cell at tf32 would time the strict cell again",
     ),
     Rule(
-        # Holds for tensorflow 2.21 on the CPU, mlp and Rosenbrock alike (re-check on an
-        # upgrade); fwd_rev and rev_rev keep every input as a run-time parameter.
+        # Holds for tensorflow 2.21 on the CPU, for every model (re-check on an upgrade);
+        # fwd_rev and rev_rev keep every input as a run-time parameter.
         {"backend": ("tensorflow",), "mode": ("rev_fwd",), "execution": ("compiled",)},
         "tf.function(jit_compile=True) of a GradientTape around a ForwardAccumulator: TensorFlow 2.21's XLA "
         "bridge turns inputs into compile-time constants wherever the loss broadcasts (x @ W + b, 1 - x): "
         "the mlp's module keeps 7 of its 14 inputs as parameters (1 of 14 with tensor arguments), "
-        "Rosenbrock's 1 of 2, and it recompiles for every new input value, so a timed call would return "
+        "Rosenbrock's 1 of 2, logistic regression's 3 of 6, the ConvNet's 7 of 14, the Transformer block's 16 of 32, "
+        "and it recompiles for every new input value, so a timed call would return "
         "constants; prepare() rejects such a module. An explicit tf.broadcast_to of the biases avoids it "
         "for the mlp, but is not the loss users write",
     ),
@@ -60,12 +61,13 @@ RULES = (
         "PyTorch has no graph execution apart from torch.compile (see the compiled cells)",
     ),
     Rule(
-        # Holds for torch 2.13.0 on the CPU (re-check on an upgrade); float32 and
-        # Rosenbrock compile and pass.
-        {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp",), "dtype": ("float64",)},
-        "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for the mlp in float64 "
-        "crashes the process with a segmentation fault (it reads an aten._efficientzerotensor, "
-        "pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
+        # Holds for torch 2.13.0 on the CPU (re-check on an upgrade); float32, Rosenbrock,
+        # the ConvNet and the Transformer block compile and pass.
+        {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp", "logreg"),
+         "dtype": ("float64",)},
+        "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for a dense layer's loss (the mlp, "
+        "logistic regression) in float64 crashes the process with a segmentation fault (it reads an "
+        "aten._efficientzerotensor, pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
     ),
     Rule(
         {"workload": ("hessian",), "backend": ("tensorflow",), "mode": ("jacrev_jacrev",)},

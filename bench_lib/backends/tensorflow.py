@@ -16,7 +16,7 @@ import numpy as np
 
 from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
-from bench_lib.core.models import ArrayOps, loss_function
+from bench_lib.core.models import loss_function
 from bench_lib.core.workloads.unrolled import initial_velocity, inner_update
 from bench_lib.backends.base import (
     Program,
@@ -28,6 +28,7 @@ from bench_lib.backends.base import (
     native_inputs,
     split_columns,
 )
+from bench_lib.backends.ops.tensorflow import array_ops
 
 NAME = "tensorflow"
 
@@ -299,12 +300,12 @@ def _require_runtime_parameters(tf, cell: Cell, function, args, variables: int =
 def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
     tf = framework()
     device = "/GPU:0" if cell.device == "gpu" else "/CPU:0"
-    ops = ArrayOps(tanh=tf.tanh, square=tf.square, mean=tf.reduce_mean, sum=tf.reduce_sum)
+    ops = array_ops(tf, cell)
     fn = builder_for(NAME, BUILDERS, cell)(tf, loss_function(cell.case, ops), cell)
 
     def tensors(inputs):
         with tf.device(device):
-            return native_inputs(cell, inputs, lambda a: tf.identity(tf.constant(a)), container=list)
+            return native_inputs(cell, inputs, lambda a: tf.identity(tf.constant(a)), container=list, layout=ops.layout)
 
     # A loop strategy runs rows from Python: eager, each row op by op; traced, the
     # traced function is one row, whose index is a run-time argument.
@@ -326,7 +327,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
                 return fn(*inputs)
 
         args = tensors(arrays)
-        return _program(tf, cell, on_device, args, tensors, traces=None, device_name=_device_name(tf, args))
+        return _program(tf, cell, on_device, args, tensors, traces=None, device_name=_device_name(tf, args), forms=ops.forms)
 
     # A traced function holds its parameters as tf.Variables, as a Keras model does,
     # and reads them at every call: per call that saves passing six tensor arguments
@@ -359,14 +360,14 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         call = lambda *data: by_rows(lambda j: concrete(tf.constant(j), *data))  # noqa: E731
     else:
         call = concrete
-    return _program(tf, cell, call, args, place, traces=lambda: count[0], device_name=_device_name(tf, first))
+    return _program(tf, cell, call, args, place, traces=lambda: count[0], device_name=_device_name(tf, first), forms=ops.forms)
 
 
 def _device_name(tf, inputs) -> str:
     return tf.nest.flatten(inputs)[0].device
 
 
-def _program(tf, cell: Cell, fn, args, place, traces, device_name: str) -> Program:
+def _program(tf, cell: Cell, fn, args, place, traces, device_name: str, forms: dict) -> Program:
     def wait(_out):
         # Eager ops and graph calls on the CPU return finished tensors; GPU kernels do not.
         if cell.device == "gpu":
@@ -380,4 +381,5 @@ def _program(tf, cell: Cell, fn, args, place, traces, device_name: str) -> Progr
         to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.numpy()),
         device_name=device_name,
         traces=traces,
+        forms=forms,
     )

@@ -14,9 +14,10 @@ import numpy as np
 
 from bench_lib.core import conditions
 from bench_lib.core.cells import Cell
-from bench_lib.core.models import ArrayOps, loss_function
+from bench_lib.core.models import loss_function
 from bench_lib.core.workloads.unrolled import initial_velocity, inner_update
 from bench_lib.backends.base import Program, builder_for, flat_outputs, hessian_by_rows, native_inputs, split_columns
+from bench_lib.backends.ops.torch import array_ops
 
 NAME = "torch"
 
@@ -354,12 +355,12 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         # each new shape and dtype until dynamo's limit (8 per function) fails the cell.
         torch._dynamo.reset()
     device = torch.device("cuda" if cell.device == "gpu" else "cpu")
-    ops = ArrayOps(tanh=torch.tanh, square=torch.square, mean=torch.mean, sum=torch.sum)
+    ops = array_ops(torch, cell)
     f = loss_function(cell.case, ops)
     fn, leaves = builder_for(NAME, BUILDERS, cell)(torch, f, cell)
 
     def place(inputs):
-        args = native_inputs(cell, inputs, lambda a: torch.from_numpy(a).to(device))
+        args = native_inputs(cell, inputs, lambda a: torch.from_numpy(a).to(device), layout=ops.layout)
         for name, arg in zip(cell.argument_names, args, strict=True):
             if name in leaves:  # autograd differentiates with respect to these leaf tensors
                 for tensor in [arg] if isinstance(arg, torch.Tensor) else arg:
@@ -376,7 +377,8 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         args=place(arrays),
         place=place,
         wait=wait,
-        to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.detach().cpu().numpy()),
+        to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.detach().cpu().numpy(), ops.layout),
         device_name=name,
         traces=(lambda: _graph_count(torch)) if cell.execution == "compiled" else None,
+        forms=ops.forms,
     )

@@ -86,11 +86,16 @@ _GPU = {"devices": ("gpu",), "dtypes": ("float32",), "precisions": PRECISIONS}
 
 PRESETS = {
     "default": Preset(
-        "CPU, float32: grad and every HVP mode of mlp S and M; every Hessian strategy at mlp XS "
-        "(loops of HVPs at XXS, but for TensorFlow's eager one) and the grad of both sizes; unrolled SGD at "
-        "mlp S, K = 10, and K = 100 compiled; every backend and execution",
+        "CPU, float32: grad and every HVP mode of mlp S and M, and of cnn S and transformer S in eager and "
+        "compiled execution; every Hessian strategy at mlp XS (loops of HVPs at XXS, but for TensorFlow's eager "
+        "one) and the grad of both sizes; unrolled SGD at mlp S, K = 10, and K = 100 compiled; every backend and "
+        "execution",
         include=(
             Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),
+            Selection(
+                workloads=("grad", "hvp"), models=("cnn", "transformer"), sizes=("S",), executions=("eager", "compiled"),
+                devices=("cpu",), dtypes=("float32",),
+            ),
             # the Hessians' cost in gradients
             Selection(workloads=("grad",), models=("mlp",), sizes=("XXS", "XS"), devices=("cpu",), dtypes=("float32",)),
             Selection(workloads=("hessian",), models=("mlp",), sizes=("XS",), devices=("cpu",), dtypes=("float32",)),
@@ -140,16 +145,17 @@ PRESETS = {
         ),
     ),
     "cpu": Preset(
-        "Every CPU cell of every CPU size (mlp L of grad and hvp, mlp S of hessian, mlp M of unrolled are GPU "
-        "sizes), both dtypes, every K and inner optimizer, strict precision (tf32 is a GPU setting)",
+        "Every CPU cell of every CPU size (mlp, cnn and transformer L of grad and hvp, mlp S of hessian, mlp M "
+        "of unrolled are GPU sizes), both dtypes, every K and inner optimizer, strict precision (tf32 is a GPU "
+        "setting)",
         include=(Selection(devices=("cpu",), gpu_sizes=False),),
     ),
     "gpu": Preset(
-        "The GPU cases, float32 at strict and tf32 precision: grad and every HVP mode of mlp S, M and L; every "
-        "Hessian strategy at mlp S (n = 8,970; loops of HVPs compiled only); unrolled optimization at mlp M, every "
-        "K and inner optimizer",
+        "The GPU cases, float32 at strict and tf32 precision: grad and every HVP mode of mlp, cnn and transformer "
+        "S, M and L; every Hessian strategy at mlp S (n = 8,970; loops of HVPs compiled only); unrolled "
+        "optimization at mlp M, every K and inner optimizer",
         include=(
-            Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M", "L"), **_GPU),
+            Selection(workloads=("grad", "hvp"), models=("mlp", "cnn", "transformer"), sizes=("S", "M", "L"), **_GPU),
             Selection(workloads=("hessian",), models=("mlp",), sizes=("S",), **_GPU),
             Selection(workloads=("unrolled",), models=("mlp",), sizes=("M",), **_GPU),
         ),

@@ -198,6 +198,7 @@ def prepare(
         **(gpu.conditions(module) if device == "gpu" else {}),
         "device_name": program.device_name,
         "dtype": dtype,
+        **{f"{operation}_form": form for operation, form in program.forms.items()},
     }
     return PreparedCell(
         cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory,

@@ -2,7 +2,8 @@
 
 Outputs: ``loss`` = f(p), a 0-d array; ``grad`` = the gradient of f at p, flat in the
 flattening order of the parameters.  One mode, reverse (``rev``).  The reference is
-exact: hand-written backprop for the mlp, the closed form for Rosenbrock.
+exact: hand-written backprop for the mlp, closed forms for Rosenbrock and logistic
+regression, HIPS autograd for the ConvNet and the Transformer block.
 """
 
 import numpy as np
@@ -22,10 +23,16 @@ WORKLOAD = Workload(
     name="grad",
     description="loss and gradient (the baseline)",
     modes=("rev",),
-    # XXS, XS, 100 and 4000: the Hessian's sizes, so that a Hessian has a cost in gradients
-    sizes={"mlp": ("XXS", "XS", "S", "M", "L"), "rosenbrock": (100, 10**3, 4000, 10**5, 10**6)},
-    smallest={"mlp": "S", "rosenbrock": 10**3},
-    gpu_sizes={"mlp": ("L",)},
+    # The Hessian's sizes too (XXS, XS, 100, 4000...), so that a Hessian has a cost in gradients
+    sizes={
+        "mlp": ("XXS", "XS", "S", "M", "L"),
+        "rosenbrock": (100, 10**3, 4000, 10**5, 10**6),
+        "logreg": (100, 1000, 4000, 10**5),
+        "cnn": ("XS", "S", "M", "L"),
+        "transformer": ("XS", "S", "M", "L"),
+    },
+    smallest={"mlp": "S", "rosenbrock": 10**3, "logreg": 1000, "cnn": "XS", "transformer": "XS"},
+    gpu_sizes={"mlp": ("L",), "cnn": ("L",), "transformer": ("L",)},
     outputs={"loss": "value", "grad": "parameters"},
     reference=_reference,
 )

@@ -15,7 +15,8 @@ Modes:
 - ``jacobian_while``: TensorFlow's ``tape.jacobian(..., experimental_use_pfor=False)``,
   a ``tf.while_loop`` over the gradient's entries.
 
-Reference: Rosenbrock's closed-form tridiagonal Hessian; for the mlp the exact HVPs of
+Reference: the closed forms of Rosenbrock's tridiagonal Hessian and of logistic
+regression's (``reference/logreg.py``); for the mlp the exact HVPs of
 a hand-written float64 forward-over-reverse with every unit vector (``reference.py``).
 Both are exact up to float64 rounding, and checked symmetric.
 """
@@ -43,8 +44,8 @@ WORKLOAD = Workload(
     name="hessian",
     description="dense Hessian",
     modes=("native", "jacrev_jacrev", "vmap_hvp", "loop_hvp", "autograd_vectorize", "autograd_loop", "jacobian_while"),
-    sizes={"mlp": ("XXS", "XS", "S"), "rosenbrock": (100, 1000, 4000)},
-    smallest={"mlp": "XXS", "rosenbrock": 100},
+    sizes={"mlp": ("XXS", "XS", "S"), "rosenbrock": (100, 1000, 4000), "logreg": (100, 1000, 4000)},
+    smallest={"mlp": "XXS", "rosenbrock": 100, "logreg": 100},
     outputs={"hessian": "matrix"},
     reference=_reference,
     gpu_sizes={"mlp": ("S",)},

@@ -5,7 +5,8 @@ Modes: ``rev_rev`` (reverse over reverse: the gradient of <grad f, v>), ``fwd_re
 the gradient of the JVP of f along v).  Output: ``hvp``, flat in the flattening order
 of the parameters.  Extra input: ``v``, shaped like the parameters, drawn after the data.
 
-Reference: Rosenbrock's closed-form tridiagonal Hessian (exact); for the mlp a
+Reference: exact for Rosenbrock and logistic regression (closed forms) and for the
+ConvNet and the Transformer block (HIPS autograd, reverse over reverse); for the mlp a
 fourth-order central difference of the hand-written gradient along v, with a second
 difference at twice the step as its error estimate.
 """
@@ -23,9 +24,15 @@ WORKLOAD = Workload(
     name="hvp",
     description="Hessian-vector product",
     modes=("rev_rev", "fwd_rev", "rev_fwd"),
-    sizes={"mlp": ("S", "M", "L"), "rosenbrock": (10**3, 10**5, 10**6)},
-    smallest={"mlp": "S", "rosenbrock": 10**3},
-    gpu_sizes={"mlp": ("L",)},
+    sizes={
+        "mlp": ("S", "M", "L"),
+        "rosenbrock": (10**3, 10**5, 10**6),
+        "logreg": (1000, 10**5),
+        "cnn": ("XS", "S", "M", "L"),
+        "transformer": ("XS", "S", "M", "L"),
+    },
+    smallest={"mlp": "S", "rosenbrock": 10**3, "logreg": 1000, "cnn": "XS", "transformer": "XS"},
+    gpu_sizes={"mlp": ("L",), "cnn": ("L",), "transformer": ("L",)},
     outputs={"hvp": "parameters"},
     reference=_reference,
     extra_inputs=("v",),

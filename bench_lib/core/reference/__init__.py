@@ -1,16 +1,24 @@
-"""The float64 reference: plain NumPy, hand-written derivatives, no framework.
+"""The float64 reference: NumPy, no framework.
 
-Every backend's answer is checked against this module.  Rosenbrock has closed forms for
+Every backend's answer is checked against this package.  Rosenbrock has closed forms for
 its gradient and Hessian; the mlp gradient is hand-written backprop and its
-Hessian-vector product is a fourth-order central difference of that gradient.  The
-workload modules (``bench_lib/workloads/``) say which of these each output uses.
+Hessian-vector product is a fourth-order central difference of that gradient (its
+Hessian, exact forward over reverse of that backprop).  Logistic regression is in
+closed form (``logreg.py``); the ConvNet and the Transformer block are differentiated
+by HIPS autograd, exactly (``networks.py``).  The workload modules
+(``bench_lib/core/workloads/``) say which of these each output uses.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench_lib.core.models import MLP, Case, Rosenbrock, block_slices, split
+from bench_lib.core.models import CNN, MLP, Case, LogReg, Rosenbrock, Transformer, block_slices, split
+from bench_lib.core.reference import logreg, networks
+
+# The models whose reference is a module with loss, gradient, exact HVPs and the dense
+# Hessian, each a function of (case, params, x, y).
+_MODULES = {LogReg: logreg, CNN: networks, Transformer: networks}
 
 # Step of the finite difference along the unit direction v/|v|.  With a fourth-order
 # stencil the truncation error is O(h**4) ~ 1e-12 and the rounding error
@@ -88,21 +96,31 @@ def directional_derivative(fn, point, direction, step: float = FD_STEP):
     return directional_derivatives(fn, point, direction, (step,))[0]
 
 
+def _module_of(case: Case):
+    return _MODULES.get(type(case))
+
+
 def loss(case: Case, arrays) -> float:
+    if _module_of(case):
+        return _module_of(case).loss(case, arrays["params"], arrays["x"], arrays["y"])
     if isinstance(case, Rosenbrock):
         return _rosenbrock_loss(arrays["params"])
     return _mlp_loss(case, arrays["params"], arrays["x"], arrays["y"])
 
 
 def gradient(case: Case, arrays) -> np.ndarray:
+    if _module_of(case):
+        return _module_of(case).gradient(case, arrays["params"], arrays["x"], arrays["y"])
     if isinstance(case, Rosenbrock):
         return _rosenbrock_grad(arrays["params"])
     return _mlp_grad(case, arrays["params"], arrays["x"], arrays["y"])
 
 
 def hvp(case: Case, arrays, steps=(FD_STEP,)) -> list[np.ndarray]:
-    """H v: the closed form for Rosenbrock (one exact answer), or central differences
-    of the hand-written gradient along v for the mlp, one per step in ``steps``."""
+    """H v: one exact answer (the closed forms, autograd), or for the mlp central
+    differences of the hand-written gradient along v, one per step in ``steps``."""
+    if _module_of(case):
+        return [exact_hvps(case, arrays, arrays["v"][None, :])[0]]
     if isinstance(case, Rosenbrock):
         return [_rosenbrock_hvp(arrays["params"], arrays["v"])]
     return directional_derivatives(
@@ -146,6 +164,14 @@ def _mlp_hvps(case: MLP, params, x, y, directions) -> np.ndarray:
     return np.concatenate([b.reshape(len(directions), -1) for b in blocks], axis=1)
 
 
+def exact_hvps(case: Case, arrays, directions) -> np.ndarray:
+    """H d for each row d of ``directions`` (k, n), exact up to float64 rounding, at the
+    parameters and data of ``arrays``: every model but Rosenbrock."""
+    if _module_of(case):
+        return _module_of(case).hvps(case, arrays["params"], arrays["x"], arrays["y"], directions)
+    return _mlp_hvps(case, arrays["params"], arrays["x"], arrays["y"], directions)
+
+
 def _rosenbrock_hessian(x) -> np.ndarray:
     """The dense tridiagonal Hessian, from the closed form."""
     n = x.size
@@ -166,9 +192,11 @@ CHUNK = 256
 
 def hessian(case: Case, arrays) -> np.ndarray:
     """The dense float64 Hessian, rows and columns in the flattening order: the closed
-    form for Rosenbrock; for the mlp, exact HVPs with every unit vector from the
+    forms of Rosenbrock and logistic regression, autograd's for the networks; for the mlp, exact HVPs with every unit vector from the
     hand-written forward-over-reverse (no finite-difference error)."""
     params = arrays["params"]
+    if _module_of(case):
+        return _module_of(case).hessian(case, params, arrays["x"], arrays["y"])
     if isinstance(case, Rosenbrock):
         return _rosenbrock_hessian(params)
     n = params.size

@@ -1,0 +1,73 @@
+"""TensorFlow's operations: ``tf.nn.conv2d`` (NHWC, HWIO), ``tf.nn.bias_add``,
+``tf.nn.log_softmax``, ``tf.nn.softmax``, ``tf.nn.gelu`` and
+``tf.nn.batch_normalization``."""
+
+from __future__ import annotations
+
+import math
+
+from bench_lib.core.cells import Cell
+from bench_lib.core.models import CHANNELS_LAST, LAYER_NORM_EPSILON, ArrayOps
+from bench_lib.backends.ops import forms_of
+
+# tf.nn.moments (which Keras' LayerNormalization calls) computes the variance around
+# stop_gradient(mean): first derivatives are right (that term's gradient is zero), but
+# second derivatives lose it, so its HVPs and Hessians are wrong (a test shows it).
+# The statistics are therefore written out; the normalisation is TensorFlow's op.
+LAYER_NORM_FORM = (
+    "tf.nn.batch_normalization over an explicit mean and variance (tf.nn.moments, which Keras' "
+    "LayerNormalization uses, stops the mean's gradient inside the variance: its second derivatives are wrong)"
+)
+# TensorFlow has no fused attention op; Keras' MultiHeadAttention is these einsums.
+ATTENTION_FORM = "explicit: tf.einsum, tf.nn.softmax, tf.einsum"
+# tf.nn.gelu(approximate=False) is 0.5 x erfc(-x c) with c = 1/sqrt(2) cast from a
+# float32 constant (TensorFlow 2.21): in float64 it is off by about 1e-8 relative, so
+# float64 cells write it out with a float64 c.
+GELU_FORM = "tf.nn.gelu(approximate=False)"
+EXPLICIT_GELU_FORM = (
+    "explicit: 0.5 x tf.math.erfc(-x / sqrt(2)) (tf.nn.gelu rounds 1/sqrt(2) to float32 whatever the dtype)"
+)
+
+
+def gelu_form(cell: Cell) -> str:
+    return GELU_FORM if cell.dtype == "float32" else EXPLICIT_GELU_FORM
+
+
+def array_ops(tf, cell: Cell) -> ArrayOps:
+    padding = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+    def conv2d(x, kernel, bias, stride):
+        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=stride, padding=padding), bias)
+
+    def layer_norm(x, gain, shift):
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.square(x - mean), axis=-1, keepdims=True)
+        return tf.nn.batch_normalization(x, mean, variance, shift, gain, LAYER_NORM_EPSILON)
+
+    def attention(q, k, v):
+        scores = tf.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(q.shape[-1])
+        return tf.einsum("bhqk,bkhd->bqhd", tf.nn.softmax(scores, axis=-1), v)
+
+    def explicit_gelu(x):
+        return 0.5 * x * tf.math.erfc(-x * tf.constant(1.0 / math.sqrt(2.0), x.dtype))
+
+    def split_heads(x, heads):
+        return tf.reshape(x, (-1, x.shape[1], heads, x.shape[2] // heads))
+
+    return ArrayOps(
+        tanh=tf.tanh,
+        square=tf.square,
+        mean=tf.reduce_mean,
+        sum=tf.reduce_sum,
+        log_softmax=tf.nn.log_softmax,
+        gelu=(lambda x: tf.nn.gelu(x, approximate=False)) if gelu_form(cell) == GELU_FORM else explicit_gelu,
+        layer_norm=layer_norm,
+        conv2d=conv2d,
+        global_average_pool=lambda h: tf.reduce_mean(h, axis=(1, 2)),
+        attention=attention,
+        split_heads=split_heads,
+        merge_heads=lambda x: tf.reshape(x, (-1, x.shape[1], x.shape[2] * x.shape[3])),
+        token_mean=lambda x: tf.reduce_mean(x, axis=1),
+        layout=CHANNELS_LAST,
+        forms=forms_of(cell, layer_norm=LAYER_NORM_FORM, attention=ATTENTION_FORM, gelu=gelu_form(cell)),
+    )
