@@ -157,6 +157,7 @@ def _overhead(args) -> int:
 def _idiom_options(parser: argparse.ArgumentParser) -> None:
     _preset_option(parser)
     parser.add_argument("--workload", nargs="+", choices=WORKLOADS, help="only these workloads' cells")
+    parser.add_argument("--model", nargs="+", choices=MODELS, help="only these models' cells")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--min-ms", type=float, default=1.0, help="the 1.05 target applies to cells at least this slow")
 
@@ -164,7 +165,7 @@ def _idiom_options(parser: argparse.ArgumentParser) -> None:
 def _idiom(args) -> int:
     from bench_lib.tools.idiom import compare
 
-    return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms, workloads=args.workload)
+    return compare(args.preset, rounds=args.rounds, min_ms=args.min_ms, workloads=args.workload, models=args.model)
 
 
 def _agreement_options(parser: argparse.ArgumentParser) -> None:
@@ -288,7 +289,8 @@ VERBS = (
     Verb("bench", "run a preset under asv and publish the dashboard", _bench_options, _bench),
     Verb("overhead", "compare asv's medians of the last run with a tight in-process loop", _overhead_options,
          _overhead),
-    Verb("idiom", "time each mlp cell of a preset against hand-written framework code, interleaved in one process",
+    Verb("idiom", "time each cell of a preset that hand-written framework code covers against it, interleaved in "
+         "one process",
          _idiom_options, _idiom),
     Verb("agreement", "asv run of single cells against a fresh-process tight loop, in repeated pairs",
          _agreement_options, _agreement),

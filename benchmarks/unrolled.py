@@ -24,3 +24,20 @@ class MlpUnrolledChecks(harness.CheckSuite):
 class MlpUnrolledFirstOrder(harness.ApproximationSuite):
     workload, model, modes = "unrolled", "mlp", ("first_order",)
     timeout = harness.UnrolledTimeSuite.timeout
+
+
+class CnnUnrolled(harness.UnrolledTimeSuite):
+    workload, model = "unrolled", "cnn"
+
+    def time_unrolled(self, *params):
+        self.prepared()
+
+
+class CnnUnrolledChecks(harness.CheckSuite):
+    workload, model = "unrolled", "cnn"
+    timeout = harness.UnrolledTimeSuite.timeout
+
+
+class CnnUnrolledFirstOrder(harness.ApproximationSuite):
+    workload, model, modes = "unrolled", "cnn", ("first_order",)
+    timeout = harness.UnrolledTimeSuite.timeout

@@ -19,7 +19,7 @@ CPU_CELLS = presets.smallest(workloads=("grad", "hvp"), devices=("cpu",)).cells(
 
 
 # The architectures' cells that make test runs: per backend and model the eager grad and
-# fwd_rev HVP in float32, and for logistic regression every compiled mode too.  Their
+# fwd_rev HVP in float32, and for logistic regression the compiled fwd_rev too.  Their
 # other cells (each a second to half a minute of tracing and compiling here, about 150
 # in all) are repeats of these code paths in another execution or dtype: `pytest -m
 # heavy` runs them, and a run verifies every cell it times.
@@ -31,13 +31,15 @@ def sampled(cell) -> bool:
         return True
     if cell.dtype != "float32":
         return False
-    return cell.model == "logreg" or (cell.execution == "eager" and cell.mode in ("rev", "fwd_rev"))
+    if cell.model == "logreg" and cell.execution == "compiled":
+        return cell.mode == "fwd_rev"
+    return cell.execution == "eager" and cell.mode in ("rev", "fwd_rev")
 
 
 def quick_if_eager_float32(cell):
     # Tracing and compiling take seconds per cell here: the quick subset keeps the
-    # eager float32 cells, the rest are marked slow.
-    slow = cell.execution != "eager" or cell.dtype != "float32"
+    # eager float32 cells of the mlp and Rosenbrock, the rest are marked slow.
+    slow = cell.execution != "eager" or cell.dtype != "float32" or cell.model in ARCHITECTURES
     marks = [pytest.mark.slow] if slow else []
     if not sampled(cell):
         marks = [pytest.mark.slow, pytest.mark.heavy]

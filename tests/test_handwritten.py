@@ -203,3 +203,49 @@ def test_the_idiom_check_of_the_gpu_preset_takes_no_cell_without_a_gpu():
 
     cells = list(idiom.cells_to_compare("gpu", workloads=("hvp",)))
     assert cells == [] or all(cell.device == "gpu" for cell in cells)
+
+
+def architecture_cells():
+    """The ConvNet and the Transformer block, grad and every HVP, at XS in float32: the
+    ConvNet's eager fwd_rev HVP in `make test`; the rest (tracing and compiling, seconds
+    each) with `pytest -m heavy`, and at S in `idiom`, which checks each against the
+    suite's cell before timing it."""
+    for backend, executions in EXECUTIONS.items():
+        for execution in executions:
+            for model in handwritten.ARCHITECTURES:
+                for workload, mode in CASES:
+                    quick = (model, execution, mode) == ("cnn", "eager", "fwd_rev")
+                    marks = [pytest.mark.slow] if quick else [pytest.mark.slow, pytest.mark.heavy]
+                    yield pytest.param(
+                        backend, model, workload, mode, execution, marks=marks,
+                        id=f"{backend}-{model}-{workload}-{mode}-{execution}",
+                    )
+
+
+@pytest.mark.parametrize("backend, model, workload, mode, execution", list(architecture_cells()))
+def test_handwritten_architectures_match_the_reference(backend, model, workload, mode, execution):
+    pytest.importorskip(FRAMEWORK[backend])
+    from bench_lib.core.models import spec
+
+    arrays = bench_lib.inputs(workload, model, "XS")
+    expected = {key: want.value for key, want in workloads.get(workload).reference(spec(model, "XS"), arrays).items()}
+    try:
+        cell = handwritten.build(backend, workload, mode, execution, arrays, "float32", model=model, case=spec(model, "XS"))
+    except NotImplementedError as reason:
+        assert (backend, mode, execution) == ("tensorflow", "rev_fwd", "compiled"), reason
+        pytest.skip(str(reason))
+    assert_matches(cell.to_numpy(cell.run()), expected, "float32")
+    other = bench_lib.inputs(workload, model, "XS", seed=1)
+    other_expected = workloads.get(workload).reference(spec(model, "XS"), other)
+    assert_matches(cell.to_numpy(cell.rerun(other)), {k: v.value for k, v in other_expected.items()}, "float32")
+
+
+def test_the_architectures_are_written_for_float32_grads_and_hvps():
+    from bench_lib.core.models import spec
+
+    arrays = bench_lib.inputs("grad", "cnn", "XS")
+    with pytest.raises(NotImplementedError, match="written for grad and hvp in float32"):
+        handwritten.load("jax").build("grad", "rev", "eager", arrays, "float64", model="cnn", case=spec("cnn", "XS"))
+    assert handwritten.covers("jax", "hvp", "fwd_rev", model="transformer")
+    assert not handwritten.covers("jax", "hessian", "native", model="cnn")
+    assert not handwritten.covers("jax", "grad", "rev", model="logreg")

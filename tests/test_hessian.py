@@ -23,11 +23,15 @@ def quick_if_cheap(cell):
     # JAX's eager mlp Hessians (op by op), and tracing and compiling take seconds per
     # cell: the quick subset keeps the rest.
     slow = (cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES
-            or (cell.backend, cell.model) == ("jax", "mlp"))
+            or (cell.backend, cell.model) == ("jax", "mlp") or cell.model == "logreg")
     # Rosenbrock 100 runs every strategy, the eager loops of n HVPs included, in both
     # dtypes in seconds; at mlp XXS an eager loop takes up to 30 s (TensorFlow) and float64
     # runs the float32 cell's code again (35 s for all): `make test` leaves those out
     repeat = cell.model == "mlp" and (cell.dtype == "float64" or (cell.mode in LOOP_MODES and cell.execution == "eager"))
+    # Logistic regression's two blocks take the mlp's code paths: `make test` keeps its
+    # eager float32 strategies but the loops, the rest (seconds each) is -m heavy
+    repeat = repeat or (cell.model == "logreg" and (
+        cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES))
     marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
     return pytest.param(cell, marks=marks, id=cell.label)
 

@@ -47,13 +47,20 @@ def test_interleaved_alternates_which_side_goes_first_and_takes_the_median_of_th
     assert runs[2:] == ["a", "b", "a", "b", "a"]
 
 
-def test_idiom_compares_every_supported_default_mlp_cell_the_hand_written_modules_cover():
+def test_idiom_compares_every_supported_default_cell_the_hand_written_modules_cover():
     cells = list(cells_to_compare("default"))
+    mlp = [c for c in cells if c.model == "mlp"]
     # grad and hvp at S and M, grad at XXS and XS, hessian, unrolled (reverse and
     # forward: K = 10, and K = 100 compiled)
-    assert len(cells) == 54 + 14 + 22 + 20 and all(c.model == "mlp" for c in cells)
+    assert len(mlp) == 54 + 14 + 22 + 20
+    # cnn S and transformer S: grad and three HVPs, eager and compiled, but TensorFlow's
+    # compiled rev_fwd (a skip)
+    assert len(cells) - len(mlp) == 2 * (3 * 4 * 2 - 1)
+    assert {c.model for c in cells} == {"mlp", "cnn", "transformer"}
+    assert list(cells_to_compare("default", models=("cnn",))) == [c for c in cells if c.model == "cnn"]
     for cell in cells:
-        assert handwritten.covers(cell.backend, cell.workload, cell.mode) and cell.execution in handwritten.EXECUTIONS
+        assert handwritten.covers(cell.backend, cell.workload, cell.mode, cell.device, cell.model, cell.dtype)
+        assert cell.execution in handwritten.EXECUTIONS
     fastest_at_xs = {("jax", "jacrev_jacrev"), ("torch", "vmap_hvp"), ("tensorflow", "jacobian_while")}  # measured
     compared = {(c.backend, c.mode) for c in cells if c.workload == "hessian" and c.execution == "compiled"}
     assert fastest_at_xs <= compared

@@ -22,6 +22,7 @@ def installed(backend):
         pytest.skip(reason)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", bench_lib.BACKENDS)
 @pytest.mark.parametrize("model", NEW_MODELS)
 def test_float64_losses_of_every_backend_agree_with_the_reference_to_rounding(model, backend):
@@ -88,6 +89,7 @@ def test_every_backend_spells_every_operation_and_names_its_forms():
         assert set(ops.forms) >= {"attention", "layer_norm"}, backend
 
 
+@pytest.mark.slow
 def test_a_cell_records_the_forms_it_ran():
     prepared = bench_lib.prepare("grad", "jax", "rev", "eager", "transformer", "XS", dtype="float64")
     assert prepared.conditions["attention_form"].startswith("explicit")

@@ -1,5 +1,5 @@
 """Unrolled optimization: every cell against the reference at K in {1, 10}, both
-optimizers and dtypes at mlp S; the reference's own checks; the keyword parameters
+optimizers and dtypes at mlp S, and at cnn S; the reference's own checks; the keyword parameters
 through Cell, asv and presets; first-order MAML's approximation error."""
 
 import itertools
@@ -37,7 +37,17 @@ def unrolled_cells():
         yield pytest.param(cell, marks=marks, id=cell.label)
 
 
-@pytest.mark.parametrize("cell", list(unrolled_cells()))
+def cnn_cells():
+    """The ConvNet's inner problem: each backend's eager reverse mode at K = 1 with SGD in
+    `make test`; every mode, execution and optimizer with `pytest -m heavy` (seconds of
+    tracing and compiling each; the mlp's cells above run the same builders)."""
+    for backend, mode, execution, optimizer in itertools.product(BACKENDS, WORKLOAD.modes, EXECUTIONS, unrolled.OPTIMIZERS):
+        cell = Cell("unrolled", backend, mode, execution, "cnn", "S", keywords={"K": 1, "optimizer": optimizer})
+        quick = (mode, execution, optimizer) == ("reverse", "eager", "sgd")
+        yield pytest.param(cell, marks=[pytest.mark.slow] if quick else [pytest.mark.slow, pytest.mark.heavy], id=cell.label)
+
+
+@pytest.mark.parametrize("cell", list(unrolled_cells()) + list(cnn_cells()))
 def test_every_unrolled_cell_matches_the_reference(cell):
     reason = support.skip_reason(cell)
     if reason:
@@ -49,7 +59,7 @@ def test_every_unrolled_cell_matches_the_reference(cell):
     assert tuple(outputs) == WORKLOAD.outputs_of(cell.mode)
     assert outputs["d_lr"].shape == () and outputs["d_lr"].dtype == np.dtype(cell.dtype)
     if "d_init" in outputs:
-        assert outputs["d_init"].shape == (CASE.n_params,) and outputs["d_init"].dtype == np.dtype(cell.dtype)
+        assert outputs["d_init"].shape == (cell.case.n_params,) and outputs["d_init"].dtype == np.dtype(cell.dtype)
     verdict = verify.verdict_for(cell, outputs)
     assert verdict.passed, verdict.describe()
 
@@ -166,14 +176,15 @@ def test_presets_hold_the_unrolled_cells_that_matter():
         assert (backend, mode, execution, 10, "sgd") in at
         assert ((backend, mode, execution, 100, "sgd") in at) == (execution == "compiled")
     cpu = {c for c in presets.get("cpu").cells() if c.workload == "unrolled"}
-    assert len(cpu) == len(BACKENDS) * len(WORKLOAD.modes) * len(EXECUTIONS) * 3 * 2 * 2  # K, optimizer, dtype
-    assert all(c.size == "S" and c.device == "cpu" for c in cpu)
+    # K, optimizer, dtype, and the models: mlp S and cnn S
+    assert len(cpu) == len(BACKENDS) * len(WORKLOAD.modes) * len(EXECUTIONS) * 3 * 2 * 2 * 2
+    assert all(c.size == "S" and c.device == "cpu" for c in cpu) and {c.model for c in cpu} == {"mlp", "cnn"}
 
 
 def test_every_unrolled_cell_of_every_parameter_combination_is_supported_or_skipped_with_a_reason():
     cells = [c for c in presets.get("full").cells() if c.workload == "unrolled"]
-    # backend, mode, execution, size, device, dtype, precision, K, optimizer
-    assert len(cells) == 3 * 3 * 3 * 2 * 2 * 2 * 2 * 3 * 2
+    # backend, mode, execution, size (mlp S and M, cnn S), device, dtype, precision, K, optimizer
+    assert len(cells) == 3 * 3 * 3 * 3 * 2 * 2 * 2 * 3 * 2
     for cell in cells:
         reason = support.static_reason(cell)
         if reason is None:

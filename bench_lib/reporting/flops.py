@@ -1,31 +1,36 @@
-"""Operation counts of the mlp's workloads, and the machine's peak they are held against
+"""Operation counts of the workloads, and the machine's peak they are held against
 (measured by ``run/peak.py``, kept in ``results/peaks/``).
 
-The count is the matmul work that the cheapest schedule of each workload must do (the
-tanh, bias and loss terms are O(B h) against O(B h^2) and are left out), so FLOPs /
-time is a *useful* FLOP rate: every mode does at least this work, and a rate above the
-machine's peak is a measurement error (an asynchronous call timed before it finished,
-an input folded into a constant), never a record.
+The count is the work of the matrix products and convolutions that the cheapest
+schedule of each workload must do (activations, biases, normalisation and the loss are
+O(B h) against O(B h^2) and are left out), so FLOPs / time is a *useful* FLOP rate:
+every mode does at least this work, and a rate above the machine's peak is a
+measurement error (an asynchronous call timed before it finished, an input folded into
+a constant), never a record.
 
-For the mlp of batch B, input width i, hidden width h and output width o, one
-multiply-add counting 2 FLOPs:
+Each model lists its products (``Model.products``: multiply-adds c, and what the two
+factors are); one multiply-add counts 2 FLOPs.  Per product:
 
-- forward: Z1 = X W1, Z2 = H1 W2, Z3 = H2 W3:             F = 2B (i h + h^2 + h o)
-- grad: the forward, every weight gradient (H^T G) and every activation gradient
-  (G W^T) but the input's, which nothing needs:          G = 2B (2 i h + 3 h^2 + 3 h o)
+| kind | grad (G) | HVP tangent (T) | primal the tangent reads (P) |
+| --- | --- | --- | --- |
+| ``data``: data times parameters (x W1) | 2c: forward, weight gradient | 2c | c: forward |
+| ``param``: activations times parameters | 3c: forward, weight and activation gradients | 6c | 2c: forward, activation gradient |
+| ``activations``: two activations (Q K^T) | 3c: forward, both gradients | 6c | 3c: forward, both gradients |
+
+- grad: the forward, every weight gradient and every activation gradient but the
+  data's, which nothing needs: G.
 - HVP, forward over reverse (Pearlmutter): the tangent of the grad, in which each
-  product of two varying factors becomes two products and a product with the data X
-  one:                                                    T = 2B (2 i h + 6 h^2 + 6 h o)
-  plus the primal products the tangent reads: the forward and the activation
-  gradients (the primal weight gradients are not returned, and XLA drops them):
-                                                          P = 2B (i h + 2 h^2 + 2 h o)
-                                                          HVP = P + T
+  product of two varying factors becomes two products and a product with the data one
+  (T), plus the primal products the tangent reads: the forward and the activation
+  gradients (the primal weight gradients are not returned, and XLA drops them): P + T.
 - Hessian, n parameters: the primal once, shared by n tangents (a vmapped
-  forward-over-reverse Hessian does exactly this):       P + n T
+  forward-over-reverse Hessian does exactly this): P + n T.
 - unrolled optimization: no count (each mode's schedule differs by more than a
   constant, and the inner loop's own second-order terms depend on the optimizer).
 
-``tests/test_flops.py`` holds these against XLA's own count of the compiled JAX code.
+For the mlp of batch B, input width i, hidden width h and output width o this is
+G = 2B (2 i h + 3 h^2 + 3 h o), T = 2B (2 i h + 6 h^2 + 6 h o), P = 2B (i h + 2 h^2 + 2 h o).
+``tests/test_flops.py`` holds the counts against XLA's own count of the compiled JAX code.
 """
 
 from __future__ import annotations
@@ -34,39 +39,38 @@ import json
 import math
 from pathlib import Path
 
-from bench_lib.core.models import MLP, spec
+from bench_lib.core.models import CASES, Case, spec
 from bench_lib.reporting.store import DAMAGED, move_aside
 
 PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peaks (JSON; keys: ``peak_key``)
 PEAK_SUFFIX = ".peak"  # not ".json": asv's result loader reads every JSON file in results/
 
-
-def _grad(m: MLP) -> int:
-    return 2 * m.batch * (2 * m.n_in * m.hidden + 3 * m.hidden**2 + 3 * m.hidden * m.n_out)
-
-
-def _primal(m: MLP) -> int:
-    return 2 * m.batch * (m.n_in * m.hidden + 2 * m.hidden**2 + 2 * m.hidden * m.n_out)
+# multiply-adds per product, by kind: (grad, tangent, primal read by the tangent)
+_PER_PRODUCT = {"data": (2, 2, 1), "param": (3, 6, 2), "activations": (3, 6, 3)}
 
 
-def _tangent(m: MLP) -> int:
-    return 2 * m.batch * (2 * m.n_in * m.hidden + 6 * m.hidden**2 + 6 * m.hidden * m.n_out)
+def _count(case: Case, part: int) -> int:
+    return 2 * sum(c * _PER_PRODUCT[kind][part] for c, kind in case.products())
+
+
+def case_flops(workload: str, case: Case) -> int | None:
+    """The FLOPs of one call of ``workload`` on ``case``; None where no count is known."""
+    if not case.products():
+        return None
+    grad, tangent, primal = (_count(case, part) for part in range(3))
+    counts = {"grad": grad, "hvp": primal + tangent, "hessian": primal + case.n_params * tangent}
+    return counts.get(workload)
 
 
 def mlp_flops(workload: str, size: str) -> int | None:
-    """The FLOPs of one call of ``workload`` on the mlp of ``size``; None where no
-    count is known."""
-    m = spec("mlp", size)
-    counts = {
-        "grad": lambda: _grad(m),
-        "hvp": lambda: _primal(m) + _tangent(m),
-        "hessian": lambda: _primal(m) + m.n_params * _tangent(m),
-    }
-    return counts[workload]() if workload in counts else None
+    return case_flops(workload, spec("mlp", size))
 
 
 def flops(workload: str, model: str, size) -> int | None:
-    return mlp_flops(workload, str(size)) if model == "mlp" else None
+    """The count of a table row's cell (its size as the table writes it: a string)."""
+    if all(isinstance(key, int) for key in CASES[model]):
+        size = int(size)
+    return case_flops(workload, spec(model, size))
 
 
 # --- the machine's peak ----------------------------------------------------------

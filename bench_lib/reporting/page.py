@@ -42,7 +42,8 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, 
         _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),
         _table_html(slopes(table).dropna(subset=["slope"]), "Slopes of time against n (Hessian) and K (unrolled)"),
         _table_html(rates.sort_values("flops_per_second", ascending=False),
-                    "Achieved FLOP/s (mlp; the count is in bench_lib/reporting/flops.py) against the machine's measured peak"),
+                    "Achieved FLOP/s (every model but Rosenbrock; the count is in bench_lib/reporting/flops.py) against the "
+                    "machine's measured peak"),
     ]
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Higher-order AD benchmarks: report</title>"

@@ -1,7 +1,7 @@
 """``python -m bench_lib idiom``: the suite's layer against hand-written code.
 
-For every mlp cell of a preset that the hand-written modules (``bench_lib/handwritten``)
-cover, one worker process per backend prepares the suite's cell (verified, warmed up)
+For every cell of a preset that the hand-written modules (``bench_lib/tools/handwritten``)
+cover (the mlp's; the ConvNet's and the Transformer block's grad and HVPs in float32), one worker process per backend prepares the suite's cell (verified, warmed up)
 and builds the hand-written version of the same computation on the same inputs, checks
 the hand-written answer against the suite's, and times the two interleaved in that
 process (median of the per-round ratios suite / hand-written, with their spread).
@@ -21,13 +21,14 @@ from bench_lib.tools.workers import WorkerFailed, stream
 TARGET = 1.05
 
 
-def cells_to_compare(preset: str, workloads=None):
+def cells_to_compare(preset: str, workloads=None, models=None):
     from bench_lib.tools import handwritten
 
     for cell in presets.get(preset).cells():
         if (
-            cell.model == "mlp" and (workloads is None or cell.workload in workloads)
-            and handwritten.covers(cell.backend, cell.workload, cell.mode, cell.device) and not skip_reason(cell)
+            (workloads is None or cell.workload in workloads) and (models is None or cell.model in models)
+            and handwritten.covers(cell.backend, cell.workload, cell.mode, cell.device, cell.model, cell.dtype)
+            and not skip_reason(cell)
         ):
             yield cell
 
@@ -42,7 +43,8 @@ def _measure(cell, rounds: int) -> dict:
     prepared = prepare(**cell.as_dict())
     arrays = inputs(cell.workload, cell.model, cell.size, cell.seed)
     hand = handwritten.build(
-        cell.backend, cell.workload, cell.mode, cell.execution, arrays, cell.dtype, cell.device, **cell.options
+        cell.backend, cell.workload, cell.mode, cell.execution, arrays, cell.dtype, cell.device,
+        model=cell.model, case=cell.case, **cell.options,
     )
     # The same computation on the same inputs, or the comparison means nothing.
     suite_outputs, hand_outputs = prepared.to_numpy(prepared.call()), hand.to_numpy(hand.run())
@@ -69,9 +71,9 @@ def _worker() -> None:
         print(json.dumps({"label": cell.label, **row}), flush=True)
 
 
-def compare(preset: str, rounds: int = 7, min_ms: float = 1.0, workloads=None) -> int:
+def compare(preset: str, rounds: int = 7, min_ms: float = 1.0, workloads=None, models=None) -> int:
     by_backend: dict[str, list] = {}
-    for cell in cells_to_compare(preset, workloads):
+    for cell in cells_to_compare(preset, workloads, models):
         by_backend.setdefault(cell.backend, []).append(cell.as_dict())
     total = sum(len(cells) for cells in by_backend.values())
     print(f"{total} cells of preset {preset!r}; suite / hand-written, interleaved, median of {rounds} rounds")

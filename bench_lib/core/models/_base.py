@@ -24,6 +24,13 @@ class Model:
     # The ArrayOps functions the loss uses beyond tanh, square, mean and sum.
     operations: tuple[str, ...] = ()
 
+    def products(self) -> tuple[tuple[int, str], ...]:
+        """The loss's matrix products and convolutions, as (multiply-adds, kind): kind
+        ``data`` (data times parameters), ``param`` (activations times parameters) or
+        ``activations`` (two activations).  What the FLOP counts are built from
+        (reporting/flops.py); empty for a model without a count."""
+        return ()
+
     @property
     def n_params(self) -> int:
         return sum(math.prod(shape) for shape in self.param_shapes)

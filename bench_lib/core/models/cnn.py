@@ -58,6 +58,18 @@ class CNN(Model):
         """A kernel's gradient sums over the batch and every output pixel."""
         return self.batch * self.image * self.image
 
+    def products(self) -> tuple[tuple[int, str], ...]:
+        """Each convolution: the taps that fall inside the image (a padding zero is
+        not work), per channel pair; then the dense layer.  Per axis of n pixels, the
+        3 taps of every output less those on the padding: 3n - 2 at stride 1, 3n/2 - 1
+        at stride 2."""
+        n = self.image
+        return (
+            (self.batch * (3 * n - 2) ** 2 * self.channels * self.c1, "data"),
+            (self.batch * (3 * n // 2 - 1) ** 2 * self.c1 * self.c2, "param"),
+            (self.batch * self.c2 * self.classes, "param"),
+        )
+
     def draw_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights with variance 1/fan_in (3 * 3 * in for a kernel), small biases."""
         return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])

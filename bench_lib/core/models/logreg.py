@@ -41,6 +41,9 @@ class LogReg(Model):
     def derivative_terms(self) -> int:
         return max(self.batch, self.features, self.classes)
 
+    def products(self) -> tuple[tuple[int, str], ...]:
+        return ((self.batch * self.features * self.classes, "data"),)
+
     def draw_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights with variance 1/features: logits of order one, not saturated."""
         return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])

@@ -42,6 +42,10 @@ class MLP(Model):
         batch (weight gradients) or over a layer's width (backpropagation)."""
         return max(self.batch, self.n_in, self.hidden)
 
+    def products(self) -> tuple[tuple[int, str], ...]:
+        b, h = self.batch, self.hidden
+        return ((b * self.n_in * h, "data"), (b * h * h, "param"), (b * h * self.n_out, "param"))
+
     def draw_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights with variance 1/fan_in (tanh stays out of saturation), small biases."""
         return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])

@@ -58,6 +58,20 @@ class Transformer(Model):
         """A weight's gradient sums over every token of the batch."""
         return max(self.batch * self.tokens, self.hidden)
 
+    def products(self) -> tuple[tuple[int, str], ...]:
+        """Q, K, V and the output projection; the scores Q K^T and the weighted sum of V
+        (over every head: tokens^2 * width each); the MLP's two layers; the head."""
+        tokens = self.batch * self.tokens
+        d, m = self.width, self.hidden
+        return (
+            *((tokens * d * d, "param") for _ in range(4)),
+            (tokens * self.tokens * d, "activations"),
+            (tokens * self.tokens * d, "activations"),
+            (tokens * d * m, "param"),
+            (tokens * m * d, "param"),
+            (self.batch * d * self.classes, "param"),
+        )
+
     def draw_params(self, rng: np.random.Generator) -> np.ndarray:
         """Weights with variance 1/fan_in, small biases, LayerNorm gains near one."""
         blocks = dense_blocks(self.param_shapes, rng)

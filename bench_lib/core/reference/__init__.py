@@ -210,27 +210,28 @@ def hessian(case: Case, arrays) -> np.ndarray:
 # Unrolled optimization: K inner steps p_{k+1} = p_k - lr m_{k+1}, m_{k+1} = mu m_k + g(p_k)
 # on the training batch (mu = 0 is plain SGD: m_{k+1} = g(p_k) exactly), then the
 # loss on the validation batch.  Derivatives by the adjoint recursion of that loop,
-# written by hand, with the exact HVPs above: no finite-difference error.
+# written by hand, with the exact HVPs above (the mlp's forward over reverse, the
+# others' closed forms or autograd): no finite-difference error.
 
 
-def unroll(case: MLP, params, x, y, lr: float, steps: int, mu: float):
+def unroll(case: Case, params, x, y, lr: float, steps: int, mu: float):
     """The parameters p_0..p_K and the velocities m_1..m_K of the inner loop."""
     trajectory, velocities, velocity = [params], [], np.zeros_like(params)
     for _ in range(steps):
-        velocity = mu * velocity + _mlp_grad(case, trajectory[-1], x, y)
+        velocity = mu * velocity + _gradient_at(case, trajectory[-1], x, y)
         velocities.append(velocity)
         trajectory.append(trajectory[-1] - lr * velocity)
     return trajectory, velocities
 
 
-def unrolled_outer_loss(case: MLP, arrays, steps: int, mu: float, lr: float | None = None) -> float:
+def unrolled_outer_loss(case: Case, arrays, steps: int, mu: float, lr: float | None = None) -> float:
     """The validation loss after ``steps`` inner steps (at ``lr``, the input's by default)."""
     lr = float(arrays["lr"]) if lr is None else lr
     trajectory, _ = unroll(case, arrays["params"], arrays["x"], arrays["y"], lr, steps, mu)
-    return _mlp_loss(case, trajectory[-1], arrays["xv"], arrays["yv"])
+    return loss(case, {"params": trajectory[-1], "x": arrays["xv"], "y": arrays["yv"]})
 
 
-def unrolled_derivatives(case: MLP, arrays, steps: int, mu: float) -> tuple[float, np.ndarray]:
+def unrolled_derivatives(case: Case, arrays, steps: int, mu: float) -> tuple[float, np.ndarray]:
     """(d_lr, d_init), exact: the reverse (adjoint) pass through the unrolled loop.
 
     Going back through step k with P the adjoint of p_{k+1} and M that of m_{k+1}:
@@ -239,20 +240,25 @@ def unrolled_derivatives(case: MLP, arrays, steps: int, mu: float) -> tuple[floa
     and m_k's mu (M - lr P)."""
     x, y, lr = arrays["x"], arrays["y"], float(arrays["lr"])
     trajectory, velocities = unroll(case, arrays["params"], x, y, lr, steps, mu)
-    adjoint = _mlp_grad(case, trajectory[-1], arrays["xv"], arrays["yv"])
+    adjoint = _gradient_at(case, trajectory[-1], arrays["xv"], arrays["yv"])
     velocity_adjoint, d_lr = np.zeros_like(adjoint), 0.0
     for k in reversed(range(steps)):
         d_lr -= float(adjoint @ velocities[k])
         through_velocity = velocity_adjoint - lr * adjoint
-        adjoint = adjoint + _mlp_hvps(case, trajectory[k], x, y, through_velocity[None, :])[0]
+        at_step = {"params": trajectory[k], "x": x, "y": y}
+        adjoint = adjoint + exact_hvps(case, at_step, through_velocity[None, :])[0]
         velocity_adjoint = mu * through_velocity
     return d_lr, adjoint
 
 
-def unrolled_first_order(case: MLP, arrays, steps: int, mu: float) -> tuple[float, np.ndarray]:
+def unrolled_first_order(case: Case, arrays, steps: int, mu: float) -> tuple[float, np.ndarray]:
     """(d_lr, d_init) of the first-order approximation (first-order MAML): the inner
     gradients taken as constants, so p_K = p_0 - lr (m_1 + ... + m_K) and both
     derivatives follow from the validation gradient at p_K alone."""
     trajectory, velocities = unroll(case, arrays["params"], arrays["x"], arrays["y"], float(arrays["lr"]), steps, mu)
-    outer_gradient = _mlp_grad(case, trajectory[-1], arrays["xv"], arrays["yv"])
+    outer_gradient = _gradient_at(case, trajectory[-1], arrays["xv"], arrays["yv"])
     return -float(outer_gradient @ np.sum(velocities, axis=0)), outer_gradient
+
+
+def _gradient_at(case: Case, params, x, y) -> np.ndarray:
+    return gradient(case, {"params": params, "x": x, "y": y})

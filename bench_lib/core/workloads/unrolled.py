@@ -1,6 +1,7 @@
 """``unrolled``: hypergradients and meta-gradients through K steps of an inner optimizer.
 
-Inner problem: the mlp loss on the training batch (x, y).  K steps of
+Inner problem: the model's loss (the mlp's, or the ConvNet's) on the training batch
+(x, y).  K steps of
 - ``sgd``: p_{k+1} = p_k - lr g_k, or
 - ``momentum``: m_{k+1} = mu m_k + g_k, p_{k+1} = p_k - lr m_{k+1}, mu = 0.9, m_0 = 0,
 with g_k the training loss's gradient at p_k, written functionally (new tensors every
@@ -20,9 +21,10 @@ Modes:
   approximation, verified against its own float64 reference, whose distance to the
   exact outputs is reported as its approximation error.
 
-Reference: NumPy float64 with the hand-written gradient; both outputs exact, from a
-hand-written adjoint pass through the loop (``reference.unrolled_derivatives``), and
-``d_lr`` checked against a central difference of the outer loss in lr.
+Reference: NumPy float64 with the model's reference gradient and exact HVPs (the mlp's
+hand-written ones, autograd's for the ConvNet); both outputs exact, from a hand-written
+adjoint pass through the loop (``reference.unrolled_derivatives``), and ``d_lr``
+checked against a central difference of the outer loss in lr.
 """
 
 from __future__ import annotations
@@ -94,8 +96,8 @@ WORKLOAD = Workload(
     name="unrolled",
     description="unrolled optimization: hypergradient and meta-gradient",
     modes=("reverse", "forward", "first_order"),
-    sizes={"mlp": ("S", "M")},
-    smallest={"mlp": "S"},
+    sizes={"mlp": ("S", "M"), "cnn": ("S",)},
+    smallest={"mlp": "S", "cnn": "S"},
     gpu_sizes={"mlp": ("M",)},
     outputs={"d_lr": "value", "d_init": "parameters"},
     reference=_exact,

@@ -1,22 +1,26 @@
-"""Hand-written mlp gradients, HVPs and Hessians: the yardstick for the suite's prepared cells.
+"""Hand-written gradients, HVPs and Hessians: the yardstick for the suite's prepared cells.
 
-Each module here (``tensorflow``, ``jax``, ``torch``) writes the mlp loss inline and its
-derivatives the way that framework's documentation writes them, with no suite helper
+Each module here (``tensorflow``, ``jax``, ``torch``) writes the losses inline (the mlp;
+the ConvNet and the Transformer block with the framework's own layers, in its own
+layout) and their derivatives the way that framework's documentation writes them, with no suite helper
 (no loss function, Cell, Program or ArrayOps from ``bench_lib``; only the
 framework's set-up, threads and precision, is the suite backend's, so that both run
 under the same conditions): the plain, fastest
 idiomatic code a user of the framework would write.  The suite's cell should take at
 most about as long (suite / hand-written <= 1.05).
 
-Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritten``:
+Every module has ``build(workload, mode, execution, arrays, dtype, device, model, case) -> HandWritten``:
 
 - ``workload`` "grad" (mode "rev"), "hvp" (mode "rev_rev", "fwd_rev", "rev_fwd") or
   "hessian" (the vectorised strategies of each framework, ``HESSIAN_MODES``: among
   them is each framework's fastest);
 - ``execution`` "eager", "graph" (TensorFlow only) or "compiled"; an execution the
   framework does not have raises ``NotImplementedError`` with the reason;
-- ``arrays`` as ``bench_lib.inputs(workload, "mlp", size)`` returns them (flat float64
+- ``arrays`` as ``bench_lib.inputs(workload, model, size)`` returns them (flat float64
   ``params``, ``x``, ``y`` and, for "hvp", ``v``);
+- ``model`` "mlp" (the default), "cnn" or "transformer", and ``case`` its spec (the
+  architectures' shapes, heads); the architectures are written for grad and hvp in
+  float32, the dtype ``idiom`` compares them in;
 - ``dtype`` "float32" or "float64";
 - ``device`` "cpu" (default) or "gpu": the inputs are placed there once, and ``run()``
   waits for the device's work as the suite's timed call does (the unrolled programs run
@@ -24,8 +28,8 @@ Every module has ``build(workload, mode, execution, arrays, dtype) -> HandWritte
 
 ``run()`` performs one unit of work on inputs converted once in ``build`` and returns
 when it has finished; ``to_numpy(out)`` gives ``{"loss", "grad"}``, ``{"hvp"}`` or
-``{"hessian"}`` as NumPy arrays in the cell's dtype, flattened in the order W1, b1, W2,
-b2, W3, b3, row-major (the Hessian's rows and columns alike).  ``rerun(arrays)`` (not timed) calls the very same built function, without
+``{"hessian"}`` as NumPy arrays in the cell's dtype, flattened in the model's block
+order, row-major, channels_last (the Hessian's rows and columns alike).  ``rerun(arrays)`` (not timed) calls the very same built function, without
 building it again, on other inputs of the same shapes, converted as ``build`` converts
 them, and leaves ``run()``'s inputs as they were: a check that the inputs are real
 arguments.  (An input that XLA takes as a compile-time constant still answers correctly,
@@ -57,9 +61,17 @@ HESSIAN_MODES = {
 UNROLLED_MODES = ("reverse", "forward")
 
 
-def covers(backend: str, workload: str, mode: str, device: str = "cpu") -> bool:
+# The models written by hand: the architectures for grad and hvp, in float32.
+ARCHITECTURES = ("cnn", "transformer")
+
+
+def covers(backend: str, workload: str, mode: str, device: str = "cpu", model: str = "mlp", dtype: str = "float32") -> bool:
     """Whether a hand-written version of this (workload, mode) exists for ``backend``
-    on ``device``."""
+    on ``device`` and ``model``."""
+    if model in ARCHITECTURES:
+        return workload in MODES and mode in MODES[workload] and dtype == "float32"
+    if model != "mlp":
+        return False
     if workload == "hessian":
         return mode in HESSIAN_MODES.get(backend, ())
     if workload == "unrolled":
@@ -68,14 +80,19 @@ def covers(backend: str, workload: str, mode: str, device: str = "cpu") -> bool:
 
 
 def build(
-    backend: str, workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", **keywords,
+    backend: str, workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu",
+    model: str = "mlp", case=None, **keywords,
 ) -> HandWritten:
-    """The hand-written version of one cell (``keywords``: the workload's, K and
-    optimizer for unrolled)."""
+    """The hand-written version of one cell (``case``: the architectures' spec;
+    ``keywords``: the workload's, K and optimizer for unrolled)."""
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; expected {' or '.join(map(repr, DEVICES))}")
     if workload != "unrolled":
-        return load(backend).build(workload, mode, execution, arrays, dtype, device=device, **keywords)
+        return load(backend).build(
+            workload, mode, execution, arrays, dtype, device=device, model=model, case=case, **keywords
+        )
+    if model != "mlp":
+        raise NotImplementedError("the hand-written unrolled programs are the mlp's")
     if device != "cpu":
         raise NotImplementedError("the hand-written unrolled programs run on the CPU only")
     if mode not in UNROLLED_MODES:
@@ -103,8 +120,13 @@ def load(backend_name: str):
     return importlib.import_module(f"{__name__}.{backend_name}")
 
 
-def check(workload: str, mode: str, execution: str, dtype: str, backend: str) -> None:
-    """A clear ValueError for an argument outside the axes."""
+def check(workload: str, mode: str, execution: str, dtype: str, backend: str, model: str = "mlp") -> None:
+    """A clear ValueError for an argument outside the axes (NotImplementedError for an
+    architecture outside what is written by hand)."""
+    if model in ARCHITECTURES and (workload not in MODES or dtype != "float32"):
+        raise NotImplementedError(f"the hand-written {model} is written for grad and hvp in float32")
+    if model != "mlp" and model not in ARCHITECTURES:
+        raise ValueError(f"no hand-written model {model!r}; expected 'mlp' or one of {ARCHITECTURES}")
     modes = {**MODES, "hessian": HESSIAN_MODES[backend]}
     if workload not in modes:
         raise ValueError(f"unknown workload {workload!r}; expected one of {tuple(modes)}")
@@ -143,9 +165,10 @@ def split(flat: np.ndarray, shapes) -> list[np.ndarray]:
     return pieces
 
 
-def numpy_inputs(workload: str, arrays: dict, dtype: str) -> dict:
-    """The cell's inputs as fresh NumPy arrays of ``dtype``: ``params`` (and ``v``) as six arrays."""
-    shapes = mlp_shapes(arrays)
+def numpy_inputs(workload: str, arrays: dict, dtype: str, shapes=None) -> dict:
+    """The cell's inputs as fresh NumPy arrays of ``dtype``: ``params`` (and ``v``) as
+    arrays of ``shapes`` (the mlp's six by default)."""
+    shapes = shapes or mlp_shapes(arrays)
     out = {
         "params": [np.array(a, dtype=dtype) for a in split(arrays["params"], shapes)],
         "x": np.array(arrays["x"], dtype=dtype),

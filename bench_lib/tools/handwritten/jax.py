@@ -1,8 +1,10 @@
 """Hand-written JAX: ``value_and_grad``, the HVPs of the JAX autodiff cookbook, and
 Hessians: ``jax.hessian``, ``jacrev(jacrev)`` and the cookbook's HVP vmapped over the
-unit vectors (``ravel_pytree``'s unravel of the identity's rows).
+unit vectors (``ravel_pytree``'s unravel of the identity's rows).  The ConvNet with
+``lax.conv_general_dilated`` (NHWC, HWIO), the Transformer block with
+``jax.nn.standardize``, ``jax.nn.dot_product_attention`` and the exact ``jax.nn.gelu``.
 
-Params are a tuple pytree (W1, b1, W2, b2, W3, b3).  eager: the transformed function
+Params are a tuple pytree (W1, b1, W2, b2, W3, b3 for the mlp).  eager: the transformed function
 called op by op; compiled: ``jax.jit`` of it, compiled by one call in ``build``; the
 timed call passes the device arrays as arguments.  JAX has no graph execution.
 """
@@ -15,8 +17,11 @@ from bench_lib.backends.jax import framework  # set-up only: the suite's threads
 from bench_lib.tools.handwritten import HandWritten, check, flat, flat_hessian, mlp_shapes, numpy_inputs
 
 
-def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu") -> HandWritten:
-    check(workload, mode, execution, dtype, "jax")
+def build(
+    workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", model: str = "mlp",
+    case=None,
+) -> HandWritten:
+    check(workload, mode, execution, dtype, "jax", model)
     if execution == "graph":
         raise NotImplementedError("jax has no graph execution apart from its compiler (jax.jit: 'compiled')")
     jax = framework()
@@ -29,6 +34,10 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str, de
         h = jnp.tanh(x @ w1 + b1)
         h = jnp.tanh(h @ w2 + b2)
         return 0.5 * jnp.mean((h @ w3 + b3 - y) ** 2)
+
+    if model != "mlp":
+        loss = ARCHITECTURES[model](jax, case)
+    shapes = case.param_shapes if model != "mlp" else None
 
     if workload == "grad":
         fn = jax.value_and_grad(loss)
@@ -58,7 +67,7 @@ def build(workload: str, mode: str, execution: str, arrays: dict, dtype: str, de
     target = jax.devices("gpu" if device == "gpu" else "cpu")[0]
 
     def device_args(arrays):
-        host = numpy_inputs(workload, arrays, dtype)
+        host = numpy_inputs(workload, arrays, dtype, shapes)
         args = [tuple(host["params"])]
         if workload == "hvp":
             args.append(tuple(host["v"]))
@@ -104,3 +113,45 @@ def _hessian(jax, loss, mode: str):
         return jax.vmap(hvp)(basis)
 
     return vmap_hvp
+
+
+def _cnn(jax, case):
+    jnp = jax.numpy
+
+    def conv(x, kernel, bias, stride):
+        out = jax.lax.conv_general_dilated(
+            x, kernel, (stride, stride), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        return out + bias
+
+    def loss(params, x, y):
+        k1, b1, k2, b2, w3, b3 = params
+        h = jnp.tanh(conv(x, k1, b1, 1))
+        h = jnp.tanh(conv(h, k2, b2, 2))
+        logits = jnp.mean(h, axis=(1, 2)) @ w3 + b3
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits), axis=-1))
+
+    return loss
+
+
+def _transformer(jax, case):
+    jnp = jax.numpy
+    heads = case.heads
+
+    def norm(z, gain, shift):
+        return jax.nn.standardize(z, axis=-1, epsilon=1e-5) * gain + shift
+
+    def loss(params, x, y):
+        g1, c1, wq, wk, wv, wo, bo, g2, c2, w1, b1, w2, b2, w3, b3 = params
+        batch, tokens, width = x.shape
+        a = norm(x, g1, c1)
+        q, k, v = ((a @ w).reshape(batch, tokens, heads, width // heads) for w in (wq, wk, wv))
+        x = x + jax.nn.dot_product_attention(q, k, v).reshape(batch, tokens, width) @ wo + bo
+        x = x + jax.nn.gelu(norm(x, g2, c2) @ w1 + b1, approximate=False) @ w2 + b2
+        logits = jnp.mean(x, axis=1) @ w3 + b3
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits), axis=-1))
+
+    return loss
+
+
+ARCHITECTURES = {"cnn": _cnn, "transformer": _transformer}

@@ -11,6 +11,13 @@ call.  compiled rev_fwd broadcasts the biases explicitly: with the implicit broa
 ``x @ W + b`` TensorFlow's XLA bridge takes every input as a compile-time constant (see
 ``_body``).
 
+The ConvNet with ``tf.nn.conv2d`` (NHWC, HWIO) and ``tf.nn.bias_add``; the Transformer
+block with the attention Keras' ``MultiHeadAttention`` computes (``tf.einsum``,
+``tf.nn.softmax``), ``tf.nn.batch_normalization`` over a mean and variance written out
+(``tf.nn.moments`` stops the mean's gradient in the variance, which breaks second
+derivatives) and ``tf.nn.gelu``.  Their compiled rev_fwd raises NotImplementedError: XLA
+folds their inputs into constants as it does the suite's.
+
 The parameters: eager, a list of six tensors that the tapes watch; graph and compiled,
 six ``tf.Variable``s that the tapes watch by themselves and the concrete function reads
 at every call (x, y and v stay arguments).  ``PARAMS_AS`` records that choice, made by
@@ -19,6 +26,8 @@ other one.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -31,7 +40,7 @@ from bench_lib.tools.handwritten import HandWritten, check, flat, flat_hessian, 
 PARAMS_AS = {"eager": "tensors", "graph": "variables", "compiled": "variables"}
 
 
-def _body(tf, workload: str, mode: str, execution: str, watch: bool):
+def _body(tf, workload: str, mode: str, execution: str, watch: bool, model: str = "mlp", case=None):
     """The cell's function of (params, [v], x, y); ``watch``: params are plain tensors."""
 
     if mode == "rev_fwd" and execution == "compiled":
@@ -53,6 +62,9 @@ def _body(tf, workload: str, mode: str, execution: str, watch: bool):
         h = tf.tanh(affine(x, w1, b1))
         h = tf.tanh(affine(h, w2, b2))
         return 0.5 * tf.reduce_mean(tf.square(affine(h, w3, b3) - y))
+
+    if model != "mlp":
+        loss = ARCHITECTURES[model](tf, case)
 
     if workload == "hessian":
         return _hessian(tf, loss, mode, watch, fwd_rev=_body(tf, "hvp", "fwd_rev", execution, watch))
@@ -142,6 +154,7 @@ def _hessian(tf, loss, mode: str, watch: bool, fwd_rev):
 
 def _function(
     workload: str, mode: str, execution: str, arrays: dict, dtype: str, params_as: str, device: str = "cpu",
+    model: str = "mlp", case=None,
 ):
     """(fn, args, host, variables): the Python function of the cell, its arguments (on
     ``device``), the input conversion, and the parameter variables (None for tensors),
@@ -149,11 +162,12 @@ def _function(
     tf = framework()
     placement = "/GPU:0" if device == "gpu" else "/CPU:0"
     variables = params_as == "variables"
-    body = _body(tf, workload, mode, execution, watch=not variables)
+    body = _body(tf, workload, mode, execution, watch=not variables, model=model, case=case)
+    shapes = case.param_shapes if model != "mlp" else None
 
     def host(arrays):
-        """The inputs as tensors: params (a list of six) and v (hvp) first, then x, y."""
-        inputs = numpy_inputs(workload, arrays, dtype)
+        """The inputs as tensors: params (a list of blocks) and v (hvp) first, then x, y."""
+        inputs = numpy_inputs(workload, arrays, dtype, shapes)
         with tf.device(placement):
             args = [[tf.identity(a) for a in inputs["params"]]]
             if workload == "hvp":
@@ -169,14 +183,18 @@ def _function(
 
 
 def build(
-    workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", *,
-    params_as: str | None = None,
+    workload: str, mode: str, execution: str, arrays: dict, dtype: str, device: str = "cpu", model: str = "mlp",
+    case=None, *, params_as: str | None = None,
 ) -> HandWritten:
-    check(workload, mode, execution, dtype, "tensorflow")
+    check(workload, mode, execution, dtype, "tensorflow", model)
+    if model != "mlp" and (mode, execution) == ("rev_fwd", "compiled"):
+        raise NotImplementedError(
+            "TensorFlow 2.21's XLA bridge folds the inputs of a tape around a ForwardAccumulator into constants"
+        )
     params_as = params_as or PARAMS_AS[execution]
     if params_as not in ("tensors", "variables"):
         raise ValueError(f"params_as must be 'tensors' or 'variables', got {params_as!r}")
-    fn, args, host, params = _function(workload, mode, execution, arrays, dtype, params_as, device)
+    fn, args, host, params = _function(workload, mode, execution, arrays, dtype, params_as, device, model, case)
     if execution != "eager":
         tf = framework()
         signature = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), args)
@@ -213,3 +231,45 @@ def rerun(fn, fresh: list, variables) -> object:
     for variable, value in zip(variables, own):
         variable.assign(value)
     return out
+
+
+def _cnn(tf, case):
+    padding = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+    def conv(x, kernel, bias, stride):
+        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=stride, padding=padding), bias)
+
+    def loss(params, x, y):
+        k1, b1, k2, b2, w3, b3 = params
+        h = tf.tanh(conv(x, k1, b1, 1))
+        h = tf.tanh(conv(h, k2, b2, 2))
+        logits = tf.reduce_mean(h, axis=(1, 2)) @ w3 + b3
+        return -tf.reduce_mean(tf.reduce_sum(y * tf.nn.log_softmax(logits), axis=-1))
+
+    return loss
+
+
+def _transformer(tf, case):
+    heads = case.heads
+
+    def norm(z, gain, shift):
+        mean = tf.reduce_mean(z, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.square(z - mean), axis=-1, keepdims=True)
+        return tf.nn.batch_normalization(z, mean, variance, shift, gain, 1e-5)
+
+    def loss(params, x, y):
+        g1, c1, wq, wk, wv, wo, bo, g2, c2, w1, b1, w2, b2, w3, b3 = params
+        _, tokens, width = x.shape
+        a = norm(x, g1, c1)
+        q, k, v = (tf.reshape(a @ w, (-1, tokens, heads, width // heads)) for w in (wq, wk, wv))
+        scores = tf.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(width // heads)
+        attended = tf.einsum("bhqk,bkhd->bqhd", tf.nn.softmax(scores, axis=-1), v)
+        x = x + tf.reshape(attended, (-1, tokens, width)) @ wo + bo
+        x = x + tf.nn.gelu(norm(x, g2, c2) @ w1 + b1, approximate=False) @ w2 + b2
+        logits = tf.reduce_mean(x, axis=1) @ w3 + b3
+        return -tf.reduce_mean(tf.reduce_sum(y * tf.nn.log_softmax(logits), axis=-1))
+
+    return loss
+
+
+ARCHITECTURES = {"cnn": _cnn, "transformer": _transformer}
