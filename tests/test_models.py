@@ -96,6 +96,11 @@ def test_a_cell_records_the_forms_it_ran():
     prepared = bench_lib.prepare("grad", "jax", "rev", "eager", "transformer", "XS")
     assert prepared.conditions["attention_form"] == "jax.nn.dot_product_attention"
     assert "attention_form" not in bench_lib.prepare("grad", "jax", "rev", "eager", "cnn", "XS").conditions
+    # the tidy table keeps every form a cell can record, as a column of its own
+    from bench_lib.reporting import tidy
+
+    recorded = {key for key in prepared.conditions if key.endswith("_form")}
+    assert recorded == {"attention_form", "layer_norm_form", "gelu_form"} and recorded <= set(tidy.COLUMNS)
 
 
 # The framework behaviours behind the forms.  Each fails when the framework changes, so

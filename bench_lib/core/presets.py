@@ -86,15 +86,14 @@ _GPU = {"devices": ("gpu",), "dtypes": ("float32",), "precisions": PRECISIONS}
 
 PRESETS = {
     "default": Preset(
-        "CPU, float32: grad and every HVP mode of mlp S and M, and of cnn S and transformer S in eager and "
-        "compiled execution; every Hessian strategy at mlp XS (loops of HVPs at XXS, but for TensorFlow's eager "
-        "one) and the grad of both sizes; unrolled SGD at mlp S, K = 10, and K = 100 compiled; every backend and "
-        "execution",
+        "CPU, float32: grad and every HVP mode of mlp S and M, cnn S and transformer S; every Hessian strategy at "
+        "mlp XS (loops of HVPs at XXS, but for TensorFlow's eager one) and the grad of both sizes; unrolled SGD at "
+        "mlp S, K = 10, and K = 100 compiled; every backend and execution",
         include=(
             Selection(workloads=("grad", "hvp"), models=("mlp",), sizes=("S", "M"), devices=("cpu",), dtypes=("float32",)),
             Selection(
-                workloads=("grad", "hvp"), models=("cnn", "transformer"), sizes=("S",), executions=("eager", "compiled"),
-                devices=("cpu",), dtypes=("float32",),
+                workloads=("grad", "hvp"), models=("cnn", "transformer"), sizes=("S",), devices=("cpu",),
+                dtypes=("float32",),
             ),
             # the Hessians' cost in gradients
             Selection(workloads=("grad",), models=("mlp",), sizes=("XXS", "XS"), devices=("cpu",), dtypes=("float32",)),

@@ -35,7 +35,7 @@ import pandas as pd
 from bench_lib.core import gpu, manifest, outcome, workloads
 from bench_lib.core import interference as interference_rule
 from bench_lib.core.cells import BACKENDS, DEVICES, DISTRIBUTIONS, DTYPES, EXECUTIONS, PRECISIONS
-from bench_lib.core.models import CASES, MODELS
+from bench_lib.core.models import CASES, FORM_OPERATIONS, MODELS
 from bench_lib.reporting import plausibility, store
 from bench_lib.suite import grid
 
@@ -80,9 +80,11 @@ CATEGORIES = {
     "run_state": manifest.RUN_STATES,
 }
 VERSIONS = tuple(name for names in DISTRIBUTIONS.values() for name in names)  # the frameworks' versions
-# The conditions of a cell's run that the table keeps: from ``conditions.record()``, and
-# for GPU cells ``gpu.FIELDS``.
-CONDITIONS = ("threads", "cpu", *gpu.FIELDS)
+# The conditions of a cell's run that the table keeps: from ``conditions.record()``, for
+# GPU cells ``gpu.FIELDS``, and the form of each operation a framework has in more than
+# one (the attention: fused or explicit).
+FORMS = tuple(f"{operation}_form" for operation in FORM_OPERATIONS)
+CONDITIONS = ("threads", "cpu", *gpu.FIELDS, *FORMS)
 # The columns that name a cell.
 CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "dtype", "precision", "K", "optimizer"]
 COLUMNS = (

@@ -8,9 +8,11 @@ its siblings.
 """
 
 from bench_lib.core.cells import Cell
+from bench_lib.core.models import FORM_OPERATIONS
 
 
 def forms_of(cell: Cell, **forms: str) -> dict[str, str]:
     """The forms, among ``forms`` (operation -> form), of the operations the cell's
     model uses."""
+    assert set(forms) <= set(FORM_OPERATIONS), forms
     return {operation: form for operation, form in forms.items() if operation in cell.case.operations}

@@ -22,7 +22,9 @@ import numpy as np
 from bench_lib.core.models.cnn import CNN
 from bench_lib.core.models.logreg import LogReg
 from bench_lib.core.models.mlp import MLP
-from bench_lib.core.models.ops import CHANNELS_FIRST, CHANNELS_LAST, LAYER_NORM_EPSILON, LAYOUTS, ArrayOps
+from bench_lib.core.models.ops import (
+    CHANNELS_FIRST, CHANNELS_LAST, FORM_OPERATIONS, LAYER_NORM_EPSILON, LAYOUTS, ArrayOps,
+)
 from bench_lib.core.models.rosenbrock import Rosenbrock
 from bench_lib.core.models.transformer import Transformer
 
@@ -171,7 +173,7 @@ def loss_function(case: Case, ops: ArrayOps):
 
 
 __all__ = [
-    "ArrayOps", "CASES", "CHANNELS_FIRST", "CHANNELS_LAST", "CNN", "Case", "LAYER_NORM_EPSILON", "LAYOUTS",
+    "ArrayOps", "CASES", "CHANNELS_FIRST", "CHANNELS_LAST", "CNN", "Case", "FORM_OPERATIONS", "LAYER_NORM_EPSILON", "LAYOUTS",
     "LogReg", "MLP", "MODELS", "MODEL_TYPES", "Rosenbrock", "Transformer", "block_slices", "canonical_flat",
     "canonical_matrix", "data_names", "draw_data", "draw_params", "flatten", "loss_function", "native_blocks",
     "native_data", "spec", "split",

@@ -18,6 +18,10 @@ from typing import Callable
 CHANNELS_LAST, CHANNELS_FIRST = "channels_last", "channels_first"
 LAYOUTS = (CHANNELS_LAST, CHANNELS_FIRST)
 
+# The operations a framework may run in more than one form; a cell records each form it
+# ran as "<operation>_form" (the tidy table's columns of that name).
+FORM_OPERATIONS = ("attention", "layer_norm", "gelu")
+
 # One epsilon for every LayerNorm: the frameworks' defaults differ (1e-3 in Keras,
 # 1e-5 in PyTorch and Flax).
 LAYER_NORM_EPSILON = 1e-5
