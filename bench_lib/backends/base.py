@@ -133,9 +133,8 @@ def flat_outputs(cell: Cell, out: dict, to_array: Callable, layout: str = CHANNE
 
 
 def flat_matrix(case: Case, value, to_array: Callable) -> np.ndarray:
-    """A Hessian in any of the frameworks' native forms, as one (n, n) array (in the
-    native blocks' flat order): an (n, n)
-    array (a single parameter vector); nested blocks H[i][j] shaped block_i + block_j
+    """A Hessian in any of the frameworks' native forms, as one (n, n) array in the flat
+    order of the native blocks: an (n, n) array (a single parameter vector); nested blocks H[i][j] shaped block_i + block_j
     (what Jacobian-of-gradient calls return for a tuple of parameters); or column
     blocks H[:, j] shaped (n, *block_j) (vmap and loops over the basis, the Jacobian
     of a flat gradient)."""
