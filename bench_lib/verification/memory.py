@@ -5,9 +5,9 @@ Linux keeps the peak (VmHWM in /proc/self/status) and lets a process reset it to
 current resident set by writing 5 to /proc/self/clear_refs.  Before that, memory that
 the C allocator holds freed but resident (glibc keeps freed chunks below its mmap
 threshold, which grows up to 32 MiB) is handed back with ``malloc_trim``: otherwise a
-call that reuses the previous call's freed buffers would show no increase.  Frameworks
-with their own caching allocators (none on the CPU in this suite) would hide memory the
-same way.
+call that reuses the previous call's freed buffers would show no increase.  A framework's
+own caching allocator hides memory the same way: TensorFlow's with its oneDNN
+optimisations on (see docs/methodology.md#peak-memory).
 """
 
 from __future__ import annotations
