@@ -270,7 +270,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         args=args,
         place=place,
         wait=jax.block_until_ready,
-        to_numpy=lambda out: flat_outputs(cell, out, np.asarray),
+        to_numpy=lambda out: flat_outputs(cell, out, np.asarray, ops.layout),
         device_name=str(device.device_kind),
         # An AOT-compiled executable is bound to its shapes and cannot retrace.
         traces=None,

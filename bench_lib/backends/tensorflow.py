@@ -327,7 +327,7 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
                 return fn(*inputs)
 
         args = tensors(arrays)
-        return _program(tf, cell, on_device, args, tensors, traces=None, device_name=_device_name(tf, args), forms=ops.forms)
+        return _program(tf, cell, on_device, args, tensors, traces=None, device_name=_device_name(tf, args), ops=ops)
 
     # A traced function holds its parameters as tf.Variables, as a Keras model does,
     # and reads them at every call: per call that saves passing six tensor arguments
@@ -360,14 +360,14 @@ def build(cell: Cell, arrays: dict[str, np.ndarray]) -> Program:
         call = lambda *data: by_rows(lambda j: concrete(tf.constant(j), *data))  # noqa: E731
     else:
         call = concrete
-    return _program(tf, cell, call, args, place, traces=lambda: count[0], device_name=_device_name(tf, first), forms=ops.forms)
+    return _program(tf, cell, call, args, place, traces=lambda: count[0], device_name=_device_name(tf, first), ops=ops)
 
 
 def _device_name(tf, inputs) -> str:
     return tf.nest.flatten(inputs)[0].device
 
 
-def _program(tf, cell: Cell, fn, args, place, traces, device_name: str, forms: dict) -> Program:
+def _program(tf, cell: Cell, fn, args, place, traces, device_name: str, ops) -> Program:
     def wait(_out):
         # Eager ops and graph calls on the CPU return finished tensors; GPU kernels do not.
         if cell.device == "gpu":
@@ -378,8 +378,8 @@ def _program(tf, cell: Cell, fn, args, place, traces, device_name: str, forms: d
         args=tuple(args),
         place=place,
         wait=wait,
-        to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.numpy()),
+        to_numpy=lambda out: flat_outputs(cell, out, lambda t: t.numpy(), ops.layout),
         device_name=device_name,
         traces=traces,
-        forms=forms,
+        forms=ops.forms,
     )

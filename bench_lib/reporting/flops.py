@@ -39,7 +39,7 @@ import json
 import math
 from pathlib import Path
 
-from bench_lib.core.models import CASES, Case, spec
+from bench_lib.core.models import Case, size_from_text, spec
 from bench_lib.reporting.store import DAMAGED, move_aside
 
 PEAKS = "peaks"  # results/peaks/<machine>.peak: the machine's measured peaks (JSON; keys: ``peak_key``)
@@ -68,9 +68,7 @@ def mlp_flops(workload: str, size: str) -> int | None:
 
 def flops(workload: str, model: str, size) -> int | None:
     """The count of a table row's cell (its size as the table writes it: a string)."""
-    if all(isinstance(key, int) for key in CASES[model]):
-        size = int(size)
-    return case_flops(workload, spec(model, size))
+    return case_flops(workload, spec(model, size_from_text(model, str(size))))
 
 
 # --- the machine's peak ----------------------------------------------------------

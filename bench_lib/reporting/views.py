@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench_lib.core import workloads
-from bench_lib.core.models import CASES, spec
+from bench_lib.core.models import size_from_text, spec
 from bench_lib.reporting import flops, tidy
 from bench_lib.reporting.fit import slope
 
@@ -35,13 +35,8 @@ CASE = ["run_id", "machine", "workload", "model", "size", "device", "dtype", "pr
 def times(table: pd.DataFrame) -> pd.DataFrame:
     """The verified time rows, with the cell's number of parameters n."""
     rows = table[(table.metric == "time") & (table.status == tidy.OK)].copy()
-    rows["n"] = [spec(model, _size(model, size)).n_params for model, size in zip(rows.model, rows["size"])]
+    rows["n"] = [spec(model, size_from_text(model, size)).n_params for model, size in zip(rows.model, rows["size"])]
     return rows
-
-
-def _size(model: str, size: str):
-    """A size as the case table writes it: models sized by n have integer sizes."""
-    return int(size) if all(isinstance(key, int) for key in CASES[model]) else size
 
 
 def ratios_to_grad(table: pd.DataFrame) -> pd.DataFrame:

@@ -72,6 +72,12 @@ def spec(model: str, size) -> Case:
     return table[size]
 
 
+def size_from_text(model: str, text: str):
+    """A size as the tables and asv write it (text) as the case table's key: the models
+    sized by n have int sizes."""
+    return int(text) if all(isinstance(key, int) for key in CASES[model]) else text
+
+
 def data_names(model: str) -> tuple[str, ...]:
     """The data a model's loss takes after the parameters, in call order."""
     return MODEL_TYPES[model].data_names
@@ -117,16 +123,12 @@ def native_blocks(case: Case, flat: np.ndarray, layout: str = CHANNELS_LAST):
     structure = split(case, flat)
     if isinstance(structure, np.ndarray):
         return structure
-    return tuple(
-        np.ascontiguousarray(_to_layout(case, name, block, layout))
-        for name, block in zip(case.block_names, structure, strict=True)
-    )
+    return tuple(_to_layout(case, name, block, layout) for name, block in zip(case.block_names, structure, strict=True))
 
 
 def native_data(case: Case, name: str, array: np.ndarray, layout: str = CHANNELS_LAST) -> np.ndarray:
     """A data array (images, labels; a 0-d learning rate stays 0-d) in ``layout``."""
-    axes = case.native_axes(name, layout)
-    return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
+    return _to_layout(case, name, array, layout)
 
 
 def canonical_flat(case: Case, blocks, layout: str = CHANNELS_LAST) -> np.ndarray:
@@ -151,8 +153,10 @@ def canonical_matrix(case: Case, matrix: np.ndarray, layout: str = CHANNELS_LAST
 
 
 def _to_layout(case: Case, name: str, array: np.ndarray, layout: str) -> np.ndarray:
+    """The array itself where ``layout`` holds it as it is (a split block is already a
+    contiguous view), else a contiguous transposed copy."""
     axes = case.native_axes(name, layout)
-    return array if axes is None else np.transpose(array, axes)
+    return array if axes is None else np.ascontiguousarray(np.transpose(array, axes))
 
 
 def _native_order(case: Case, layout: str) -> np.ndarray | None:
@@ -176,5 +180,5 @@ __all__ = [
     "ArrayOps", "CASES", "CHANNELS_FIRST", "CHANNELS_LAST", "CNN", "Case", "FORM_OPERATIONS", "LAYER_NORM_EPSILON", "LAYOUTS",
     "LogReg", "MLP", "MODELS", "MODEL_TYPES", "Rosenbrock", "Transformer", "block_slices", "canonical_flat",
     "canonical_matrix", "data_names", "draw_data", "draw_params", "flatten", "loss_function", "native_blocks",
-    "native_data", "spec", "split",
+    "native_data", "size_from_text", "spec", "split",
 ]

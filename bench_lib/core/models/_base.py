@@ -14,7 +14,8 @@ class Model:
     """A model case.  Subclasses are frozen dataclasses that define ``block_names`` (the
     parameter blocks, in flattening order), ``data_names`` (the data the loss takes
     after the parameters), ``param_shapes``, ``value_terms`` and ``derivative_terms``
-    (what the error model needs), ``draw_params``, ``draw_data`` and ``loss``."""
+    (what the error model needs), ``draw_data`` and ``loss``; ``draw_params`` where
+    the dense default does not fit."""
 
     block_names: tuple[str, ...] = ()
     data_names: tuple[str, ...] = ()
@@ -34,6 +35,12 @@ class Model:
     @property
     def n_params(self) -> int:
         return sum(math.prod(shape) for shape in self.param_shapes)
+
+    def draw_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Flat float64 parameters: weights with variance 1/fan_in, so that activations
+        stay out of saturation and logits are of order one, and small biases
+        (``dense_blocks``)."""
+        return np.concatenate([block.ravel() for block in dense_blocks(self.param_shapes, rng)])
 
     def native_axes(self, name: str, layout: str) -> tuple[int, ...] | None:
         """The transpose that takes block or data ``name`` into ``layout``; None when

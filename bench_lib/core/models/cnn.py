@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench_lib.core.models._base import Model, dense_blocks, one_hot_labels, softmax_cross_entropy
+from bench_lib.core.models._base import Model, one_hot_labels, softmax_cross_entropy
 
 # HWIO kernels and NHWC images to OIHW and NCHW.
 _KERNEL_TO_OIHW, _IMAGES_TO_NCHW = (3, 2, 0, 1), (0, 3, 1, 2)
@@ -69,10 +69,6 @@ class CNN(Model):
             (self.batch * (3 * n // 2 - 1) ** 2 * self.c1 * self.c2, "param"),
             (self.batch * self.c2 * self.classes, "param"),
         )
-
-    def draw_params(self, rng: np.random.Generator) -> np.ndarray:
-        """Weights with variance 1/fan_in (3 * 3 * in for a kernel), small biases."""
-        return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])
 
     def draw_data(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench_lib.core.models._base import Model, dense_blocks, one_hot_labels, softmax_cross_entropy
+from bench_lib.core.models._base import Model, one_hot_labels, softmax_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,6 @@ class LogReg(Model):
 
     def products(self) -> tuple[tuple[int, str], ...]:
         return ((self.batch * self.features * self.classes, "data"),)
-
-    def draw_params(self, rng: np.random.Generator) -> np.ndarray:
-        """Weights with variance 1/features: logits of order one, not saturated."""
-        return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])
 
     def draw_data(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {

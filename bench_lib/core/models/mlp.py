@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench_lib.core.models._base import Model, dense_blocks
+from bench_lib.core.models._base import Model
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,6 @@ class MLP(Model):
     def products(self) -> tuple[tuple[int, str], ...]:
         b, h = self.batch, self.hidden
         return ((b * self.n_in * h, "data"), (b * h * h, "param"), (b * h * self.n_out, "param"))
-
-    def draw_params(self, rng: np.random.Generator) -> np.ndarray:
-        """Weights with variance 1/fan_in (tanh stays out of saturation), small biases."""
-        return np.concatenate([b.ravel() for b in dense_blocks(self.param_shapes, rng)])
 
     def draw_data(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"x": rng.standard_normal((self.batch, self.n_in)), "y": rng.standard_normal((self.batch, self.n_out))}
