@@ -18,8 +18,9 @@ from bench_lib.verification.verify import VerificationError
 CPU_CELLS = presets.smallest(workloads=("grad", "hvp"), devices=("cpu",)).cells()
 
 
-# The architectures' cells that make test runs: per backend and model the eager grad and
-# fwd_rev HVP in float32, and for logistic regression the compiled fwd_rev too.  Their
+# The architectures' cells that make test runs: per backend and model the eager fwd_rev
+# HVP in float32 (their eager float64 gradients are tests/test_models.py's), and for
+# logistic regression the compiled fwd_rev too.  Their
 # other cells (each a second to half a minute of tracing and compiling here, about 150
 # in all) are repeats of these code paths in another execution or dtype: `pytest -m
 # heavy` runs them, and a run verifies every cell it times.
@@ -33,7 +34,7 @@ def sampled(cell) -> bool:
         return False
     if cell.model == "logreg" and cell.execution == "compiled":
         return cell.mode == "fwd_rev"
-    return cell.execution == "eager" and cell.mode in ("rev", "fwd_rev")
+    return cell.execution == "eager" and cell.mode == "fwd_rev"
 
 
 def quick_if_eager_float32(cell):
