@@ -32,6 +32,11 @@ def quick_if_cheap(cell):
     # eager float32 strategies but the loops, the rest (seconds each) is -m heavy
     repeat = repeat or (cell.model == "logreg" and (
         cell.execution != "eager" or cell.dtype != "float32" or cell.mode in LOOP_MODES))
+    # The architectures' Hessians take the code paths of the grad and HVP cells (whose
+    # tests run), and their references take seconds (block) to 16 s (ConvNet) per
+    # process: `make test` keeps each backend's eager float32 native Hessian of the block
+    repeat = repeat or (cell.model in ("cnn", "transformer") and not (
+        cell.model == "transformer" and cell.mode == "native" and cell.execution == "eager" and cell.dtype == "float32"))
     marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
     return pytest.param(cell, marks=marks, id=cell.label)
 
@@ -121,6 +126,21 @@ def test_presets_hold_the_hessian_cells_that_matter():
         if c.workload == "hessian" and c.device == "cpu" and (c.model, c.size) != ("mlp", "S")
         and c.precision == "strict"  # tf32 on the CPU would time the strict cell again: a skip
     }
-    # 3 backends, 7 modes, 3 executions, 8 CPU sizes (mlp XXS and XS; Rosenbrock and
-    # logistic regression 100, 1,000 and 4,000), 2 dtypes
-    assert cpu == every_cpu and len(cpu) == 3 * 7 * 3 * 8 * 2
+    # 3 backends, 7 modes, 3 executions, 10 CPU sizes (mlp XXS and XS; Rosenbrock and
+    # logistic regression 100, 1,000 and 4,000; cnn and transformer XS), 2 dtypes
+    assert cpu == every_cpu and len(cpu) == 3 * 7 * 3 * 10 * 2
+
+
+@pytest.mark.slow
+@pytest.mark.heavy
+def test_jax_compiled_reverse_over_reverse_hessian_of_the_block_is_wrong_in_float32(monkeypatch):
+    """The support table's reason, with the rule lifted: the cell runs and its answer
+    fails verification (74% off); the same cell in float64 passes."""
+    rules = tuple(rule for rule in support.RULES if rule.match.get("model") != ("transformer",))
+    assert len(rules) == len(support.RULES) - 1
+    monkeypatch.setattr(support, "RULES", rules)
+    cell = bench_lib.Cell("hessian", "jax", "jacrev_jacrev", "compiled", "transformer", "XS")
+    verdict = verify.verdict_for(cell, bench_lib.compute(**cell.as_dict()))
+    assert not verdict.passed and verdict.margin > 1e3, verdict.describe()
+    cell64 = bench_lib.Cell("hessian", "jax", "jacrev_jacrev", "compiled", "transformer", "XS", dtype="float64")
+    assert verify.verdict_for(cell64, bench_lib.compute(**cell64.as_dict())).passed

@@ -164,6 +164,32 @@ def test_tensorflow_gelu_rounds_its_constant_to_float32():
     assert 1e-10 < error < 1e-6
 
 
+def test_tensorflow_pfor_loses_conv2d_explicit_paddings_in_the_kernels_gradient():
+    """Why TensorFlow's pfor-vectorised Hessians (native, vmap_hvp) pad the images
+    first: pfor's converter of Conv2DBackpropFilter drops explicit_paddings."""
+    installed("tensorflow")
+    tf = backends.load("tensorflow").framework()
+    from bench_lib.backends.ops.tensorflow import PADDING
+
+    rng = np.random.default_rng(4)
+    x, kernel = tf.constant(rng.standard_normal((2, 6, 6, 2))), tf.constant(rng.standard_normal((3, 3, 2, 3)))
+
+    def hessian(conv, use_pfor):
+        with tf.GradientTape(persistent=not use_pfor) as outer:
+            outer.watch(kernel)
+            with tf.GradientTape() as inner:
+                inner.watch(kernel)
+                y = tf.reduce_sum(tf.tanh(conv(x, kernel)))
+            g = inner.gradient(y, kernel)
+        return outer.jacobian(g, kernel, experimental_use_pfor=use_pfor).numpy()
+
+    explicit = lambda x, k: tf.nn.conv2d(x, k, 2, PADDING)  # noqa: E731
+    padded = lambda x, k: tf.nn.conv2d(tf.pad(x, PADDING), k, 2, "VALID")  # noqa: E731
+    with pytest.raises(tf.errors.InvalidArgumentError, match="explicit_paddings"):
+        hessian(explicit, use_pfor=True)
+    np.testing.assert_allclose(hessian(padded, use_pfor=True), hessian(explicit, use_pfor=False), rtol=1e-12)
+
+
 def test_jax_dot_product_attention_is_a_float32_computation_in_float64():
     """Why JAX's float64 cells run the explicit attention."""
     installed("jax")
@@ -216,3 +242,70 @@ def test_torch_layer_norms_reverse_over_forward_derivative_is_wrong():
     torch.testing.assert_close(fwd_rev, explicit_fwd_rev)
     torch.testing.assert_close(explicit_rev_fwd, explicit_fwd_rev)
     assert (rev_fwd - fwd_rev).abs().max() > 1e-3 * fwd_rev.abs().max()
+
+
+def test_torch_func_hessian_through_layer_norm_is_wrong():
+    """Why PyTorch's native and jacrev_jacrev Hessians write LayerNorm out: torch.func's
+    jacrev vmaps layer_norm's backward, and the (gain, weight) block that follows is
+    wrong; a vmap of forward-over-reverse HVPs and torch.autograd.functional.hessian
+    agree with the explicit form."""
+    installed("torch")
+    torch = backends.load("torch").framework()
+    functional = torch.nn.functional
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 8, dtype=torch.float64, generator=generator)
+    p = torch.randn(8 + 64, dtype=torch.float64, generator=generator)
+
+    def explicit(z, gain):
+        centred = z - z.mean(-1, keepdim=True)
+        return centred * torch.rsqrt(centred.square().mean(-1, keepdim=True) + 1e-5) * gain
+
+    def fused(z, gain):
+        return functional.layer_norm(z, (8,), gain, None, 1e-5)
+
+    def loss(norm):
+        return lambda p: torch.sin(norm(x @ p[8:].reshape(8, 8), p[:8])).sum()
+
+    right = torch.func.hessian(loss(explicit))(p)
+    for hessian in (torch.func.hessian, lambda f: torch.func.jacrev(torch.func.jacrev(f))):
+        wrong = hessian(loss(fused))(p)
+        assert (wrong[:8, 8:] - right[:8, 8:]).abs().max() > 1e-2 * right.abs().max()
+    hvp = lambda v: torch.func.jvp(torch.func.grad(loss(fused)), (p,), (v,))[1]  # noqa: E731
+    torch.testing.assert_close(torch.func.vmap(hvp)(torch.eye(72, dtype=torch.float64)), right)
+    torch.testing.assert_close(torch.autograd.functional.hessian(loss(fused), p, vectorize=True), right)
+
+
+def test_jax_compiles_a_wide_vmap_of_reverse_over_reverse_through_a_mean_square_wrongly_in_float32():
+    """Why JAX's float32 jacrev_jacrev Hessians write LayerNorm out in eager execution
+    and are skipped compiled: under jax.jit, reverse over reverse vmapped over 64 or more
+    cotangents through z * mean(z^2) (what LayerNorm's derivatives hold) is wrong in
+    float32 on the CPU, right op by op, in float64 and 16 cotangents at a time; and
+    jax.nn.standardize is itself jitted."""
+    installed("jax")
+    jax = backends.load("jax").framework()
+    jnp = jax.numpy
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((8, 8, 16)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal(256) * 0.3, jnp.float32)
+    basis = jnp.eye(256, dtype=jnp.float32)
+
+    def spread(norm):
+        """Rows of the Hessian: one vmap of 256 cotangents against 16 vmaps of 16."""
+        gradient = jax.grad(lambda w: jnp.sum(jnp.sin(norm(x @ w.reshape(16, 16)))))
+        _, vjp = jax.vjp(gradient, w)
+        rows = jax.vmap(lambda e: vjp(e)[0])
+        wide, narrow = rows(basis), jnp.concatenate([rows(basis[i : i + 16]) for i in range(0, 256, 16)])
+        return float(jnp.abs(wide - narrow).max() / jnp.abs(narrow).max())
+
+    def scaled(z):
+        return z * jnp.mean(jnp.square(z), axis=-1, keepdims=True)
+
+    def explicit(z):
+        centred = z - jnp.mean(z, axis=-1, keepdims=True)
+        return centred * jax.lax.rsqrt(jnp.mean(jnp.square(centred), axis=-1, keepdims=True) + 1e-5)
+
+    assert spread(jax.jit(scaled)) > 1e-1
+    assert spread(scaled) < 1e-5
+    assert spread(lambda z: jax.nn.standardize(z, axis=-1, epsilon=1e-5)) > 1e-2
+    assert spread(jax.jit(explicit)) > 1e-2
+    assert spread(explicit) < 1e-5

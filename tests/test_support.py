@@ -44,8 +44,8 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
     reasons = {cell: support.static_reason(cell) for cell in every_cell()}
     skipped = {cell for cell, reason in reasons.items() if reason}
     # The known gaps, and nothing else: graph execution is TensorFlow's alone, one
-    # torch.compile crash (dense layers' losses), and TensorFlow XLA folding rev_fwd's
-    # inputs into constants.
+    # torch.compile crash (dense layers' losses), TensorFlow XLA folding rev_fwd's inputs
+    # into constants, and one XLA miscompilation in JAX.
     graph = {c for c in reasons if c.execution == "graph" and c.backend != "tensorflow"}
     torch_crash = {
         c for c in reasons
@@ -62,9 +62,18 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
         c for c in reasons
         if c.backend == "torch" and c.mode in ("autograd_vectorize", "autograd_loop") and c.execution == "compiled"
     }
+    # XLA's float32 miscompilation of the block's wide reverse-over-reverse Hessian
+    jax_miscompiled = {
+        c for c in reasons
+        if (c.workload, c.backend, c.mode, c.execution, c.model, c.device, c.dtype)
+        == ("hessian", "jax", "jacrev_jacrev", "compiled", "transformer", "cpu", "float32")
+        and c.precision == "strict"
+    }
     # tf32 where it would time the strict cell again: on the CPU, and in float64
     tf32_again = {c for c in reasons if c.precision == "tf32" and (c.device == "cpu" or c.dtype == "float64")}
-    assert skipped == graph | torch_crash | tf_folding | not_theirs | tf_jacrev | torch_functional | tf32_again
+    assert skipped == (
+        graph | torch_crash | tf_folding | not_theirs | tf_jacrev | torch_functional | jax_miscompiled | tf32_again
+    )
     assert reasons[Cell("hessian", "jax", "jacobian_while", "eager", "mlp", "XXS")] == (
         "'jacobian_while' is TensorFlow's GradientTape.jacobian(experimental_use_pfor=False), which jax does not have"
     )

@@ -70,6 +70,17 @@ RULES = (
         "aten._efficientzerotensor, pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
     ),
     Rule(
+        # Holds for jax 0.10.2 on the CPU (re-check on an upgrade; tests/test_models.py
+        # shows the miscompilation, tests/test_hessian.py the cell failing with the rule
+        # lifted).  Eager cells write LayerNorm out, op by op, and pass.
+        {"workload": ("hessian",), "backend": ("jax",), "mode": ("jacrev_jacrev",), "execution": ("compiled",),
+         "model": ("transformer",), "device": ("cpu",), "dtype": ("float32",)},
+        "jax.jit (JAX 0.10.2, XLA on the CPU) miscompiles reverse over reverse vmapped over 64 or more cotangents "
+        "in float32 where a value is scaled by a mean over its last axis, as LayerNorm does: the Transformer "
+        "block's jacrev(jacrev) Hessian comes out 74% off the float64 reference, with jax.nn.standardize or "
+        "LayerNorm written out (float64, eager execution, and 16 cotangents at a time are right)",
+    ),
+    Rule(
         {"workload": ("hessian",), "backend": ("tensorflow",), "mode": ("jacrev_jacrev",)},
         "TensorFlow's Hessian is reverse over reverse already: the outer tape's jacobian (vectorised by pfor) "
         "of the inner tape's gradient is the 'native' cell ('jacobian_while' without pfor), so a "

@@ -1,4 +1,4 @@
-"""TensorFlow's operations: ``tf.nn.conv2d`` (NHWC, HWIO), ``tf.nn.bias_add``,
+"""TensorFlow's operations: ``tf.nn.conv2d`` (NHWC, HWIO), ``tf.nn.bias_add``, ``tf.pad``,
 ``tf.nn.log_softmax``, ``tf.nn.softmax``, ``tf.nn.gelu`` and
 ``tf.nn.batch_normalization``."""
 
@@ -29,15 +29,32 @@ EXPLICIT_GELU_FORM = (
 )
 
 
+# pfor (tape.jacobian's and tf.vectorized_map's vectorisation) drops conv2d's explicit
+# paddings when it converts the kernel's gradient, Conv2DBackpropFilter ("explicit_paddings
+# attribute must contain 8 values, but got: 0", TensorFlow 2.21; a test shows it): the
+# Hessians it vectorises pad the images first and convolve without padding.
+CONV_FORM = "tf.nn.conv2d(padding=explicit)"
+PADDED_CONV_FORM = (
+    "tf.pad, then tf.nn.conv2d(padding='VALID') (pfor loses conv2d's explicit paddings in the kernel's gradient)"
+)
+PFOR_HESSIANS = ("native", "vmap_hvp")
+PADDING = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
 def gelu_form(cell: Cell) -> str:
     return GELU_FORM if cell.dtype == "float32" else EXPLICIT_GELU_FORM
 
 
-def array_ops(tf, cell: Cell) -> ArrayOps:
-    padding = [[0, 0], [1, 1], [1, 1], [0, 0]]
+def conv_form(cell: Cell) -> str:
+    return PADDED_CONV_FORM if cell.workload == "hessian" and cell.mode in PFOR_HESSIANS else CONV_FORM
 
+
+def array_ops(tf, cell: Cell) -> ArrayOps:
     def conv2d(x, kernel, bias, stride):
-        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=stride, padding=padding), bias)
+        return tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=stride, padding=PADDING), bias)
+
+    def padded_conv2d(x, kernel, bias, stride):
+        return tf.nn.bias_add(tf.nn.conv2d(tf.pad(x, PADDING), kernel, strides=stride, padding="VALID"), bias)
 
     def layer_norm(x, gain, shift):
         mean = tf.reduce_mean(x, axis=-1, keepdims=True)
@@ -62,12 +79,14 @@ def array_ops(tf, cell: Cell) -> ArrayOps:
         log_softmax=tf.nn.log_softmax,
         gelu=(lambda x: tf.nn.gelu(x, approximate=False)) if gelu_form(cell) == GELU_FORM else explicit_gelu,
         layer_norm=layer_norm,
-        conv2d=conv2d,
+        conv2d=conv2d if conv_form(cell) == CONV_FORM else padded_conv2d,
         global_average_pool=lambda h: tf.reduce_mean(h, axis=(1, 2)),
         attention=attention,
         split_heads=split_heads,
         merge_heads=lambda x: tf.reshape(x, (-1, x.shape[1], x.shape[2] * x.shape[3])),
         token_mean=lambda x: tf.reduce_mean(x, axis=1),
         layout=CHANNELS_LAST,
-        forms=forms_of(cell, layer_norm=LAYER_NORM_FORM, attention=ATTENTION_FORM, gelu=gelu_form(cell)),
+        forms=forms_of(
+            cell, layer_norm=LAYER_NORM_FORM, attention=ATTENTION_FORM, gelu=gelu_form(cell), conv2d=conv_form(cell)
+        ),
     )

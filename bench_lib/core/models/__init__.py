@@ -51,7 +51,7 @@ CASES: dict[str, dict] = {
         "S": CNN(batch=32, image=32, channels=3, c1=16, c2=32),  # n = 5,418
         "M": CNN(batch=128, image=32, channels=3, c1=32, c2=64),  # n = 20,042
         "L": CNN(batch=128, image=32, channels=3, c1=128, c2=256),  # n = 301,322: the GPU's
-        "XS": CNN(batch=16, image=32, channels=3, c1=8, c2=16),  # n = 1,562: dense Hessians
+        "XS": CNN(batch=4, image=32, channels=3, c1=8, c2=16),  # n = 1,562: dense Hessians
     },
     "transformer": {
         "S": Transformer(batch=16, tokens=32, width=64, heads=4, hidden=256),  # n = 50,442

@@ -20,7 +20,7 @@ LAYOUTS = (CHANNELS_LAST, CHANNELS_FIRST)
 
 # The operations a framework may run in more than one form; a cell records each form it
 # ran as "<operation>_form" (the tidy table's columns of that name).
-FORM_OPERATIONS = ("attention", "layer_norm", "gelu")
+FORM_OPERATIONS = ("attention", "layer_norm", "gelu", "conv2d")
 
 # One epsilon for every LayerNorm: the frameworks' defaults differ (1e-3 in Keras,
 # 1e-5 in PyTorch and Flax).

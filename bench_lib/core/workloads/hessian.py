@@ -16,9 +16,10 @@ Modes:
   a ``tf.while_loop`` over the gradient's entries.
 
 Reference: the closed forms of Rosenbrock's tridiagonal Hessian and of logistic
-regression's (``reference/logreg.py``); for the mlp the exact HVPs of
-a hand-written float64 forward-over-reverse with every unit vector (``reference.py``).
-Both are exact up to float64 rounding, and checked symmetric.
+regression's (``reference/logreg.py``); for the mlp the exact HVPs of a hand-written
+float64 forward-over-reverse with every unit vector; for the ConvNet and the block
+autograd's HVPs with every unit vector, in batches (``reference/networks.py``).  All
+are exact up to float64 rounding, and checked symmetric.
 """
 
 import numpy as np
@@ -44,8 +45,11 @@ WORKLOAD = Workload(
     name="hessian",
     description="dense Hessian",
     modes=("native", "jacrev_jacrev", "vmap_hvp", "loop_hvp", "autograd_vectorize", "autograd_loop", "jacobian_while"),
-    sizes={"mlp": ("XXS", "XS", "S"), "rosenbrock": (100, 1000, 4000), "logreg": (100, 1000, 4000)},
-    smallest={"mlp": "XXS", "rosenbrock": 100, "logreg": 100},
+    sizes={
+        "mlp": ("XXS", "XS", "S"), "rosenbrock": (100, 1000, 4000), "logreg": (100, 1000, 4000), "cnn": ("XS",),
+        "transformer": ("XS",),
+    },
+    smallest={"mlp": "XXS", "rosenbrock": 100, "logreg": 100, "cnn": "XS", "transformer": "XS"},
     outputs={"hessian": "matrix"},
     reference=_reference,
     gpu_sizes={"mlp": ("S",)},
