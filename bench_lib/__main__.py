@@ -213,12 +213,22 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commit", help="only runs of this commit (a prefix)")
     parser.add_argument("--readme", help="also regenerate the headline table of this README (between its markers)")
     parser.add_argument("--move-damaged", action="store_true", help=MOVE_DAMAGED)
+    parser.add_argument("--screens", action="store_true",
+                        help="also save screenshots of the page (overview and each workload) in OUT/screens/, taken in "
+                             "Chromium offline (needs playwright and Debian's chromium)")
 
 
 def _report(args) -> int:
     from bench_lib.reporting.page import run
 
-    return run(args.results, args.out, args.machine, args.commit, readme=args.readme, move_damaged=args.move_damaged)
+    status = run(args.results, args.out, args.machine, args.commit, readme=args.readme,
+                 move_damaged=args.move_damaged)
+    if args.screens:
+        from bench_lib.reporting import screens
+
+        for path in screens.take(Path(args.out) / "report.html"):
+            print(path)
+    return status
 
 
 def _compare_options(parser: argparse.ArgumentParser) -> None:
@@ -230,12 +240,15 @@ def _compare_options(parser: argparse.ArgumentParser) -> None:
         "--across-environments", action="store_true",
         help="compare cells whose framework versions, threads or CPU differ (e.g. two JAX versions at one commit)",
     )
+    parser.add_argument("--html", metavar="PATH",
+                        help="also write the comparison as a self-contained page: ratio bars by verdict, regressions "
+                             "first, and every cell in a sortable table")
 
 
 def _compare(args) -> int:
     from bench_lib.reporting.compare import run
 
-    return run(args.old, args.new, args.results, args.factor, args.across_environments)
+    return run(args.old, args.new, args.results, args.factor, args.across_environments, html_path=args.html)
 
 
 def _load_speed_options(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,9 @@
 """Verdicts of `compare` on runs with known values: every verdict reachable, the exit
 status a CI gate can use, and bad selections named."""
 
+import json
+import re
+
 import pytest
 
 from bench_lib.reporting import compare, tidy
@@ -191,3 +194,21 @@ def test_a_results_folder_compares_as_each_cells_latest_time(monkeypatch, tmp_pa
     side = compare.resolve(str(tmp_path), "unused")
     assert sorted(zip(side.backend, side.run_id, side.value)) == [("jax", "again", 3.0), ("torch", "part2", 2.0)]
     assert compare._holds(side) == "runs again, part2: 2 cells of hvp on m at commit cccccccc"
+
+
+def test_the_comparison_as_a_page_lists_regressions_first_with_every_cell_in_its_table(monkeypatch, tmp_path):
+    sides = {"old": run(OLD, "old"), "new": run(NEW, "new")}
+    monkeypatch.setattr(compare, "resolve", lambda side, *_: sides[side])
+    path = tmp_path / "compare.html"
+    assert main(["compare", "old", "new", "--html", str(path)]) == 1
+    page = path.read_text()
+    assert "Bokeh" in page and "1 slower" in page
+    # the chart's bars, top down: the regressions (slower, newly failing), then the improvements
+    bars = re.search(r'"label",\{"type":"ndarray","array":(\[[^\]]*\])', page) or re.search(
+        r'"label",(\[[^\]]*\])', page)
+    labels = json.loads(bars.group(1))[::-1]
+    assert [label.split()[3:5] for label in labels] == [
+        ["jax", "fwd_rev"], ["torch", "fwd_rev"], ["jax", "fwd_rev"], ["torch", "fwd_rev"]]
+    assert labels[0].endswith("eager cpu float32") and labels[2].endswith("compiled cpu float32")
+    # every cell of either run is in the table, the new and the missing ones too
+    assert page.count("hvp mlp S") >= len(labels) + 6

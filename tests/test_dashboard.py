@@ -164,10 +164,7 @@ def test_dashboard_and_report_work_in_a_browser_without_network(smoke_results):
 
             with _offline_page(browser, base) as (page, problems):
                 page.goto(f"{base}/results/report/report.html", wait_until="networkidle")
-                images = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete && e.naturalWidth > 0])")
-                assert len(images) >= 3, images
-                assert all(loaded for _, loaded in images), images
-                assert page.locator("table").count() >= 1
+                page.wait_for_selector("canvas", timeout=30_000)
                 dashboard = page.get_attribute("a[href$='html/index.html']", "href")
                 assert dashboard is not None
                 page.click("a[href$='html/index.html']")

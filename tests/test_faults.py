@@ -274,4 +274,4 @@ def test_a_report_that_cannot_be_written_leaves_the_previous_one_whole(tmp_path,
     with pytest.raises(OSError, match="No space left"):
         page.write(tidy.from_rows([time_row(value=2e-3)]), tmp_path)
     assert {name: path.read_bytes() for name, path in paths.items()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(paths)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == sorted(paths)

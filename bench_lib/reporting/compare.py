@@ -36,6 +36,7 @@ commit's), or that did not run to its end (its ``run_state``: still running, kil
 interrupted), is named in a note above the counts.
 
 The exit status is 1 when any cell is ``slower`` or ``newly failing``, so it can gate CI.
+``--html PATH`` also writes the comparison as a page (``interactive/comparison.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_lib.core import files
 from bench_lib.reporting import tidy
 from bench_lib.reporting.summary import run_notes
 from bench_lib.core.cells import DISTRIBUTIONS
@@ -155,7 +157,8 @@ SECTIONS = (
 )
 
 
-def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks") -> int:
+def run(old: str, new: str, results_dir: str, factor: float, across_environments: bool, benchmark_dir="benchmarks",
+        html_path: str | None = None) -> int:
     old_run, new_run = resolve(old, results_dir, benchmark_dir), resolve(new, results_dir, benchmark_dir)
     table = verdicts(old_run, new_run, factor, across_environments)
     if table.verdict.isin(["new", "missing"]).all():
@@ -170,9 +173,18 @@ def run(old: str, new: str, results_dir: str, factor: float, across_environments
                 listed = True
     if not listed:
         print("every cell unchanged")
-    for side, frame in (("old", old_run), ("new", new_run)):
-        for note in run_notes(frame):  # a run of uncommitted code, a run that did not end
-            print(f"note ({side}): {note.replace('`', '')}")
+    notes = [f"note ({side}): {note.replace('`', '')}"
+             for side, frame in (("old", old_run), ("new", new_run))
+             for note in run_notes(frame)]  # a run of uncommitted code, a run that did not end
+    for note in notes:
+        print(note)
     counts = table.verdict.value_counts()
-    print(", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
+    counted = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    print(counted)
+    if html_path is not None:
+        from bench_lib.reporting.interactive import comparison
+
+        text = comparison.page(table, SECTIONS, counted, f"{new} against {old}", notes)
+        files.write_text(html_path, text)
+        print(f"page: {html_path}")
     return 1 if counts.get("slower", 0) or counts.get("newly failing", 0) else 0

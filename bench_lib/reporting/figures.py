@@ -1,10 +1,11 @@
-"""The report's figures: matplotlib, embedded in the page as PNG data."""
+"""The static figures, for readers without a browser: matplotlib PNGs that the
+Markdown summary links (``figures/`` beside it); the HTML report draws its own,
+interactive ones (``interactive/``)."""
 
 from __future__ import annotations
 
-import base64
-import html
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,22 +14,28 @@ from bench_lib.reporting import tidy
 from bench_lib.reporting.views import ratios_to_grad, times
 
 
-def _figure_html(figure, title: str) -> str:
+@dataclass(frozen=True)
+class Figure:
+    name: str  # the PNG's file name, without the extension
+    title: str
+    png: bytes
+
+
+def _png(figure, name: str, title: str) -> Figure:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(title)}</figcaption></figure>'
+    return Figure(name, title, buffer.getvalue())
 
 
 def _panel(device: str, precision: str) -> str:
     return device if precision == "strict" else f"{device}, {precision}"
 
 
-def figures(table: pd.DataFrame) -> list[str]:
-    """The report's plots as HTML <figure> elements with embedded PNGs."""
+def figures(table: pd.DataFrame) -> list[Figure]:
+    """The static plots, as PNGs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,7 +61,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_ylabel("HVP time / grad time")
             axis.set_title(f"HVP cost in gradients ({_panel(device, precision)})")
             axis.legend(fontsize=7)
-        made.append(_figure_html(figure, "HVP / grad by backend, execution and mode"))
+        made.append(_png(figure, "hvp_cost", "HVP / grad by backend, execution and mode"))
     rows = tidy.as_objects(times(table))
     hessian = rows[rows.workload == "hessian"]
     if len(hessian):
@@ -71,7 +78,7 @@ def figures(table: pd.DataFrame) -> list[str]:
             axis.set_ylabel("seconds per Hessian")
             axis.set_title(f"Hessian time against n ({_panel(device, precision)})")
             axis.legend(fontsize=5, ncol=2)
-        made.append(_figure_html(figure, "Hessian time against n, log-log"))
+        made.append(_png(figure, "hessian_scaling", "Hessian time against n, log-log"))
     unrolled = tidy.as_objects(table[(table.workload == "unrolled") & (table.status == tidy.OK)])
     if len(unrolled):
         # One panel per backend and metric, a line per mode and execution: float32 (else
@@ -98,7 +105,8 @@ def figures(table: pd.DataFrame) -> list[str]:
                 axis.set_title(f"{backend}: {'time' if metric == 'time' else 'peak memory'} against K", fontsize=9)
                 axis.legend(fontsize=6)
         figure.tight_layout()
-        made.append(_figure_html(figure, f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))
+        made.append(_png(figure, "unrolled_scaling",
+                         f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))
     errors = tidy.as_objects(table[(table.metric == "error") & (table.status == tidy.OK)])
     if len(errors):
         figure, axis = plt.subplots(figsize=(8, 4))
@@ -111,7 +119,7 @@ def figures(table: pd.DataFrame) -> list[str]:
         axis.set_ylabel("normwise relative error")
         axis.set_title("Verification errors against the float64 reference")
         axis.legend(fontsize=7)
-        made.append(_figure_html(figure, "Verification errors"))
+        made.append(_png(figure, "errors", "Verification errors"))
     return made
 
 

@@ -1,68 +1,47 @@
-"""The report: one self-contained HTML page (tables and embedded figures), the Markdown
-summary, and the table itself as CSV and Parquet; ``python -m bench_lib report``."""
+"""The report: one self-contained interactive HTML page (``interactive/``), the Markdown
+summary with its PNG figures, and the table itself as CSV and Parquet; ``python -m
+bench_lib report``."""
 
 from __future__ import annotations
 
 import contextlib
-import html
 from pathlib import Path
 
 import pandas as pd
 
 from bench_lib.core import files
-from bench_lib.reporting import flops, tidy
+from bench_lib.reporting import flops, interactive, tidy
 from bench_lib.reporting.figures import figures
 from bench_lib.reporting.summary import summary_markdown, update_readme
-from bench_lib.reporting.views import achieved_flops, best_per_backend, ratios_to_grad, runs, side_by_side, slopes
 
 
-def _table_html(frame: pd.DataFrame, title: str, limit: int = 200) -> str:
-    shown = frame.head(limit)
-    more = f"<p>{len(frame) - limit} more rows in the CSV.</p>" if len(frame) > limit else ""
-    return f"<h2>{html.escape(title)}</h2>" + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="") + more
-
-
-def write(table: pd.DataFrame, out_dir, peaks: dict | None = None) -> dict[str, Path]:
-    """Write report.html, summary.md, results.csv and results.parquet into ``out_dir``:
-    the tables cover every run of ``table``, the figures each cell's latest measurement
-    on each machine."""
+def write(table: pd.DataFrame, out_dir, peaks: dict | None = None, benchmark_dir="benchmarks") -> dict[str, Path]:
+    """Write report.html (interactive), summary.md with its figures (figures/*.png),
+    results.csv and results.parquet into ``out_dir``: the tables cover every run of
+    ``table``, the figures each cell's latest measurement on each machine."""
     if table.empty:
         raise ValueError("no results to report")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: a file, not a folder for the report's files")
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    pictures = figures(tidy.latest_measurements(table))
     paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
-    rates = achieved_flops(table, peaks)
-    sections = [
-        _table_html(runs(table), "Runs (cells by status; a run that did not run to its end says how it ended)"),
-        *figures(tidy.latest_measurements(table)),
-        _table_html(best_per_backend(table), "Best mode and execution per backend"),
-        _table_html(side_by_side(table), "Backends side by side (time, and over the fastest)"),
-        _table_html(ratios_to_grad(table).dropna(subset=["ratio_to_grad"]), "Cost in gradients"),
-        _table_html(slopes(table).dropna(subset=["slope"]), "Slopes of time against n (Hessian) and K (unrolled)"),
-        _table_html(rates.sort_values("flops_per_second", ascending=False),
-                    "Achieved FLOP/s (every model but Rosenbrock; the count is in bench_lib/reporting/flops.py) against the "
-                    "machine's measured peak"),
-    ]
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Higher-order AD benchmarks: report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>"
-        "<h1>Higher-order AD benchmarks</h1>"
-        "<p>asv's dashboard (per commit): <a href='../../html/index.html'>html/index.html</a>. "
-        "The full table: <a href='results.csv'>results.csv</a>, <a href='results.parquet'>results.parquet</a>.</p>"
-        + "".join(sections) + "</body></html>"
-    )
+    paths.update({f"figures/{p.name}.png": out / "figures" / f"{p.name}.png" for p in pictures})
+    page = interactive.page(table, peaks, benchmark_dir)
+    summary = summary_markdown(table, peaks) + "".join(
+        f"\n![{p.title}](figures/{p.name}.png)\n" for p in pictures)
     # Every file is made whole under a temporary name, and renamed over the old ones
-    # only when all four are: a full disk leaves the previous report, never a mix or a
-    # file cut short.
+    # only when all are: a full disk leaves the previous report, never a mix or a file
+    # cut short.
     with contextlib.ExitStack() as stack:
         partial = {name: stack.enter_context(files.replacing(path)) for name, path in paths.items()}
         table.to_csv(partial["results.csv"], index=False)
         table.to_parquet(partial["results.parquet"], index=False)
-        partial["summary.md"].write_text(summary_markdown(table, peaks))
+        partial["summary.md"].write_text(summary)
         partial["report.html"].write_text(page)
+        for picture in pictures:
+            partial[f"figures/{picture.name}.png"].write_bytes(picture.png)
     return paths
 
 
@@ -78,7 +57,7 @@ def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None,
         )
     if readme is not None:
         update_readme(readme, table)  # first: a README without its block writes nothing
-    paths = write(table, out_dir, flops.load_peaks(results_dir, move_damaged))
+    paths = write(table, out_dir, flops.load_peaks(results_dir, move_damaged), benchmark_dir)
     for path in paths.values():
         print(path)
     if readme is not None:

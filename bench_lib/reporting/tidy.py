@@ -18,7 +18,9 @@ machine used while it was timed, over ``interference_seconds``), the 1-minute
 ``load_average`` it ran under with the ``usable_cpus``, and ``contended`` (above
 ``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``; for a run from before that
 measurement, a load average above the usable cores plus ``LOAD_MARGIN``),
-``implausible`` (what contradicts the time within its run, ``plausibility.py``), the status (``STATUSES``) with its reason, and the conditions
+``implausible`` (what contradicts the time within its run, ``plausibility.py``), the
+status (``STATUSES``) with its reason, the verification ``margin`` (the largest error /
+tolerance over the cell's output blocks: at most 1 when verified), and the conditions
 (threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
 CUDA and cuDNN the framework was built with), and the code that ran (the hash of the
 ``bench_lib`` the cell's process imported; the files that differed from the commit
@@ -90,8 +92,8 @@ CELL = ["workload", "model", "size", "backend", "mode", "execution", "device", "
 COLUMNS = (
     "machine", "commit", "date", "run_id", "run_state", "env_name", *VERSIONS, *CELL,
     "metric", "value", "unit", "q_25", "q_75", "ci_99_a", "ci_99_b", "samples", "unstable", "interference",
-    "interference_seconds", "load_average", "usable_cpus", "contended", "implausible", "status", "reason", *CONDITIONS,
-    "bench_lib_hash", "uncommitted",
+    "interference_seconds", "load_average", "usable_cpus", "contended", "implausible", "status", "reason", "margin",
+    *CONDITIONS, "bench_lib_hash", "uncommitted",
 )
 # A verified time whose interquartile range exceeds this fraction of its median is
 # ``unstable``: its samples fall apart (into clusters, say), and the median alone means
@@ -261,7 +263,7 @@ _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_9
 # the columns an outcome record gives, shared by its cell's metrics
 _CELL_COLUMNS = ["machine", "commit", "run_id", "run_state", "env_name", "date", *VERSIONS, *CELL, "status", "reason",
                  *CONDITIONS, "bench_lib_hash", "uncommitted", "interference", "interference_seconds", "load_average",
-                 "usable_cpus"]
+                 "usable_cpus", "margin"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -277,6 +279,7 @@ def _record_columns(record: dict, versions: dict) -> tuple:
         keywords.get("optimizer"), status, reason, *(conditions.get(name) for name in CONDITIONS),
         conditions.get("bench_lib_hash"), conditions.get("uncommitted"), conditions.get("interference"),
         conditions.get("interference_seconds"), conditions.get("load_average_1min"), conditions.get("usable_cpus"),
+        record.get("margin"),
     )
 
 
@@ -286,7 +289,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         *(versions.get(name) for name in VERSIONS),
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
-        OK, None, *(None for _ in CONDITIONS), None, None, None, None, None, None,
+        OK, None, *(None for _ in CONDITIONS), None, None, None, None, None, None, None,
     )
 
 
@@ -331,6 +334,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     interference, window = frame["interference"].astype(float), frame["interference_seconds"].astype(float)
     load, cpus = frame["load_average"].astype(float), frame["usable_cpus"].astype(float)
     frame = frame.assign(unstable=timed & (spread > UNSTABLE_SPREAD), interference=interference,
+                         margin=frame["margin"].astype(float),
                          interference_seconds=window, load_average=load,
                          contended=timed & interference_rule.contended_where(interference, window, load, cpus))
     frame["implausible"] = plausibility.contradictions(frame)

@@ -33,7 +33,7 @@ from bench_lib.core import conditions, files, interference, memory_exhaustion
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
 from bench_lib.core.outcome import FAULTS, Outcome
-from bench_lib.reporting import flops, page, store, tidy
+from bench_lib.reporting import flops, page, screens, store, tidy
 from bench_lib.reporting.summary import summary_markdown
 from bench_lib.run import asv_config, asv_environment, checkout, keep, peak, preflight, progress, publish, reconcile
 from bench_lib.run.control import (
@@ -253,11 +253,11 @@ class BenchRun:
             self.status = self.status or 1
             return f"error: no summary: {type(error).__name__}: {error}", None
         try:
-            paths = page.write(table, plan.results_dir / "report", peaks)
+            paths = page.write(table, plan.results_dir / "report", peaks, plan.request.repo / "benchmarks")
         except Exception as error:  # the results stand, the earlier report too; the run fails
             self.status = self.status or 1
             return f"{summary}\nerror: no report: {type(error).__name__}: {error}", None
-        return summary, paths["report.html"]
+        return summary + _screenshots(paths["report.html"]), paths["report.html"]
 
     def print_summary(self, summary: str, report_path: Path | None, published: int) -> None:
         """What the user reads last: the run's summary, then where everything is."""
@@ -477,3 +477,15 @@ def _timing(measured: dict) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _screenshots(report: Path) -> str:
+    """Screenshots of the report beside it, where a Chromium is installed; a line saying
+    where they are, or why there are none (the report stands either way)."""
+    if screens.chromium() is None:
+        return "\nno screenshots of the report: no Chromium (Debian's `chromium` package)"
+    try:
+        taken = screens.take(report)
+    except Exception as error:  # the report stands; only its pictures are missing
+        return f"\nno screenshots of the report: {type(error).__name__}: {error}"
+    return f"\nscreenshots of the report: {taken[0].parent} ({len(taken)})"
