@@ -17,6 +17,7 @@ from bench_lib.reporting.interactive.data import SELECTOR_FIELDS, selector_key
 from bench_lib.reporting.units import duration
 
 BAR_HEIGHT = 20  # pixels per cell in a case's chart
+PANEL_HEIGHT, LEGEND_ROW, LEGEND_COLUMNS = 330, 16, 3  # a scaling panel, and its legend below it
 
 # Rebuilds the chart when a selector changes: the case's rows were computed in Python
 # (CASES), the script only picks them by the selectors' values.
@@ -79,6 +80,8 @@ def _note(row) -> str:
         return row.status
     if row.fastest:
         return "fastest"
+    if not row.complete:  # first-order MAML, forward-mode unrolling: never the fastest
+        return f"{style.ratio_text(row.ratio_to_fastest)} (computes less)"
     flags = [flag for flag, on in (("unstable", row.unstable), ("contended", row.contended),
                                    ("implausible", isinstance(row.implausible, str))) if on]
     return ", ".join(flags) if flags else style.ratio_text(row.ratio_to_fastest)
@@ -92,7 +95,8 @@ def case_chart(cells: pd.DataFrame, workload: str):
     source = ColumnDataSource(first["data"])
     plot = figure(name=f"case_{workload}", y_range=FactorRange(*first["factors"]), x_axis_type="log",
                   height=60 + BAR_HEIGHT * len(first["factors"]), sizing_mode="stretch_width", title=first["title"],
-                  tools="hover,xwheel_zoom,reset,save", toolbar_location="below", x_axis_label="seconds per call")
+                  tools="hover,xwheel_zoom,reset,save", toolbar_location="below", x_axis_label="time per call")
+    plot.x_range.range_padding = 0.3  # room for the labels right of the longest bar
     plot.hbar(y="factor", left="left", right="right", height=0.75, color="color", source=source)
     plot.add_layout(Whisker(base="factor", lower="q_25", upper="q_75", dimension="width", source=source,
                             line_color="#333"))
@@ -127,7 +131,7 @@ def _scaling_panels(cells: pd.DataFrame, workload: str, against: str, label: str
     panels = []
     for model, group in part.groupby("model", sort=False):
         for metric, axis_label in (("value", "time per call"), ("peak_memory_bytes", "peak memory")):
-            plot = figure(height=330, sizing_mode="stretch_width", x_axis_type="log", y_axis_type="log",
+            plot = figure(height=PANEL_HEIGHT, sizing_mode="stretch_width", x_axis_type="log", y_axis_type="log",
                           title=f"{model}: {'time' if metric == 'value' else 'peak memory'} against {label}",
                           x_axis_label=label, y_axis_label=axis_label, tools="hover,save,reset",
                           toolbar_location="below")
@@ -153,7 +157,11 @@ def _scaling_panels(cells: pd.DataFrame, workload: str, against: str, label: str
                 glyph = plot.line("x", "y", source=source, color=style.BACKEND_COLORS.get(backend, "#777"),
                                   line_dash=dash, line_width=2.5, visible=visible)
                 items.append(LegendItem(label=name, renderers=[glyph]))
-            plot.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="9px"), "right")
+            # below the panel, three to a row, the panel growing with them (a legend taller
+            # than its panel would spill over the page)
+            plot.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="9px", ncols=LEGEND_COLUMNS,
+                                   spacing=0, padding=4, glyph_height=12, label_height=12), "below")
+            plot.height = PANEL_HEIGHT + LEGEND_ROW * -(-len(items) // LEGEND_COLUMNS)
             plot.hover.tooltips = [("line", "@name"), ("size", "@size"), (label, "@x"), ("value", "@text")]
             plot.yaxis.formatter = style.seconds_ticks() if metric == "value" else style.bytes_ticks()
             panels.append(plot)
