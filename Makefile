@@ -21,7 +21,7 @@ $(INSTALLED): $(VENV_PYTHON) pyproject.toml constraints.txt
 # Your run: results, report and asv's log in results/, the dashboard in html/ (neither
 # is committed).
 bench: $(INSTALLED)
-	$(VENV_PYTHON) -m bench_lib bench --preset $(PRESET)
+	$(VENV_PYTHON) -m bench_lib bench --preset $(PRESET) --screens
 
 test: $(INSTALLED)
 	$(VENV_PYTHON) -m pytest
@@ -41,7 +41,7 @@ REFERENCE_PRESET ?= cpu
 REFERENCE_ARGS ?=
 reference: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib bench --preset $(REFERENCE_PRESET) --results reference $(REFERENCE_ARGS)
-	$(VENV_PYTHON) -m bench_lib report --results reference --out reference/report --readme README.md
+	$(VENV_PYTHON) -m bench_lib report --results reference --out reference/report --readme README.md --screens
 
 # The GPU preset (GPU_ARGS narrows it: --workloads hvp --sizes L), filed under the GPU's
 # model as asv's machine name.  With a package registry: a virtualenv of the CUDA builds

@@ -120,6 +120,11 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
         "count, GPU and library versions)",
     )
     parser.add_argument(
+        "--screens", action="store_true",
+        help="screenshots of the report in Chromium, in results/report/screens/ (`make bench` asks for them; a "
+        "machine without Chromium says so, and the run stands)",
+    )
+    parser.add_argument(
         "--machine",
         help="asv's machine name (default: the GPU's model, as 'nvidia-h200', for a preset with GPU cells on a "
         "machine with a GPU; else asv's default, the host name)",
@@ -136,7 +141,7 @@ def _bench(args) -> int:
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
         wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak, retry_contended=args.retry_contended,
         wait_quiet=args.wait_quiet, results_dir=Path(args.results) if args.results else None,
-        cells=tuple(args.cells or ()),
+        cells=tuple(args.cells or ()), screens=args.screens,
     )
 
 

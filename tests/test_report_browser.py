@@ -124,3 +124,19 @@ def test_screenshots_of_the_overview_and_each_workload_land_beside_the_report(re
     assert [path.name for path in taken] == ["overview.png", "grad.png", "hvp.png", "hessian.png", "unrolled.png",
                                              "cells.png"]
     assert all(path.parent == report.parent / "screens" and path.stat().st_size > 10_000 for path in taken)
+
+
+def test_bench_says_why_there_are_no_screenshots_and_the_run_stands(report, monkeypatch):
+    """The screenshots themselves: the test above; here what `bench --screens` prints
+    when it cannot take them (no exception reaches the run)."""
+    from bench_lib.run import bench
+
+    monkeypatch.setattr(screens, "chromium", lambda: None)
+    assert bench._screenshots(report) == "\nno screenshots of the report: no Chromium (Debian's `chromium` package)"
+    monkeypatch.setattr(screens, "chromium", lambda: "/usr/bin/chromium")
+
+    def broken(report):
+        raise RuntimeError("the report logged errors in the browser: ['boom']")
+
+    monkeypatch.setattr(screens, "take", broken)
+    assert bench._screenshots(report).endswith("RuntimeError: the report logged errors in the browser: ['boom']")

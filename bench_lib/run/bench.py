@@ -257,7 +257,8 @@ class BenchRun:
         except Exception as error:  # the results stand, the earlier report too; the run fails
             self.status = self.status or 1
             return f"{summary}\nerror: no report: {type(error).__name__}: {error}", None
-        return summary + _screenshots(paths["report.html"]), paths["report.html"]
+        pictures = _screenshots(paths["report.html"]) if plan.request.screens else ""
+        return summary + pictures, paths["report.html"]
 
     def print_summary(self, summary: str, report_path: Path | None, published: int) -> None:
         """What the user reads last: the run's summary, then where everything is."""

@@ -55,6 +55,7 @@ class Request:
     wait_quiet: float = 0.0
     results_dir: Path | None = None  # instead of the configuration's results_dir
     cells: tuple[str, ...] = ()  # patterns of cell labels (fnmatch: `hvp/torch/*/compiled/*`)
+    screens: bool = False  # screenshots of the report in Chromium (make bench asks for them)
 
     def selected(self, cell: Cell) -> bool:
         return ((not self.workloads or cell.workload in self.workloads) and (not self.models or cell.model in self.models)
