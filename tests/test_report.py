@@ -183,3 +183,22 @@ def test_an_unstable_contended_or_implausible_time_is_listed_and_never_a_best():
     # torch: its one trusted time; jax: none (its grad and HVP contradict each other)
     assert best.splitlines() == ["| workload | case | torch |", "| --- | --- | --- |",
                                  "| grad | mlp S, cpu, float32 | **2 ms** [2 ms, 2 ms] rev graph |"]
+
+
+def test_the_overview_answers_which_backend_is_fastest_and_by_how_much(known):
+    from bench_lib.reporting.interactive import data
+
+    skipped = {**row("hvp", "tensorflow", "fwd_rev", "compiled", None), "status": "skipped", "reason": "no"}
+    contended = {**row("hvp", "jax", "rev_rev", "compiled", 0.001), "interference": 0.5, "interference_seconds": 9.0}
+    table = tidy.from_rows(known.to_dict("records") + [skipped, contended])
+    cells = data.cells(table)
+    case = "m | hvp: mlp S, cpu, float32"
+    # the contended 1 ms decides nothing: JAX's 3 ms is the fastest, torch's 4 ms 1.33 times it
+    assert data.answer(cells, case) == {"backend": "jax", "mode": "fwd_rev", "execution": "compiled", "seconds": 0.003,
+                                        "next_backend": "torch", "next_ratio": pytest.approx(4 / 3)}
+    matrix = data.best_matrix(cells).set_index(["case", "backend"])
+    assert matrix.loc[(case, "torch"), "label"] == "1.33x fwd_rev compiled"
+    assert matrix.loc[(case, "tensorflow"), "label"] == "skipped" and np.isnan(matrix.loc[(case, "tensorflow"), "ratio"])
+    # every cell keeps its asv dashboard page, its machine and parameters selected
+    link = cells[(cells.case == case) & (cells.backend == "torch") & (cells.execution == "eager")].dashboard.iloc[0]
+    assert link.startswith("#hvp.") and "machine=m" in link and "p-backend='torch'" in link.replace("%27", "'")
