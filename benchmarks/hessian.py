@@ -63,3 +63,39 @@ class LogRegHessianByRows(harness.SlowTimeSuite):
 
 class LogRegHessianChecks(harness.CheckSuite):
     workload, model = "hessian", "logreg"
+
+
+class CnnHessian(harness.LongCallTimeSuite):
+    workload, model, modes = "hessian", "cnn", VECTORISED_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class CnnHessianByRows(harness.SlowTimeSuite):
+    workload, model, modes = "hessian", "cnn", LOOP_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class CnnHessianChecks(harness.CheckSuite):
+    workload, model = "hessian", "cnn"
+
+
+class TransformerHessian(harness.LongCallTimeSuite):
+    workload, model, modes = "hessian", "transformer", VECTORISED_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class TransformerHessianByRows(harness.SlowTimeSuite):
+    workload, model, modes = "hessian", "transformer", LOOP_MODES
+
+    def time_hessian(self, *params):
+        self.prepared()
+
+
+class TransformerHessianChecks(harness.CheckSuite):
+    workload, model = "hessian", "transformer"

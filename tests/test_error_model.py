@@ -13,15 +13,15 @@ from bench_lib.verification.verify import VerificationError, check, elementwise_
 
 DTYPES = ("float32", "float64")
 # dense reference Hessians that take seconds (mlp S: half a minute)
-SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000), ("transformer", "XS")}
+SLOW_HESSIANS = {("mlp", "XS"), ("mlp", "S"), ("rosenbrock", 4000)}
 # `pytest -m heavy`: sizes only the gpu preset runs (its reference is computed on the CPU
 # in half a minute, 51 s for both on 2 cores), logistic regression's Hessian at
 # n = 4,000 (10 s; n = 1,000 runs the same code) and the ConvNet's unrolled reference
-# (11 s: ten autograd HVPs; the mlp's runs the same error model) and its dense Hessian
-# (16 s of autograd; the block's runs the same code in 4 s)
+# (11 s: ten autograd HVPs; the mlp's runs the same error model) and the architectures'
+# dense Hessians (16 s and 8 s; the mlp's runs the same error model)
 HEAVY_CASES = {
     ("hessian", "mlp", "S"), ("unrolled", "mlp", "M"), ("hessian", "logreg", 4000), ("unrolled", "cnn", "S"),
-    ("hessian", "cnn", "XS"),
+    ("hessian", "cnn", "XS"), ("hessian", "transformer", "XS"),
 }
 # References of seconds (M sizes) and of minutes (the GPU sizes, `pytest -m heavy`)
 HEAVY = [pytest.mark.slow, pytest.mark.heavy]

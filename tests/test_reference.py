@@ -94,6 +94,8 @@ def test_rosenbrock_minimum_has_zero_gradient():
 def test_expected_keys_per_workload():
     for name, workload in workloads.REGISTRY.items():
         for model, size in workload.smallest.items():
+            if (name, model) == ("hessian", "cnn"):
+                continue  # 16 s of autograd; the block's dense Hessian takes the same path
             keywords = dict(workload.keywords({}))  # the defaults (K = 10, sgd for unrolled)
             expected = workload.reference(spec(model, size), inputs(name, model, size), **keywords)
             assert set(expected) == set(workload.outputs), name

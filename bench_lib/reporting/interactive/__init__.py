@@ -18,6 +18,7 @@ from bokeh.resources import INLINE
 from bench_lib.core import workloads
 from bench_lib.reporting import tidy
 from bench_lib.reporting.interactive import data, overview, sections, tables
+from bench_lib.reporting.summary import run_notes
 from bench_lib.reporting.views import achieved_flops, runs
 
 TITLE = "Higher-order AD benchmarks: report"
@@ -115,12 +116,17 @@ def page(table: pd.DataFrame, peaks: dict | None = None, benchmark_dir="benchmar
 
 
 def _runs_html(table: pd.DataFrame) -> str:
-    """The runs behind the page: machine, commit, start and cells by status."""
+    """The runs behind the page: machine, commit, start, how each ended, the files that
+    differed from its commit, cells by status; and a word on each run whose numbers
+    need one (it did not run to its end, or ran uncommitted code)."""
     described = runs(table)
     statuses = [s for s in tidy.STATUSES if s in described.columns]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("machine", "commit", "started (UTC)", "ended", *statuses))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in (
+        "machine", "commit", "started (UTC)", "ended", "uncommitted code", *statuses))
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            row.machine, row.commit, f"{row.started:%Y-%m-%d %H:%M}", row.run_state, *(row[s] for s in statuses)))
+            row.machine, row.commit, f"{row.started:%Y-%m-%d %H:%M}", row.run_state,
+            row.uncommitted if pd.notna(row.uncommitted) else "", *(row[s] for s in statuses)))
         + "</tr>" for _, row in described.iterrows())
-    return f"<table class='runs'><tr>{head}</tr>{body}</table>"
+    notes = "".join(f"<p class='note'>{html.escape(note.replace('`', ''))}</p>" for note in run_notes(table))
+    return f"<table class='runs'><tr>{head}</tr>{body}</table>{notes}"
