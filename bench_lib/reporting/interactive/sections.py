@@ -64,15 +64,25 @@ def _case_rows(group: pd.DataFrame) -> dict:
         "backend": list(group.backend),
         "cell": [f"{m} {e}" for m, e in zip(group["mode"], group.execution)],
         "time": [duration(v) if o else "" for v, o in zip(group.value, ok)],
-        "spread": [f"[{duration(a)}, {duration(b)}]" if o else "" for a, b, o in zip(group.q_25, group.q_75, ok)],
-        "ratio": [style.ratio_text(r) if o else "" for r, o in zip(group.ratio_to_fastest, ok)],
         "status": list(group.status),
         "note": [_note(r) for r in group.itertuples()],
-        "reason": ["" if r is None or (isinstance(r, float) and math.isnan(r)) else str(r) for r in group.reason],
-        "memory": [style.mebibytes(m) for m in group.peak_memory_bytes],
+        "result": [_result(r) for r in group.itertuples()],
     }
     first = group.iloc[0]
     return {"data": data, "factors": factors, "title": f"{first.case.split(' | ', 1)[1]} ({first.machine})"}
+
+
+def _result(row) -> str:
+    """What the hover says of a cell: its time, spread, ratio and peak memory, or its
+    status and reason."""
+    if row.status != "ok":
+        reason = row.reason if isinstance(row.reason, str) else ""
+        return f"{row.status}: {reason}" if reason else row.status
+    text = f"{duration(row.value)} [{duration(row.q_25)}, {duration(row.q_75)}]"
+    if row.ratio_to_fastest == row.ratio_to_fastest:
+        text += f", {style.ratio_text(row.ratio_to_fastest)} the fastest"
+    memory = style.mebibytes(row.peak_memory_bytes)
+    return text + (f", peak memory {memory}" if memory else "")
 
 
 def _note(row) -> str:
@@ -102,8 +112,7 @@ def case_chart(cells: pd.DataFrame, workload: str):
                             line_color="#333"))
     plot.text(x="note_x", y="factor", text="note", source=source, x_offset=6, text_baseline="middle",
               text_font_size="10px")
-    plot.hover.tooltips = [("cell", "@backend @cell"), ("time", "@time @spread"), ("over the fastest", "@ratio"),
-                           ("peak memory", "@memory"), ("status", "@status"), ("reason", "@reason")]
+    plot.hover.tooltips = [("cell", "@backend @cell"), ("", "@result")]
     plot.yaxis.major_label_text_font_size = "11px"
     plot.xaxis.formatter = style.seconds_ticks()
     fields = ["machine", *SELECTOR_FIELDS]
