@@ -64,7 +64,7 @@ def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def _complete(workload: str, mode: str) -> bool:
+def computes_every_output(workload: str, mode: str) -> bool:
     """Whether the mode computes every output of the workload exactly: a labelled
     approximation (first-order MAML) or a mode that leaves an output out (forward-mode
     unrolling has no d_init) does less work, and is no contender for the best time."""
@@ -73,12 +73,12 @@ def _complete(workload: str, mode: str) -> bool:
 
 
 def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
-    """Each backend's fastest complete mode (``_complete``) and execution per case,
+    """Each backend's fastest complete mode (``computes_every_output``) and execution per case,
     among the times that can be trusted: never an unstable, contended or implausible one."""
     rows = tidy.as_objects(times(table))
     rows = rows[~rows.unstable & ~rows.contended & rows.implausible.isna()]
     # a boolean Series, not a list: an empty list would select no columns
-    complete = pd.Series([_complete(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])],
+    complete = pd.Series([computes_every_output(workload, mode) for workload, mode in zip(rows.workload, rows["mode"])],
                          index=rows.index, dtype=bool)
     rows = rows[complete]
     keys = CASE + ["backend"]

@@ -17,21 +17,18 @@ from bokeh.resources import INLINE
 
 from bench_lib.core import workloads
 from bench_lib.reporting import tidy
-from bench_lib.reporting.interactive import data, overview, sections, tables
+from bench_lib.reporting.interactive import data, overview, sections, style, tables
 from bench_lib.reporting.summary import run_notes
 from bench_lib.reporting.views import achieved_flops, runs
 
 TITLE = "Higher-order AD benchmarks: report"
 
 _TEMPLATE = get_env().from_string("""{% extends base %}
-{% block postamble %}<style>
-html, body { height: auto; }
-body { font-family: system-ui, sans-serif; margin: 0 auto !important; padding: 0 16px 40px !important; max-width: 1240px; color: #222; }
+{% block postamble %}<style>{{ css }}
 nav { position: sticky; top: 0; background: #fff; padding: 8px 0; border-bottom: 1px solid #ddd; z-index: 10; }
 nav a { margin-right: 14px; text-decoration: none; color: #2f6fb0; font-weight: 600; }
 section { margin-top: 28px; }
 h2 { border-bottom: 2px solid #eee; padding-bottom: 4px; }
-p.note { color: #555; font-size: 13px; max-width: 900px; }
 table.runs { border-collapse: collapse; font-size: 13px; }
 table.runs td, table.runs th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
 </style>{% endblock %}
@@ -110,8 +107,8 @@ def page(table: pd.DataFrame, peaks: dict | None = None, benchmark_dir="benchmar
                    [("overview", "Overview"), *((w["name"], w["name"]) for w in shown), ("cells", "Every cell"),
                     ("files", "Files")])
     return file_html(roots, INLINE, TITLE, template=_TEMPLATE, template_variables={
-        "nav": nav, "runs": _runs_html(table), "workloads": shown, "bound": f"{overview.style.HVP_BOUND:g} gradients",
-        "scaling_note": sections.scaling_note(), "dashboard": dashboard,
+        "nav": nav, "runs": _runs_html(table), "workloads": shown, "bound": f"{style.HVP_BOUND:g} gradients",
+        "scaling_note": sections.scaling_note(), "dashboard": dashboard, "css": style.PAGE_CSS,
     })
 
 

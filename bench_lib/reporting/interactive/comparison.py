@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
 from bench_lib.reporting.interactive import style
-from bench_lib.reporting.interactive.tables import _FILTER, _SECONDS
+from bench_lib.reporting.interactive.tables import FILTER, SECONDS
 from bench_lib.reporting.units import duration
 
 VERDICT_COLORS = {
@@ -30,12 +30,7 @@ VERDICT_COLORS = {
 BAR_HEIGHT = 18
 
 _TEMPLATE = get_env().from_string("""{% extends base %}
-{% block postamble %}<style>
-html, body { height: auto; }
-body { font-family: system-ui, sans-serif; margin: 0 auto !important; padding: 0 16px 40px !important;
-       max-width: 1240px; color: #222; }
-p.note { color: #555; font-size: 13px; }
-</style>{% endblock %}
+{% block postamble %}<style>{{ css }}</style>{% endblock %}
 {% block contents %}
 <h1>{{ heading }}</h1>
 <p>{{ counts }}</p>
@@ -61,7 +56,7 @@ def page(table: pd.DataFrame, sections, counts: str, heading: str, notes: list[s
     roots = [_changes(listed), _every_cell(table)]
     notes_html = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
     return file_html(roots, INLINE, heading, template=_TEMPLATE, template_variables={
-        "heading": html.escape(heading), "counts": html.escape(counts), "notes": notes_html})
+        "heading": html.escape(heading), "counts": html.escape(counts), "notes": notes_html, "css": style.PAGE_CSS})
 
 
 def _label(row) -> str:
@@ -107,7 +102,7 @@ def _every_cell(table: pd.DataFrame):
     }
     source = ColumnDataSource(data)
     view = CDSView(filter=IndexFilter(indices=list(range(len(table)))))
-    seconds = HTMLTemplateFormatter(template=_SECONDS)
+    seconds = HTMLTemplateFormatter(template=SECONDS)
     columns = [TableColumn(field="cell", title="cell", width=420), TableColumn(field="verdict", title="verdict"),
                TableColumn(field="old", title="old", formatter=seconds),
                TableColumn(field="new", title="new", formatter=seconds),
@@ -118,6 +113,5 @@ def _every_cell(table: pd.DataFrame):
     box = TextInput(title="filter (every word must appear: 'slower jax')", sizing_mode="stretch_width")
     box.js_on_change("value_input", CustomJS(args=dict(box=box, source=source, view=view,
                                                        fields=["cell", "verdict", "status_old", "status_new"]),
-                                             code=_FILTER.replace("data.case.length", "data.cell.length")
-                                             .replace("box.value", "box.value_input")))
+                                             code=FILTER))
     return column(box, grid, sizing_mode="stretch_width", name="compared")

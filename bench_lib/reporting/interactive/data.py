@@ -15,11 +15,11 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from bench_lib.core import workloads
 from bench_lib.core.cells import Cell
 from bench_lib.core.models import size_from_text, spec
 from bench_lib.reporting import tidy
 from bench_lib.reporting.units import duration
+from bench_lib.reporting.views import computes_every_output
 from bench_lib.suite import grid
 
 # The fields that make a case, in the order selectors and labels show them.
@@ -47,7 +47,7 @@ def cells(table: pd.DataFrame, benchmark_dir="benchmarks") -> pd.DataFrame:
     timed["case"] = [case_label(row) for row in timed.itertuples()]
     timed["trusted"] = (timed.status == tidy.OK) & ~timed.unstable.astype(bool) & ~timed.contended.astype(bool) & (
         timed.implausible.isna())
-    timed["complete"] = [_complete(w, m) for w, m in zip(timed.workload, timed["mode"])]
+    timed["complete"] = [computes_every_output(w, m) for w, m in zip(timed.workload, timed["mode"])]
     best = timed[timed.trusted & timed.complete].groupby("case")["value"].min()
     timed["ratio_to_fastest"] = timed["value"] / timed["case"].map(best)
     timed["fastest"] = timed.ratio_to_fastest.eq(1.0) & timed.trusted & timed.complete
@@ -68,13 +68,6 @@ def _in_reading_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[keys.sort_values(columns, kind="stable").index]
 
 
-def _complete(workload: str, mode: str) -> bool:
-    """A mode that computes every output exactly (not first-order MAML, not forward-mode
-    unrolling without d_init): only these contend for a case's fastest."""
-    described = workloads.get(workload)
-    return mode not in described.approximations and mode not in described.omitted_outputs
-
-
 def case_label(row) -> str:
     """``hvp: mlp M, cpu, float32`` (with the precision when not strict, K and the
     optimizer for unrolled optimization, and the machine first)."""
@@ -84,6 +77,11 @@ def case_label(row) -> str:
     if row.K is not None and not (isinstance(row.K, float) and np.isnan(row.K)):
         text += f", K={int(row.K)}, {row.optimizer}"
     return f"{row.machine} | {text}"
+
+
+def shown_case(case: str, machines: int) -> str:
+    """A case's label without its machine when the page has one machine."""
+    return case.split(" | ", 1)[1] if machines == 1 else case
 
 
 def selector_key(row: pd.Series) -> str:

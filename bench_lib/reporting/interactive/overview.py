@@ -12,7 +12,7 @@ from bokeh.transform import factor_cmap, factor_mark
 
 from bench_lib.core.cells import BACKENDS
 from bench_lib.reporting.interactive import style
-from bench_lib.reporting.interactive.data import best_matrix
+from bench_lib.reporting.interactive.data import best_matrix, shown_case
 from bench_lib.reporting.units import duration
 
 ROW_HEIGHT = 22  # pixels per case in the matrix
@@ -27,18 +27,13 @@ def _backends(present) -> list[str]:
     return [backend for backend in BACKENDS if backend in set(present)]
 
 
-def _short(case: str, machines: int) -> str:
-    """A case's label without its machine when the page has one machine."""
-    return case.split(" | ", 1)[1] if machines == 1 else case
-
-
 def matrix(cells: pd.DataFrame):
     """Rows are cases, columns backends: each backend's best time over the case's
     fastest, coloured from 1x (green) to 10x and beyond (red), labelled with the mode
     and execution that gave it; grey where the backend has no trusted time."""
     table = best_matrix(cells)
     machines = cells.machine.nunique()
-    table["row"] = [_short(case, machines) for case in table.case]
+    table["row"] = [shown_case(case, machines) for case in table.case]
     rows = list(dict.fromkeys(table.row))[::-1]  # the first case on top
     table["log_ratio"] = np.log10(table.ratio.astype(float))
     source = _source(table[["row", "backend", "log_ratio", "label", "time", "status", "mode", "execution"]]

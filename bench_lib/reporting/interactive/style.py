@@ -7,6 +7,14 @@ import math
 from bokeh.models import CustomJSTickFormatter
 from bokeh.palettes import RdYlGn
 
+# The pages' layout (Bokeh's own page template sets the body's margins to zero, so
+# these come after it): one readable column, 1240 pixels at most.
+PAGE_CSS = """
+html, body { height: auto; }
+body { font-family: system-ui, sans-serif; margin: 0 auto !important; padding: 0 16px 40px !important;
+       max-width: 1240px; color: #222; }
+p.note { color: #555; font-size: 13px; max-width: 900px; }
+"""
 # One colour per backend, the same in every figure.
 BACKEND_COLORS = {"tensorflow": "#e6741a", "jax": "#2f6fb0", "torch": "#8e44ad"}
 FASTEST_COLOR = "#1a9850"

@@ -9,23 +9,24 @@ import math
 import pandas as pd
 from bokeh.layouts import column
 from bench_lib.reporting.interactive import style
+from bench_lib.reporting.interactive.data import shown_case
 from bokeh.models import (
     CDSView, ColumnDataSource, CustomJS, DataTable, HTMLTemplateFormatter, IndexFilter, NumberFormatter, TableColumn,
     TextInput,
 )
 
 # Seconds in the largest unit that keeps three significant digits at least 1.
-_SECONDS = """<%= (value == null || isNaN(value)) ? "" : value >= 1 ? value.toPrecision(3) + " s"
+SECONDS = """<%= (value == null || isNaN(value)) ? "" : value >= 1 ? value.toPrecision(3) + " s"
  : value >= 1e-3 ? (value * 1e3).toPrecision(3) + " ms" : (value * 1e6).toPrecision(3) + " µs" %>"""
 _MEBIBYTES = """<%= (value == null || isNaN(value)) ? "" : (value / 1048576).toPrecision(3) + " MiB" %>"""
 _LINK = """<% if (value) { %><a href="{dashboard}<%= value %>" target="_blank">asv</a><% } %>"""
 
 # Keeps the rows whose text holds every word typed (case-insensitive).
-_FILTER = """
-const words = box.value.toLowerCase().split(/\\s+/).filter(w => w.length > 0);
+FILTER = """
+const words = box.value_input.toLowerCase().split(/\\s+/).filter(w => w.length > 0);
 const data = source.data;
 const kept = [];
-for (let i = 0; i < data.case.length; i++) {
+for (let i = 0; i < data[fields[0]].length; i++) {
   const text = fields.map(f => String(data[f][i] ?? "")).join(" ").toLowerCase();
   if (words.every(w => text.includes(w))) kept.push(i);
 }
@@ -50,7 +51,7 @@ def _short(text: str, limit: int = REASON_CHARACTERS) -> str:
 
 def _formatter(kind: str | None, dashboard: str):
     if kind == "seconds":
-        return HTMLTemplateFormatter(template=_SECONDS)
+        return HTMLTemplateFormatter(template=SECONDS)
     if kind == "mebibytes":
         return HTMLTemplateFormatter(template=_MEBIBYTES)
     if kind == "ratio":
@@ -73,7 +74,7 @@ def cells_table(cells: pd.DataFrame, dashboard: str):
             data[field] = [style.rounded(v) for v in values.astype(float)]
         else:
             data[field] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else _short(str(v)) for v in values]
-    data["case"] = [case.split(" | ", 1)[1] if cells.machine.nunique() == 1 else case for case in cells.case]
+    data["case"] = [shown_case(case, cells.machine.nunique()) for case in cells.case]
     source = ColumnDataSource(data)
     view = CDSView(filter=IndexFilter(indices=list(range(len(cells)))))
     table = DataTable(
@@ -85,5 +86,5 @@ def cells_table(cells: pd.DataFrame, dashboard: str):
                     sizing_mode="stretch_width")
     text_fields = [field for field, _, kind, _ in shown if kind is None]
     box.js_on_change("value_input", CustomJS(args=dict(box=box, source=source, view=view, fields=text_fields),
-                                             code=_FILTER.replace("box.value", "box.value_input")))
+                                             code=FILTER))
     return column(box, table, sizing_mode="stretch_width", name="tables")
