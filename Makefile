@@ -5,7 +5,7 @@ VENV_PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PRESET ?= default
 
-.PHONY: bench test verify dashboard reference setup clean-venv bench-gpu bench-gpu-offline gpu-wheels
+.PHONY: bench test verify dashboard reference history setup clean-venv bench-gpu bench-gpu-offline gpu-wheels
 
 setup: $(INSTALLED)
 
@@ -42,6 +42,15 @@ REFERENCE_ARGS ?=
 reference: $(INSTALLED)
 	$(VENV_PYTHON) -m bench_lib bench --preset $(REFERENCE_PRESET) --results reference $(REFERENCE_ARGS)
 	$(VENV_PYTHON) -m bench_lib report --results reference --out reference/report --readme README.md --screens
+
+# The release history: the history preset in one asv virtualenv per framework release
+# (asv.history.conf.json; each built once and kept in .asv/env), every release's known
+# failures attempted, results in results/ with every other run.  HISTORY_ARGS narrows it
+# (--only torch, --only jax==0.10.2).
+HISTORY_ARGS ?=
+history: $(INSTALLED)
+	$(VENV_PYTHON) -m bench_lib history $(HISTORY_ARGS)
+	$(VENV_PYTHON) -m bench_lib report --results results --out results/report
 
 # The GPU preset (GPU_ARGS narrows it: --workloads hvp --sizes L), filed under the GPU's
 # model as asv's machine name.  With a package registry: a virtualenv of the CUDA builds

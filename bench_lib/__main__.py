@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench_lib {verify,bench,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells,gpu-wheels}``.
+"""Command line: ``python -m bench_lib {verify,bench,history,merge,publish,load-speed,overhead,idiom,agreement,scaling,report,compare,cells,gpu-wheels}``.
 
 Each verb is a ``Verb`` in ``VERBS``: its name and help, the function that adds its
 options and the function that runs it (as asv's own commands are laid out).  ``main``
@@ -8,6 +8,7 @@ builds the parser from that table and handles bad input in one place.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,19 @@ def _verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution", nargs="+", choices=EXECUTIONS, default=list(EXECUTIONS))
     parser.add_argument("--dtype", nargs="+", choices=DTYPES, default=list(DTYPES))
     parser.add_argument("--device", nargs="+", choices=DEVICES, default=["cpu"])
+    parser.add_argument(
+        "--known-failures", action="store_true",
+        help="attempt the cells that known-failure rules skip (framework bugs), each in a worker process that may "
+        "crash, and file each as still failing, fixed or changed for the installed releases in "
+        "RESULTS/known-failures/ (a fixed cell is then timed by later runs)",
+    )
+    parser.add_argument("--results", default="results", metavar="FOLDER",
+                        help="with --known-failures: the results folder the findings go to (default: results/)")
+    parser.add_argument(
+        "--cells", nargs="+", metavar="PATTERN",
+        help="only cells whose label matches one of these patterns (`cells` prints labels; * and ? as in file "
+        "names), taken from every cell of the suite unless --preset or --size narrows them",
+    )
 
 
 def _verify(args) -> int:
@@ -60,6 +74,8 @@ def _verify(args) -> int:
     filters = dict(backends=tuple(args.backend), dtypes=tuple(args.dtype), devices=tuple(args.device))
     if args.preset:
         cells = presets.get(args.preset).cells()
+    elif args.cells and not args.size:
+        cells = presets.get("full").cells()
     elif args.size:
         cells = presets.Selection(sizes=tuple(args.size), **filters).cells()
     else:
@@ -68,7 +84,13 @@ def _verify(args) -> int:
         "workload": args.workload, "model": args.model, "backend": args.backend,
         "dtype": args.dtype, "device": args.device, "execution": args.execution,
     }
-    return verify_cells(c for c in cells if all(getattr(c, field) in values for field, values in wanted.items()))
+    cells = [c for c in cells if all(getattr(c, field) in values for field, values in wanted.items())
+             and (not args.cells or any(fnmatch.fnmatchcase(c.label, pattern) for pattern in args.cells))]
+    if args.known_failures:
+        from bench_lib.run.known_failures import attempt
+
+        return attempt(cells, Path(args.results))
+    return verify_cells(cells)
 
 
 def _bench_options(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +137,12 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
         "* and ? as in file names: 'hvp/torch/*/compiled/*')",
     )
     parser.add_argument(
+        "--shard", metavar="I/N",
+        help="only part I of N (0 to N - 1) of the selected cells, parts balanced by the times committed in "
+        "reference/outcomes/: N machines of one kind each run one part under one --machine name, and their results "
+        "merge (docs/sharing.md)",
+    )
+    parser.add_argument(
         "--measure-peak", action="store_true",
         help="measure the machine's peak FLOP rate again (by default only when none is kept for this CPU, thread "
         "count, GPU and library versions)",
@@ -141,8 +169,37 @@ def _bench(args) -> int:
         sizes=tuple(args.sizes or ()), allow_uncommitted=args.allow_uncommitted, move_damaged=args.move_damaged,
         wait=args.wait, timeout=args.timeout, measure_peak=args.measure_peak, retry_contended=args.retry_contended,
         wait_quiet=args.wait_quiet, results_dir=Path(args.results) if args.results else None,
-        cells=tuple(args.cells or ()), screens=args.screens,
+        cells=tuple(args.cells or ()), screens=args.screens, shard=args.shard,
     )
+
+
+def _history_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="asv.history.conf.json",
+                        help="asv's configuration of the releases, one framework per environment")
+    parser.add_argument("--only", nargs="+", metavar="RELEASE",
+                        help="only these releases: a backend (torch) or one release (torch==2.14.1)")
+    parser.add_argument("--results", default="results", metavar="FOLDER",
+                        help="the results folder (default: results/, with every other run)")
+    parser.add_argument("bench_args", nargs="*", help="passed on to each `bench` (after --), e.g. --wait-quiet 60")
+
+
+def _history(args) -> int:
+    from bench_lib.run.history import run
+
+    return run(Path(".").resolve(), Path(args.results).resolve(), tuple(args.only or ()), args.config,
+               tuple(args.bench_args))
+
+
+def _merge_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="FOLDER", help="results folders (each shard's)")
+    parser.add_argument("--into", required=True, metavar="FOLDER",
+                        help="the results folder that gathers them (created if missing)")
+
+
+def _merge(args) -> int:
+    from bench_lib.run.merge import merge
+
+    return merge([Path(source) for source in args.sources], Path(args.into))
 
 
 def _overhead_options(parser: argparse.ArgumentParser) -> None:
@@ -305,6 +362,10 @@ VERBS = (
     Verb("verify", "check cells against the reference: a preset's, the given sizes', or the smallest sizes (default)",
          _verify_options, _verify),
     Verb("bench", "run a preset under asv and publish the dashboard", _bench_options, _bench),
+    Verb("history", "the history preset in one asv virtualenv per framework release (asv.history.conf.json), "
+         "with each release's known failures attempted", _history_options, _history, reads_files=True),
+    Verb("merge", "gather the runs of several results folders (the shards of a preset) into one, every cell once",
+         _merge_options, _merge, reads_files=True),
     Verb("overhead", "compare asv's medians of the last run with a tight in-process loop", _overhead_options,
          _overhead),
     Verb("idiom", "time each cell of a preset that hand-written framework code covers against it, interleaved in "

@@ -28,7 +28,7 @@ def test_a_failed_cell_makes_verify_fail(capsys, monkeypatch):
     real = verify.verdict_for
     monkeypatch.setattr(verify, "verdict_for", lambda cell, out, seed=None: real(cell, {k: -v for k, v in out.items()}, seed))
     # in this process, where the wrong verdict is planted (a worker process imports its own)
-    monkeypatch.setattr(verify_preset, "_in_a_worker", lambda cells: (verify_preset.verify_one(c) for c in cells))
+    monkeypatch.setattr(verify_preset, "_in_a_worker", lambda cells, lift_known=False: (verify_preset.verify_one(c) for c in cells))
     status = main(["verify", "--size", "1000", "--workload", "grad", "--backend", "jax", "--execution", "eager", "--dtype", "float64"])
     out = capsys.readouterr().out
     assert status == 1 and "failed   grad/jax/rev/eager/rosenbrock-1000/cpu/float64" in out and "VerificationError" in out

@@ -59,6 +59,7 @@ class Manifest:
     exit_status: int | None = None
     environments: list[Environment] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # files that differed from the commit (--allow-uncommitted)
+    shard: str | None = None  # "I/N" for a run of one part of the selected cells (bench --shard)
 
     def __post_init__(self):
         if self.status not in STATUSES:

@@ -64,10 +64,28 @@ def derived_config(repo: Path, config: str, token: str, threads: int | None = No
         matrix = dict(settings.get("matrix") or {})
         matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
         settings["matrix"] = matrix
+        # environments listed whole (asv.history.conf.json) get the variable too
+        settings["include"] = [
+            {**entry, "env": {**(entry.get("env") or {}), conditions.THREADS_ENV: str(threads)}}
+            for entry in settings.get("include") or ()
+        ]
     path = (repo / ".asv" / f"{CONFIG_PREFIX}{os.getpid()}-{token}.conf.json").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
     return str(path)
+
+
+def builds_environments(config: str) -> bool:
+    """Whether asv builds the configuration's environments (virtualenvs of framework
+    releases) rather than running in this Python (the suite's ``installed`` one)."""
+    settings = asv_util.load_json(config, js_comments=True)
+    return settings.get("environment_type") not in (asv_environment.TOOL_NAME, "existing")
+
+
+def environment_args(config: str) -> list[str]:
+    """asv run's ``-E``: this Python for the ``installed`` environment; nothing where
+    asv builds the configuration's own."""
+    return [] if builds_environments(config) else ["-E", ENVIRONMENT]
 
 
 def as_asv_starts(env: dict) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from asv.config import Config
 
+from bench_lib.backends import known_failures
 from bench_lib.core import conditions, files, interference, memory_exhaustion
 from bench_lib.core.cells import Cell
 from bench_lib.core.manifest import Manifest
@@ -106,12 +107,20 @@ class BenchRun:
         """asv's processes will import this checkout, and every framework the cells need
         imports; each problem stops the run before anything is timed."""
         plan = self.plan
-        self.env = {**os.environ, run_cache.RUN_ID_ENV: plan.token, run_cache.RECORDS_DIR_ENV: str(plan.records_dir)}
+        self.env = {**os.environ, run_cache.RUN_ID_ENV: plan.token, run_cache.RECORDS_DIR_ENV: str(plan.records_dir),
+                    # what `verify --known-failures` found for these releases decides those cells
+                    known_failures.FOLDER_ENV: str(plan.results_dir / known_failures.FOLDER)}
         if plan.changed:
             self.env[conditions.UNCOMMITTED_ENV] = " ".join(plan.changed)
         if plan.timeout is not None:
             self.env[TIMEOUT_ENV] = str(plan.timeout)
         self.expected = self._point_asv_at_the_checkout()
+        if asv_config.builds_environments(str(plan.request.repo / plan.request.config)):
+            # asv installs the commit's wheel in the environments it builds, whose processes
+            # import that copy: the same code is the same source hash, wherever it lies.  The
+            # frameworks are those asv installs there, not this Python's.
+            self.expected = {"bench_lib_hash": self.expected["bench_lib_hash"]}
+            return
         for note in preflight.check(plan.cells, asv_config.as_asv_starts(self.env), plan.request.repo):
             print(note, flush=True)
 
@@ -152,6 +161,8 @@ class BenchRun:
         plan.log_path.parent.mkdir(parents=True, exist_ok=True)
         print(f"asv: {len(plan.cells)} cells of preset {plan.request.preset_name!r} ({plan.preset.description}), "
               f"commit {plan.commit[:8]}", flush=True)
+        if plan.part:
+            print(plan.part.describe(), flush=True)
         print(f"asv's own output: {plan.log_path}", flush=True)
         _say_load()
         done: list[Cell] = []
@@ -296,7 +307,7 @@ class BenchRun:
     def _asv_run(self, chunk, config: str, log) -> int:
         plan = self.plan
         command = asv_config.asv_command(
-            "run", "--config", config, "-E", asv_config.ENVIRONMENT, "--set-commit-hash", plan.commit,
+            "run", "--config", config, *asv_config.environment_args(config), "--set-commit-hash", plan.commit,
             "--launch-method", "forkserver", "--show-stderr", *plan.machine_args,
         )
         for regex in chunk.regexes:
@@ -362,7 +373,7 @@ class BenchRun:
                 run_id=plan.token, machine=Path(environments[0].result).parent.name, commit=plan.commit,
                 preset=plan.request.preset_name, workloads=sorted({cell.workload for cell in plan.cells}),
                 cells=len(plan.cells), started=datetime.fromtimestamp(plan.started, timezone.utc).isoformat(timespec="seconds"),
-                uncommitted=list(plan.changed),
+                uncommitted=list(plan.changed), shard=plan.part.shard.label if plan.part else None,
             )
         self.manifest.environments = list(environments)
         self.manifest.write(plan.results_dir)

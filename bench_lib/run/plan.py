@@ -17,7 +17,7 @@ from asv.config import Config
 
 from bench_lib.core import conditions, gpu, names, presets
 from bench_lib.core.cells import Cell
-from bench_lib.run import asv_config, checkout
+from bench_lib.run import asv_config, checkout, shard
 from bench_lib.run.control import RECORDS
 from bench_lib.suite import grid
 
@@ -56,6 +56,7 @@ class Request:
     results_dir: Path | None = None  # instead of the configuration's results_dir
     cells: tuple[str, ...] = ()  # patterns of cell labels (fnmatch: `hvp/torch/*/compiled/*`)
     screens: bool = False  # screenshots of the report in Chromium (make bench asks for them)
+    shard: str | None = None  # "I/N": part I of N of the selected cells (run/shard.py)
 
     def selected(self, cell: Cell) -> bool:
         return ((not self.workloads or cell.workload in self.workloads) and (not self.models or cell.model in self.models)
@@ -78,6 +79,7 @@ class Plan:
     token: str
     machine_args: tuple[str, ...]
     timeout: float | None
+    part: shard.Part | None = None  # the shard this run is, with every part's predicted time
     started: float = field(default_factory=time.time)
 
     @property
@@ -129,12 +131,19 @@ def validate(request: Request) -> Plan:
             + (f" matching {list(request.cells)} (`python -m bench_lib cells --preset {request.preset_name}` lists "
                "its cells)" if request.cells else "")
         )
+    commit = git_commit(repo)
+    part = None
+    if request.shard is not None:
+        part = shard.part(cells, shard.parse(request.shard), repo, commit)
+        if not part.cells:
+            raise ValueError(f"--shard {request.shard}: this part of the {len(cells)} selected cells is empty (fewer "
+                             "cells than parts)")
+        cells = part.cells
     machine = request.machine
     if machine is None and any(cell.device == "gpu" for cell in cells):
         machine = gpu.machine_name()
     if machine is not None:
         names.check_machine_name(machine, "--machine")
-    commit = git_commit(repo)
     changed = checkout.uncommitted(repo)
     if changed and not request.allow_uncommitted:
         raise ValueError(
@@ -156,5 +165,5 @@ def validate(request: Request) -> Plan:
         # One token for the whole run: the check processes read what the timing
         # processes recorded, in a folder of the results that the run removes when it ends.
         token=f"{request.preset_name}-{uuid.uuid4().hex[:12]}",
-        machine_args=("--machine", machine) if machine else (), timeout=timeout,
+        machine_args=("--machine", machine) if machine else (), timeout=timeout, part=part,
     )

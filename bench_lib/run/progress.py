@@ -38,14 +38,22 @@ POLL = 0.5
 def expected_seconds(cells: list[Cell], outcomes_dir: Path) -> dict[Cell, float]:
     """Each cell's seconds as earlier runs' outcome records suggest: its first call
     plus ``PER_CELL``; ``PER_CELL`` alone for a cell no earlier run prepared."""
-    first_calls: dict[Cell, float] = {}
-    wanted = set(cells)
+    texts = []
     for path in sorted(Path(outcomes_dir).glob("*.jsonl")):
         try:
-            lines = path.read_text().splitlines()
+            texts.append(path.read_text())
         except OSError:
             continue
-        for line in lines:
+    return seconds_from_records(cells, texts)
+
+
+def seconds_from_records(cells: list[Cell], texts) -> dict[Cell, float]:
+    """``expected_seconds`` from the texts of outcome record files (JSON lines), read
+    in order: a later record of a cell replaces an earlier one."""
+    first_calls: dict[Cell, float] = {}
+    wanted = set(cells)
+    for text in texts:
+        for line in text.splitlines():
             try:
                 record = json.loads(line)
                 cell = Cell(**record["cell"])

@@ -11,12 +11,14 @@ after it, so every cell is reported.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import subprocess
 import sys
 import threading
 import time
 
+from bench_lib.backends import support
 from bench_lib.backends.support import skip_reason
 from bench_lib.core import memory_exhaustion
 from bench_lib.core.cells import Cell
@@ -44,18 +46,26 @@ def verify_cells(cells) -> int:
     cells = list(cells)
     counts = collections.Counter()
     started = time.perf_counter()
-    remaining = cells
-    while remaining:
-        done = 0
-        for outcome in _in_a_worker(remaining):
-            done += 1
-            counts[outcome.status] += 1
-            _print(outcome, len(cells) - len(remaining) + done, len(cells))
-        remaining = remaining[done:]
+    for index, outcome in enumerate(outcomes(cells), 1):
+        counts[outcome.status] += 1
+        _print(outcome, index, len(cells))
     shown = ["verified", "skipped", "failed", *(status for status in FAULTS if status != "failed" and counts[status])]
     print(", ".join(f"{counts[status]} {status}" for status in shown)
           + f" in {time.perf_counter() - started:.0f} s")
     return 1 if any(counts[status] for status in FAULTS) else 0
+
+
+def outcomes(cells: list[Cell], lift_known: bool = False):
+    """Each cell's outcome, in order, from worker processes: a new worker goes on after
+    one that died.  ``lift_known``: known-failure rules do not apply (the cells they
+    skip are attempted)."""
+    remaining = list(cells)
+    while remaining:
+        done = 0
+        for outcome in _in_a_worker(remaining, lift_known):
+            done += 1
+            yield outcome
+        remaining = remaining[done:]
 
 
 def _print(outcome: Outcome, index: int, total: int) -> None:
@@ -68,7 +78,7 @@ def _print(outcome: Outcome, index: int, total: int) -> None:
         print(f"{prefix} {outcome.reason or outcome.message}", flush=True)
 
 
-def _in_a_worker(cells: list[Cell]):
+def _in_a_worker(cells: list[Cell], lift_known: bool = False):
     """The outcomes of ``cells`` in order, from one worker process; if it dies, the
     cell it was preparing gets ``oom`` or ``crashed`` and the outcomes end there."""
     kills_before = memory_exhaustion.oom_kills()
@@ -79,7 +89,7 @@ def _in_a_worker(cells: list[Cell]):
     last_words: collections.deque = collections.deque(maxlen=40)
     echo = threading.Thread(target=_echo, args=(worker.stderr, last_words), daemon=True)
     echo.start()
-    worker.stdin.write(json.dumps([cell.as_dict() for cell in cells]))
+    worker.stdin.write(json.dumps({"cells": [cell.as_dict() for cell in cells], "lift_known": lift_known}))
     worker.stdin.close()
     reported = 0
     for line in worker.stdout:
@@ -114,9 +124,12 @@ def _died(cell: Cell, status: int, words: str, oom_kills: int) -> Outcome:
 
 def _work() -> None:
     """The worker: the cells (JSON on stdin), each outcome a marked line on stdout."""
-    for fields in json.loads(sys.stdin.read()):
-        outcome = verify_one(Cell(**fields))
-        print(_OUTCOME + json.dumps(outcome.to_json(), default=str), flush=True)
+    asked = json.loads(sys.stdin.read())
+    lifted = support.lifted_known_failures() if asked["lift_known"] else contextlib.nullcontext()
+    with lifted:
+        for fields in asked["cells"]:
+            outcome = verify_one(Cell(**fields))
+            print(_OUTCOME + json.dumps(outcome.to_json(), default=str), flush=True)
 
 
 if __name__ == "__main__":
