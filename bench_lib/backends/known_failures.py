@@ -135,8 +135,10 @@ def finding_for(known: KnownFailure, cell: Cell, folder: Path | None = None) -> 
     that release, else the newest one filed for an older release if that one says
     fixed ("from that version on"); None when nothing was filed (the rule applies)."""
     folder = folder if folder is not None else _folder()
+    if folder is None or not Path(folder).is_dir():
+        return None
     installed = installed_version(known.framework)
-    if folder is None or installed is None or _version(installed) is None:
+    if installed is None or _version(installed) is None:
         return None
     mine = [f for f in read(folder) if f.known == known.name and f.cell == cell.label and _version(f.version)]
     same = [f for f in mine if _version(f.version) == _version(installed)]

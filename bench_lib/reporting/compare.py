@@ -2,7 +2,10 @@
 
 Each side names a run: a run id, a commit (prefix: its latest run) or a machine (its
 latest run), looked up in ``--results``; or a results folder: each cell's latest time
-there, so that a preset run in parts (the committed reference) compares whole.
+there, so that a preset run in parts (the committed reference) compares whole.  A
+commit, machine or folder stands for the suite's own environment; a run of the release
+matrix (``make history``) is named by its run id, as two releases are compared:
+``compare <run of one release> <run of the next> --across-environments``.
 "Latest" is by the runs' own starts, among the runs that ran to their end
 (``run_state`` ``complete``), else among all.  Per cell,
 the median times, their ratio new / old and a verdict (``VERDICTS``):
@@ -46,7 +49,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.core import files
-from bench_lib.reporting import tidy
+from bench_lib.reporting import releases, tidy
 from bench_lib.reporting.summary import run_notes
 from bench_lib.core.cells import DISTRIBUTIONS
 from bench_lib.core.outcome import FAULTS
@@ -62,12 +65,14 @@ ENVIRONMENT = [*tidy.VERSIONS, *(name for name in tidy.CONDITIONS if name != "gp
 def resolve(side: str, results_dir, benchmark_dir="benchmarks") -> pd.DataFrame:
     """The time rows of the run ``side`` names (see the module docstring)."""
     if Path(side).is_dir():
-        table = tidy.load(side, benchmark_dir)
+        table = releases.split(tidy.load(side, benchmark_dir))[0]
         return _latest(table, f"results folder {side}", by_cell=True)
     table = tidy.load(results_dir, benchmark_dir)
     for column, exact in (("run_id", True), ("commit", False), ("machine", True)):
-        values = table[column].astype(str)
-        chosen = table[values == side] if exact else table[values.str.startswith(side)]
+        # a commit or a machine: its runs in the suite's own environment, not the release matrix's
+        rows = table if column == "run_id" else releases.split(table)[0]
+        values = rows[column].astype(str)
+        chosen = rows[values == side] if exact else rows[values.str.startswith(side)]
         if len(chosen):
             return _latest(chosen, f"{column} {side!r}")
     raise ValueError(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from bench_lib.core import files
-from bench_lib.reporting import flops, interactive, tidy
+from bench_lib.reporting import flops, interactive, releases, tidy
 from bench_lib.reporting.figures import figures
-from bench_lib.reporting.summary import summary_markdown, update_readme
+from bench_lib.reporting.summary import releases_markdown, summary_markdown, update_readme
 
 
 def write(table: pd.DataFrame, out_dir, peaks: dict | None = None, benchmark_dir="benchmarks") -> dict[str, Path]:
@@ -25,11 +25,12 @@ def write(table: pd.DataFrame, out_dir, peaks: dict | None = None, benchmark_dir
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: a file, not a folder for the report's files")
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    pictures = figures(tidy.latest_measurements(table))
+    own, _ = releases.split(table)  # the release matrix is the page's section of its own
+    pictures = figures(tidy.latest_measurements(own))
     paths = {name: out / name for name in ("report.html", "summary.md", "results.csv", "results.parquet")}
     paths.update({f"figures/{p.name}.png": out / "figures" / f"{p.name}.png" for p in pictures})
     page = interactive.page(table, peaks, benchmark_dir)
-    summary = summary_markdown(table, peaks) + "".join(
+    summary = summary_markdown(own, peaks) + releases_markdown(table) + "".join(
         f"\n![{p.title}](figures/{p.name}.png)\n" for p in pictures)
     # Every file is made whole under a temporary name, and renamed over the old ones
     # only when all are: a full disk leaves the previous report, never a mix or a file
@@ -56,7 +57,7 @@ def run(results_dir: str, out_dir: str, machine: str | None, commit: str | None,
             f"commits: {sorted({c[:8] for c in known.commit})}"
         )
     if readme is not None:
-        update_readme(readme, table)  # first: a README without its block writes nothing
+        update_readme(readme, releases.split(table)[0])  # first: a README without its block writes nothing
     paths = write(table, out_dir, flops.load_peaks(results_dir, move_damaged), benchmark_dir)
     for path in paths.values():
         print(path)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench_lib.core import files
 from bench_lib.core.names import neutral
-from bench_lib.reporting import tidy
+from bench_lib.reporting import releases, tidy
 from bench_lib.reporting.units import duration
 from bench_lib.reporting.views import achieved_flops, best_per_backend
 
@@ -70,6 +70,32 @@ INCOMPLETE = {
     "killed": "was killed (its manifest never says how it ended): only the workloads it finished",
     "missing outcomes": "has lost outcome files: its cells have no statuses or reasons",
 }
+
+
+def releases_markdown(table: pd.DataFrame, shown_changes: int = 12) -> str:
+    """The release matrix's section of summary.md: per machine and backend, each history
+    cell's time per release (a status where it has none), then the changes between
+    consecutive releases beyond the noise, regressions first.  Empty without release runs."""
+    trend = releases.trend(table)
+    if trend.empty:
+        return ""
+    parts = ["\n## Framework releases\n\nThe history preset in one environment per release (`make history`); "
+             "asv's median per release.\n"]
+    for (machine, backend), group in trend.groupby(["machine", "backend"], sort=False):
+        versions = list(dict.fromkeys(group.release))
+        parts.append(f"\n{_md(backend)} on {_md(machine)}:\n\n| cell | " + " | ".join(versions) + " |\n|---|"
+                     + "---|" * len(versions) + "\n")
+        for cell, rows in group.groupby("cell", sort=False):
+            by_release = {r.release: (duration(r.value) if r.status == "ok" else r.status) for r in rows.itertuples()}
+            parts.append(f"| {_md(cell)} | " + " | ".join(by_release.get(v, "") for v in versions) + " |\n")
+    changed = releases.changes(trend)
+    changed = changed[changed.verdict != "same"]
+    if len(changed):
+        parts.append("\nChanged between consecutive releases (beyond 1.1x, interquartile ranges apart), regressions "
+                     "first:\n\n| verdict | backend | cell | from | to | new / old |\n|---|---|---|---|---|---|\n")
+        for r in changed.head(shown_changes).itertuples():
+            parts.append(f"| {r.verdict} | {r.backend} | {_md(r.cell)} | {r.old} | {r.new} | {r.ratio:.2f}x |\n")
+    return "".join(parts)
 
 
 def run_notes(table: pd.DataFrame) -> list[str]:

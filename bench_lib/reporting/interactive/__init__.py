@@ -16,8 +16,9 @@ from bokeh.embed import file_html
 from bokeh.resources import INLINE
 
 from bench_lib.core import workloads
-from bench_lib.reporting import tidy
-from bench_lib.reporting.interactive import data, overview, sections, style, tables
+from bench_lib.reporting import releases, tidy
+from bench_lib.reporting.interactive import data, overview, pairs, sections, style, tables
+from bench_lib.reporting.interactive import release_history
 from bench_lib.reporting.summary import run_notes
 from bench_lib.reporting.views import achieved_flops, runs
 
@@ -55,6 +56,20 @@ for the dtype; above 1 would be a measurement error.</p>
 <p class="note">Every timed cell matched the float64 reference first: its largest error over its tolerance (at most 1)
 per block of output.</p>
 {{ embed(roots.margins) }}
+<h3>CPU and GPU side by side</h3>
+<p class="note">A case on the CPU beside the same case on a GPU (strict precision): each backend's best trusted time that
+computes every output, with its mode, execution and machine, and the GPU's speed-up.</p>
+{{ embed(roots.pairs_device) }}
+<h3>Strict against tf32</h3>
+<p class="note">A GPU case at strict float32 beside tf32 matmuls (NVIDIA's tensor-core format): each backend's best, and
+tf32's speed-up (its cells are verified against the reference with the same tolerances).</p>
+{{ embed(roots.pairs_precision) }}
+{% if releases %}<h3 id="releases">Each framework's trend across its releases</h3>
+<p class="note">The history preset in one environment per framework release (make history): a cell's time against its
+framework's release, with its interquartile range (grey or red: skipped or failed there, hover for the reason). Below,
+the cells that changed between consecutive releases beyond 1.1x with interquartile ranges apart, regressions first.
+Every other view shows the suite's own environment (its pinned versions) only.</p>
+{{ embed(roots.section_releases) }}{% endif %}
 </section>
 {% for workload in workloads %}
 <section id="{{ workload.name }}"><h2>{{ workload.name }}: {{ workload.description }}</h2>
@@ -80,14 +95,19 @@ asv's dashboard (per commit): <a href="{{ dashboard }}">{{ dashboard }}</a>.</p>
 
 def page(table: pd.DataFrame, peaks: dict | None = None, benchmark_dir="benchmarks",
          dashboard: str = "../../html/index.html") -> str:
-    """The report page for ``table`` (every run it holds; figures and tables show each
-    cell's latest measurement per machine)."""
+    """The report page for ``table`` (every run it holds): figures and tables show each
+    cell's latest measurement per machine in the suite's own environment; the release
+    section, the runs of the release matrix (environments asv built, one release each)."""
+    release_root = release_history.section(table)
+    table, _ = releases.split(table)
     cells = data.cells(table, benchmark_dir)
     if cells.empty:
         raise ValueError("no timed cells to report")
     roots = [overview.matrix(cells), overview.hvp_cost(cells),
              overview.flops_against_peak(achieved_flops(tidy.latest_measurements(table), peaks)),
-             overview.margins(cells)]
+             overview.margins(cells), pairs.table(cells, "device"), pairs.table(cells, "precision")]
+    if release_root is not None:
+        roots.append(release_root)
     shown = []
     for name in workloads.WORKLOADS:
         if not (cells.workload == name).any():
@@ -104,11 +124,13 @@ def page(table: pd.DataFrame, peaks: dict | None = None, benchmark_dir="benchmar
         shown.append(entry)
     roots.append(tables.cells_table(cells, dashboard))
     nav = " ".join(f'<a href="#{target}">{label}</a>' for target, label in
-                   [("overview", "Overview"), *((w["name"], w["name"]) for w in shown), ("cells", "Every cell"),
+                   [("overview", "Overview"), *((w["name"], w["name"]) for w in shown),
+                    *((("releases", "releases"),) if release_root is not None else ()), ("cells", "Every cell"),
                     ("files", "Files")])
     return file_html(roots, INLINE, TITLE, template=_TEMPLATE, template_variables={
         "nav": nav, "runs": _runs_html(table), "workloads": shown, "bound": f"{style.HVP_BOUND:g} gradients",
         "scaling_note": sections.scaling_note(), "dashboard": dashboard, "css": style.PAGE_CSS,
+        "releases": release_root is not None,
     })
 
 
