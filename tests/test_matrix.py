@@ -1,5 +1,8 @@
-"""asv.matrix.conf.json for real: asv builds one virtualenv (JAX only) from the commit,
-installs the project's wheel and runs one cell."""
+"""A release of asv.history.conf.json for real, as `make history` runs it: asv builds
+one virtualenv (JAX only) from the commit, installs the project's wheel, and `bench`
+runs one cell there; the cell records its release, and the report shows it as a release
+run, apart from the suite's own environment.  And the hand-run matrix
+(asv.matrix.conf.json) keeps one framework per environment."""
 
 import json
 import subprocess
@@ -7,51 +10,40 @@ import sys
 
 import pytest
 from conftest import committed_clone
-from asv import util as asv_util
 
-from bench_lib.suite import grid
-from bench_lib.core import presets
-from bench_lib.reporting import tidy
+from bench_lib.reporting import releases, tidy
+from bench_lib.run import history
 
 
 @pytest.mark.slow
-def test_the_version_matrix_builds_an_environment_and_runs_a_cell(tmp_path):
+def test_a_release_environment_is_built_and_a_cell_runs_there_with_its_release(tmp_path):
     repo = committed_clone(tmp_path / "clone")  # asv builds the project from a commit: this working tree's
-    config = asv_util.load_json(str(repo / "asv.matrix.conf.json"), js_comments=True)
-    jax_envs = [env for env in config["include"] if "jax" in env["req"]]
-    assert len(jax_envs) >= 2, "the matrix compares JAX versions"
-    newest = max(jax_envs, key=lambda env: tuple(int(part) for part in env["req"]["jax"].split(".")))
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    config.update(
-        repo=str(repo), benchmark_dir=str(repo / "benchmarks"), env_dir=str(tmp_path / "env"),
-        results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"), pythons=[python],
-        include=[{**newest, "python": python}],
-    )
-    (tmp_path / "asv.conf.json").write_text(json.dumps(config))
-    cell = presets.Selection(
-        workloads=("hvp",), models=("mlp",), sizes=("S",), backends=("jax",), modes=("fwd_rev",),
-        executions=("compiled",), devices=("cpu",), dtypes=("float32",),
-    )
-    [regex] = [r for r in grid.asv_regexes(list(cell.cells()), repo / "benchmarks") if ".time_" in r]
-    asv = [sys.executable, "-m", "asv"]
-    conf = ["--config", str(tmp_path / "asv.conf.json")]
-    subprocess.run([*asv, "machine", "--yes", *conf], cwd=repo, check=True, capture_output=True)
+    [release] = history.select(history.releases(repo), ("jax==0.10.2",))
+    config = history.one_environment_config(repo, history.CONFIG, release, repo / ".asv" / "history")
+    results = tmp_path / "results"
     run = subprocess.run(
-        [*asv, "run", *conf, "HEAD^!", "--bench", regex, "--show-stderr"],
+        [sys.executable, "-m", "bench_lib", "bench", "--preset", "history", "--config", str(config.relative_to(repo)),
+         "--results", str(results), "--cells", "hvp/jax/fwd_rev/compiled/mlp-S/*"],
         cwd=repo, capture_output=True, text=True, timeout=1500,
     )
     output = run.stdout + run.stderr
-    assert "Cannot decide correct one" not in output
+    assert "Cannot decide correct one" not in output  # the project's wheel alone (--no-deps)
     assert run.returncode == 0, output[-4000:]
+    assert history.environment_python(config).exists()  # where `make history` finds it again
 
-    table = tidy.load(tmp_path / "results", repo / "benchmarks")
-    assert set(table.env_name) == {next(iter(set(table.env_name)))} and "jax" + newest["req"]["jax"] in table.env_name[0]
-    assert len(table) == 1
-    timed = table.iloc[0]
-    assert (timed.workload, timed.backend, timed["mode"], timed.metric, timed.status) == ("hvp", "jax", "fwd_rev", "time", "ok")
-    assert timed.jax == newest["req"]["jax"]  # from asv's environment: a plain asv run keeps no outcome records
-    assert 1e-6 < timed.value < 1.0
-    # the environment's bench_lib is installed from the commit, not another checkout: no warning, asv's own version
-    [result] = [p for p in (tmp_path / "results").glob("*/*.json") if p.name != "machine.json"]
-    assert {row[2] for row in json.loads(result.read_text())["results"].values()} == {"1"}
-    assert "warning: these benchmarks are" not in output
+    table = tidy.load(results, repo / "benchmarks")
+    timed = table[table.metric == "time"]
+    assert len(timed) == 1 and timed.iloc[0].status == "ok" and timed.iloc[0].jax == "0.10.2"
+    assert timed.iloc[0].env_name.startswith("virtualenv-py3.11-") and "jax0.10.2" in timed.iloc[0].env_name
+    # the processes imported the commit's bench_lib from the environment (same code, same hash)
+    [outcome] = [json.loads(line) for path in (results / "outcomes").glob("*.jsonl") for line in path.read_text().splitlines()]
+    assert outcome["conditions"]["bench_lib_path"].startswith(str(repo / ".asv" / "env"))
+    trend = releases.trend(table)
+    assert list(trend.release) == ["0.10.2"] and list(trend.cell) == ["hvp mlp S fwd_rev compiled float32"]
+
+
+def test_the_hand_run_matrix_holds_one_framework_per_environment():
+    from conftest import REPO
+
+    found = history.releases(REPO, "asv.matrix.conf.json")
+    assert {r.backend for r in found} == {"tensorflow", "jax", "torch"}
