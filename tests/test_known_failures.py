@@ -95,8 +95,8 @@ def test_a_cell_attempted_again_replaces_its_finding_and_keeps_the_others(tmp_pa
 
 
 def test_a_damaged_findings_file_is_named(tmp_path):
-    (tmp_path / "jax-0.10.2.json").write_text("{not json")
-    with pytest.raises(ValueError, match="jax-0.10.2.json"):
+    (tmp_path / "jax-0.10.2.findings").write_text("{not json")
+    with pytest.raises(ValueError, match="jax-0.10.2.findings"):
         known_failures.read(tmp_path)
 
 

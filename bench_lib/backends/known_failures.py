@@ -5,7 +5,7 @@ Such a rule carries a ``KnownFailure``: the framework whose bug it is, the versi
 was seen in, and the signature of today's failure (a regular expression over the
 message a failed attempt gives).  ``verify --known-failures`` attempts each such cell
 with the rule lifted, in a worker process that may crash, and files one ``Finding`` per
-cell and framework version in ``<results>/known-failures/``:
+cell and framework version in ``<results>/known-failures/<framework>-<version>.findings``:
 
 - ``still failing``: it failed with the signature (the message is today's);
 - ``fixed``: it verified against the reference: from that version on the rule no
@@ -32,6 +32,9 @@ from bench_lib.core import conditions, files
 from bench_lib.core.cells import Cell
 
 FOLDER = "known-failures"  # in a results folder
+# JSON under a name asv's loader skips: asv reads every "*.json" below its results_dir as
+# a result file of a machine.
+SUFFIX = ".findings"
 FOLDER_ENV = "BENCH_KNOWN_FAILURES"
 RESULTS = ("still failing", "fixed", "changed")
 
@@ -86,7 +89,7 @@ def installed_version(backend: str) -> str | None:
 
 def _path(folder: Path, framework: str, version: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", f"{framework}-{version}")
-    return Path(folder) / f"{safe}.json"
+    return Path(folder) / f"{safe}{SUFFIX}"
 
 
 def write(folder: Path, findings: list[Finding]) -> list[Path]:
@@ -120,7 +123,7 @@ def read_file(path: Path) -> list[Finding]:
 
 
 def read(folder: Path) -> list[Finding]:
-    return [finding for path in sorted(Path(folder).glob("*.json")) for finding in read_file(path)]
+    return [finding for path in sorted(Path(folder).glob(f"*{SUFFIX}")) for finding in read_file(path)]
 
 
 def _version(text: str) -> Version | None:
