@@ -35,7 +35,8 @@ def release_of(row) -> str | None:
     """The version of the row's framework (its first distribution: tensorflow, jax, torch)."""
     name = next(iter(DISTRIBUTIONS[row.backend]))
     value = getattr(row, name, None)
-    return value if isinstance(value, str) and value else None
+    # a local build label (2.13.0+cpu) is the same release as what asv installed (2.13.0)
+    return value.split("+")[0] if isinstance(value, str) and value else None
 
 
 def _order(version: str):
