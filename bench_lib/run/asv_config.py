@@ -49,13 +49,7 @@ def derived_config(repo: Path, config: str, token: str, threads: int | None = No
     environment variable: asv then puts it in the environment's name, so `asv compare`
     and the dashboard never mix two thread counts (the benchmarks read the same
     variable, ``conditions.THREADS_ENV``)."""
-    source = (repo / config).resolve()
-    settings = asv_util.load_json(str(source), js_comments=True)
-    # asv reads a configuration's paths from the configuration's own folder
-    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
-        value = settings.get(key)
-        if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
-            settings[key] = str((source.parent / value).resolve())
+    settings = absolute_settings(repo / config)
     if results_dir is not None:
         settings["results_dir"] = str(Path(results_dir).resolve())
     plugins = list(settings.get("plugins") or [])
@@ -64,15 +58,30 @@ def derived_config(repo: Path, config: str, token: str, threads: int | None = No
         matrix = dict(settings.get("matrix") or {})
         matrix["env"] = {**(matrix.get("env") or {}), conditions.THREADS_ENV: [str(threads)]}
         settings["matrix"] = matrix
-        # environments listed whole (asv.history.conf.json) get the variable too
-        settings["include"] = [
-            {**entry, "env": {**(entry.get("env") or {}), conditions.THREADS_ENV: str(threads)}}
-            for entry in settings.get("include") or ()
-        ]
+        settings["include"] = with_threads(settings.get("include") or (), threads)
     path = (repo / ".asv" / f"{CONFIG_PREFIX}{os.getpid()}-{token}.conf.json").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
     return str(path)
+
+
+def absolute_settings(path: Path) -> dict:
+    """An asv configuration's settings with its paths made absolute (asv reads them from
+    the configuration's own folder), to be written elsewhere."""
+    source = Path(path).resolve()
+    settings = asv_util.load_json(str(source), js_comments=True)
+    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        value = settings.get(key)
+        if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
+            settings[key] = str((source.parent / value).resolve())
+    return settings
+
+
+def with_threads(entries, threads: int) -> list[dict]:
+    """Environments listed whole (asv.history.conf.json's ``include``) with the thread
+    count among their variables, as the matrix gives it to the others: asv names an
+    environment by it."""
+    return [{**entry, "env": {**(entry.get("env") or {}), conditions.THREADS_ENV: str(threads)}} for entry in entries]
 
 
 def builds_environments(config: str) -> bool:

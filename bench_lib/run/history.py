@@ -30,6 +30,7 @@ from asv.environment import get_environments
 from bench_lib.backends import known_failures, support
 from bench_lib.core import conditions, files, presets
 from bench_lib.core.cells import DISTRIBUTIONS
+from bench_lib.run import asv_config
 
 CONFIG = "asv.history.conf.json"
 PRESET = "history"
@@ -79,16 +80,10 @@ def select(found: list[Release], only: tuple[str, ...]) -> list[Release]:
 def one_environment_config(repo: Path, config: str, release: Release, folder: Path) -> Path:
     """A copy of the configuration with ``release``'s environment alone (its paths made
     absolute, the thread count in its variables), so that asv builds and runs that one."""
-    source = (repo / config).resolve()
-    settings = asv_util.load_json(str(source), js_comments=True)
-    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
-        value = settings.get(key)
-        if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
-            settings[key] = str((source.parent / value).resolve())
-    # the run's thread count as bench's own copy of it names it (asv_config.derived_config),
+    settings = asv_config.absolute_settings(repo / config)
+    # the thread count as bench's own copy names the environment (asv_config.derived_config),
     # so that `asv setup` builds the environment the run then uses
-    settings["include"] = [{**release.entry, "env": {**(release.entry.get("env") or {}),
-                                                     conditions.THREADS_ENV: str(conditions.threads())}}]
+    settings["include"] = asv_config.with_threads([release.entry], conditions.threads())
     path = folder / f"history-{re.sub(r'[^A-Za-z0-9_.-]', '_', release.label)}.conf.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1))
@@ -150,7 +145,7 @@ def _one_release(repo, results, config, release, cells, bench_args) -> int:
     bench = [sys.executable, "-m", "bench_lib", "bench", "--preset", PRESET, "--config", relative,
              "--results", str(results), "--cells", f"*/{release.backend}/*", *bench_args]
     status = subprocess.run(bench, cwd=repo).returncode
-    found = _attempt_known_failures(repo, python, release, results)
+    found = _attempt_known_failures(repo, python, release, results, cells)
     again = [cell.label for cell in cells if cell.backend == release.backend and cell.label in found
              and found[cell.label] in ("fixed", "changed")]
     if again:
@@ -173,13 +168,13 @@ def _has_release(python: Path, release: Release) -> bool:
     return found.returncode == 0 and _same_release(found.stdout.strip(), release.version)
 
 
-def _attempt_known_failures(repo: Path, python: Path, release: Release, results: Path) -> dict[str, str]:
+def _attempt_known_failures(repo: Path, python: Path, release: Release, results: Path, preset_cells) -> dict[str, str]:
     """``verify --known-failures`` of the release's framework in its environment (the
-    checkout's bench_lib on the path); each attempted cell's result."""
-    cells = [cell for cell in presets.smallest(backends=(release.backend,), devices=("cpu",)).cells()
-             if support.known_failure_of(cell) is not None]
-    cells += [cell for cell in presets.get(PRESET).cells()
-              if cell.backend == release.backend and support.known_failure_of(cell) is not None]
+    checkout's bench_lib on the path), at the smallest sizes and in the preset; each
+    attempted cell's result."""
+    candidates = [*presets.smallest(backends=(release.backend,), devices=("cpu",)).cells(),
+                  *(cell for cell in preset_cells if cell.backend == release.backend)]
+    cells = [cell for cell in candidates if support.known_failure_of(cell) is not None]
     if not cells:
         return {}
     env = {**_environ(), "PYTHONPATH": str(repo)}

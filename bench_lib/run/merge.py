@@ -13,7 +13,6 @@ there twice (two shards that overlap, or a folder merged twice): the error names
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -68,10 +67,7 @@ def _refuse_a_cell_twice(runs, into: Path) -> None:
     there = {run.run_id for _, run in existing}
     for folder, run in existing + [(source, run) for source, run in runs if run.run_id not in there]:
         for environment in run.environments:
-            path = folder / environment.outcomes
-            if not path.exists():
-                continue
-            labels = {Cell(**json.loads(line)["cell"]).label for line in path.read_text().splitlines() if line.strip()}
+            labels = {Cell(**record["cell"]).label for record in store.read_outcomes(folder / environment.outcomes)}
             for label in labels:
                 key = (run.machine, run.commit, environment.name, label)
                 if key in seen and seen[key] != run.run_id:
