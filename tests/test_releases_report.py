@@ -76,3 +76,13 @@ def test_cpu_beside_gpu_and_strict_beside_tf32_when_both_exist():
     only_cpu = data.cells(tidy.from_rows(rows[:1]))
     assert pairs.pairs(only_cpu, "device").empty
     assert "No case has both CPU and GPU" in pairs.table(only_cpu, "device").text
+
+
+def test_the_summary_lists_the_largest_regressions_and_the_largest_improvements_apart():
+    rows = [_release("0.8.3", 1e-3), _release("0.9.2", 3e-3), _release("0.10.1", 1.2e-3), _release("0.10.2", 1e-3)]
+    rows += [_release(v, t, model="cnn") for v, t in (("0.8.3", 4e-3), ("0.9.2", 1e-3), ("0.10.1", 1.5e-3),
+                                                        ("0.10.2", 1.5e-3))]
+    markdown = summary.releases_markdown(tidy.from_rows(rows), shown_changes=1)
+    regressions, improvements = markdown.split("Regressions between")[1].split("Improvements between")
+    assert "the 1 largest of 2" in regressions and "| 0.8.3 | 0.9.2 | 3.00x |" in regressions
+    assert "the 1 largest of 3" in improvements and "| 0.8.3 | 0.9.2 | 0.25x |" in improvements

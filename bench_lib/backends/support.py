@@ -69,15 +69,15 @@ RULES = (
         "PyTorch has no graph execution apart from torch.compile (see the compiled cells)",
     ),
     Rule(
-        # Holds for torch 2.13.0 on the CPU (re-check on an upgrade); float32, Rosenbrock,
-        # the ConvNet and the Transformer block compile and pass.
+        # Holds for torch 2.10.0 to 2.13.0 on the CPU; fixed in 2.14.1 (the release history's
+        # findings); float32, Rosenbrock, the ConvNet and the Transformer block compile and pass.
         {"backend": ("torch",), "mode": ("rev_fwd",), "execution": ("compiled",), "model": ("mlp", "logreg"),
          "dtype": ("float64",)},
-        "torch.compile (inductor, torch 2.13): the compiled grad-of-jvp kernel for a dense layer's loss (the mlp, "
+        "torch.compile (inductor, torch 2.10 to 2.13): the compiled grad-of-jvp kernel for a dense layer's loss (the mlp, "
         "logistic regression) in float64 crashes the process with a segmentation fault (it reads an "
         "aten._efficientzerotensor, pytorch/pytorch#197067); the torch.func.vjp form crashes the same way",
         known=KnownFailure(
-            "torch-inductor-float64-jvp-segfault", "torch", ("2.13.0",),
+            "torch-inductor-float64-jvp-segfault", "torch", ("2.10.0", "2.11.0", "2.12.1", "2.13.0"),
             r"exit status -11|segmentation fault|SIGSEGV", "pytorch/pytorch#197067",
         ),
     ),
@@ -102,15 +102,16 @@ RULES = (
         "jacrev_jacrev cell would time the same program again",
     ),
     Rule(
-        # Holds for torch 2.13.0 (re-check on an upgrade): dynamo stops at the function
-        # autograd.functional passes on.
+        # Holds for torch 2.10.0 to 2.15.0 (the release history's findings): dynamo stops
+        # at the function autograd.functional passes on.
         {"workload": ("hessian",), "backend": ("torch",), "mode": ("autograd_vectorize", "autograd_loop"),
          "execution": ("compiled",)},
-        "torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian (torch 2.13: "
+        "torch.compile(fullgraph=True) cannot trace torch.autograd.functional.hessian (torch 2.10 to 2.15: "
         "'Unsupported: Failed to convert args/kwargs to proxy' for the nested function it differentiates); "
         "the torch.func strategies compile whole",
         known=KnownFailure(
-            "torch-compile-autograd-functional-hessian", "torch", ("2.13.0",),
+            "torch-compile-autograd-functional-hessian", "torch",
+            ("2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"),
             r"Failed to convert args/kwargs to proxy",
         ),
     ),

@@ -74,8 +74,8 @@ INCOMPLETE = {
 
 def releases_markdown(table: pd.DataFrame, shown_changes: int = 12) -> str:
     """The release matrix's section of summary.md: per machine and backend, each history
-    cell's time per release (a status where it has none), then the changes between
-    consecutive releases beyond the noise, regressions first.  Empty without release runs."""
+    cell's time per release (a status where it has none), then the largest regressions
+    and the largest improvements between consecutive releases beyond the noise.  Empty without release runs."""
     trend = releases.trend(table)
     if trend.empty:
         return ""
@@ -89,12 +89,15 @@ def releases_markdown(table: pd.DataFrame, shown_changes: int = 12) -> str:
             by_release = {r.release: (duration(r.value) if r.status == "ok" else r.status) for r in rows.itertuples()}
             parts.append(f"| {_md(cell)} | " + " | ".join(by_release.get(v, "") for v in versions) + " |\n")
     changed = releases.changes(trend)
-    changed = changed[changed.verdict != "same"]
-    if len(changed):
-        parts.append("\nChanged between consecutive releases (beyond 1.1x, interquartile ranges apart), regressions "
-                     "first:\n\n| verdict | backend | cell | from | to | new / old |\n|---|---|---|---|---|---|\n")
-        for r in changed.head(shown_changes).itertuples():
-            parts.append(f"| {r.verdict} | {r.backend} | {_md(r.cell)} | {r.old} | {r.new} | {r.ratio:.2f}x |\n")
+    for verdict, largest_first in (("regression", False), ("improvement", True)):
+        rows = changed[changed.verdict == verdict].sort_values("ratio", ascending=largest_first, kind="stable")
+        if rows.empty:
+            continue
+        shown = f"the {shown_changes} largest of {len(rows)}" if len(rows) > shown_changes else f"all {len(rows)}"
+        parts.append(f"\n{verdict.capitalize()}s between consecutive releases (beyond 1.1x, interquartile ranges "
+                     f"apart; {shown}):\n\n| backend | cell | from | to | new / old |\n|---|---|---|---|---|\n")
+        for r in rows.head(shown_changes).itertuples():
+            parts.append(f"| {r.backend} | {_md(r.cell)} | {r.old} | {r.new} | {r.ratio:.2f}x |\n")
     return "".join(parts)
 
 
