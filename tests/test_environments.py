@@ -62,6 +62,9 @@ def test_a_run_of_uncommitted_code_stays_out_of_asvs_files_and_is_marked(uncommi
     assert (table[table.status == "ok"].uncommitted == "benchmarks/grad.py").all()
     note = f"Run `{manifest.run_id}` ran uncommitted changes to benchmarks/grad.py: its results are not commit {commit[:8]}'s."
     assert note in summary_markdown(table) and note in readme_headline(table)
-    assert "(uncommitted code)" in readme_headline(table)
+    # the marker is checked here, not the machine's load: on a busy machine the smoke
+    # run's times come out contended or unstable, and the headline leaves them out
+    quiet = table.assign(unstable=False, contended=False, implausible=None)
+    assert "(uncommitted code)" in readme_headline(quiet)
     assert compare.run(manifest.run_id, manifest.run_id, str(results), 1.1, False, str(REPO / "benchmarks")) == 0
     assert f"note (new): {note.replace('`', '')}" in capsys.readouterr().out
