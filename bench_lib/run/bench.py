@@ -133,8 +133,10 @@ class BenchRun:
         try:
             archived = self.run_workloads(config)
         finally:
+            # asv's forkserver and its benchmark processes, if asv did not end them, first: one
+            # still running would write its record after the records were removed
+            kill_processes_using(Path(self.env["TMPDIR"]))
             records.discard(plan.records_dir, plan.token)
-            kill_processes_using(Path(self.env["TMPDIR"]))  # asv's forkserver, if asv did not end it
             shutil.rmtree(self.env["TMPDIR"], ignore_errors=True)
             Path(config).unlink(missing_ok=True)
         if not archived:
