@@ -13,9 +13,13 @@ $(VENV_PYTHON):
 	$(PYTHON) -m venv $(VENV)
 
 # Pinned versions (constraints.txt) of everything, the project itself editable.
+# torch's CUDA build requires triton, which carries its own LLVM, as TensorFlow does: a
+# process that imports both dies (pytorch/pytorch#90166), and torch.compile imports
+# triton when it is there.  Its CPU code generation does not use triton: uninstalled.
 $(INSTALLED): $(VENV_PYTHON) pyproject.toml constraints.txt
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
 	$(VENV_PYTHON) -m pip install --quiet -c constraints.txt -e '.[all]'
+	$(VENV_PYTHON) -m pip uninstall --quiet --yes triton
 	touch $@
 
 # Your run: results, report and asv's log in results/, the dashboard in html/ (neither

@@ -64,6 +64,8 @@ def _file(folder, *findings):
     ([("0.10.2", "fixed"), ("0.11.0", "still failing")], "0.11.0", "still failing"),  # broken again
     ([("0.11.0", "fixed")], "0.10.2", None),  # fixed later, not in this release
     ([], "0.10.2", None),
+    ([("0.10.2", "still failing")], "0.10.2+cuda", "still failing"),  # a local build label is the same release
+    ([("0.10.2+cpu", "fixed")], "0.10.2", "fixed"),
 ])
 def test_the_finding_of_the_installed_release_or_an_older_fix_decides(tmp_path, monkeypatch, filed, installed, decides):
     known = KnownFailure("k", "jax", ("0.10.2",), "x")

@@ -127,8 +127,10 @@ def read(folder: Path) -> list[Finding]:
 
 
 def _version(text: str) -> Version | None:
+    """The release, without a local build label: torch 2.13.0+cpu (its CPU wheel) and
+    2.13.0 are one release."""
     try:
-        return Version(text)
+        return Version(Version(text).public)
     except InvalidVersion:
         return None
 

@@ -9,7 +9,7 @@ asv names an ``existing`` environment after its interpreter's path
 names, ``asv compare`` matches no row between them and the dashboard draws two series.
 This environment is named by the Python version, each framework's installed version and
 the matrix's variables (the thread count), e.g.
-``installed-py3.11-jax0.10.2-jaxlib0.10.2-tensorflow2.21.0-torch2.13.0+cpu-BENCH_THREADS2``,
+``installed-py3.11-jax0.10.2-jaxlib0.10.2-tensorflow2.21.0-torch2.14.1-BENCH_THREADS2``,
 and records the Python version as ``python`` and the versions as its requirements,
 so the dashboard offers them as it does a virtualenv's.
 
