@@ -127,10 +127,8 @@ def read(folder: Path) -> list[Finding]:
 
 
 def _version(text: str) -> Version | None:
-    """The release, without a local build label: torch 2.13.0+cpu (its CPU wheel) and
-    2.13.0 are one release."""
     try:
-        return Version(Version(text).public)
+        return Version(conditions.release(text))
     except InvalidVersion:
         return None
 

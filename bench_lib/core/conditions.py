@@ -111,6 +111,12 @@ def distribution_key(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
+def release(version: str) -> str:
+    """A version without its local build label: torch 2.13.0+cpu (its CPU wheel) is the
+    release 2.13.0, what asv installs under that name and what the history compares."""
+    return version.split("+")[0]
+
+
 def pinned_versions(constraints) -> dict[str, str]:
     """``distribution_key(name) -> version`` of every ``name==version`` line of a pip
     constraints file; empty when there is no such file."""

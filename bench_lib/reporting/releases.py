@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from packaging.version import InvalidVersion, Version
 
+from bench_lib.core import conditions
 from bench_lib.core.cells import DISTRIBUTIONS
 from bench_lib.reporting import tidy
 
@@ -35,8 +36,7 @@ def release_of(row) -> str | None:
     """The version of the row's framework (its first distribution: tensorflow, jax, torch)."""
     name = next(iter(DISTRIBUTIONS[row.backend]))
     value = getattr(row, name, None)
-    # a local build label (2.13.0+cpu) is the same release as what asv installed (2.13.0)
-    return value.split("+")[0] if isinstance(value, str) and value else None
+    return conditions.release(value) if isinstance(value, str) and value else None
 
 
 def _order(version: str):

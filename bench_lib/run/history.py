@@ -187,7 +187,7 @@ def _attempt_known_failures(repo: Path, python: Path, release: Release, results:
 
 
 def _same_release(recorded: str, asked: str) -> bool:
-    return recorded.split("+")[0] == asked.split("+")[0]
+    return conditions.release(recorded) == conditions.release(asked)
 
 
 def _environ() -> dict:

@@ -42,7 +42,7 @@ def version_notes(used: set[str], constraints: Path) -> list[str]:
     for backend in sorted(used):
         for distribution in (name for installed_as in DISTRIBUTIONS[backend].values() for name in installed_as):
             installed, pinned = conditions.package_version(distribution), pins.get(conditions.distribution_key(distribution))
-            if installed and pinned and installed.split("+")[0] != pinned.split("+")[0]:
+            if installed and pinned and conditions.release(installed) != conditions.release(pinned):
                 notes.append(f"note: {distribution} {installed} is installed; constraints.txt pins {pinned} "
                              "(the results record the version that ran)")
     return notes
