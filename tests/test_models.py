@@ -190,6 +190,32 @@ def test_tensorflow_pfor_loses_conv2d_explicit_paddings_in_the_kernels_gradient(
     np.testing.assert_allclose(hessian(padded, use_pfor=True), hessian(explicit, use_pfor=False), rtol=1e-12)
 
 
+def test_tensorflow_cannot_differentiate_the_gradient_of_a_slice_under_xla():
+    """Why TensorFlow's compiled vmap_hvp Hessian of the ConvNet is a known failure: in
+    an XLA context the gradient of tf.pad's gradient (a Slice) is XlaDynamicUpdateSlice,
+    which has no gradient, and forward over reverse through tf.pad differentiates it.
+    Traced without XLA the same HVP runs; reverse over reverse compiles."""
+    installed("tensorflow")
+    tf = backends.load("tensorflow").framework()
+    from bench_lib.backends.ops.tensorflow import PADDING
+    from bench_lib.backends.tensorflow import hvp_fwd_rev, hvp_rev_rev
+
+    rng = np.random.default_rng(5)
+    kernel = tf.constant(rng.standard_normal((3, 3, 2, 3)))
+    image, tangent = (tf.constant(rng.standard_normal((2, 6, 6, 2))) for _ in range(2))
+
+    def loss(x):
+        return tf.reduce_sum(tf.tanh(tf.nn.conv2d(tf.pad(x, PADDING), kernel, 2, "VALID")))
+
+    expected = hvp_rev_rev(tf, loss)(image, tangent).numpy()
+    # autograph re-raises the LookupError as a StagingError
+    with pytest.raises(Exception, match="gradient registry has no entry for: XlaDynamicUpdateSlice"):
+        tf.function(hvp_fwd_rev(tf, loss), jit_compile=True)(image, tangent)
+    np.testing.assert_allclose(tf.function(hvp_fwd_rev(tf, loss))(image, tangent).numpy(), expected, rtol=1e-12)
+    compiled_rev_rev = tf.function(hvp_rev_rev(tf, loss), jit_compile=True)(image, tangent).numpy()
+    np.testing.assert_allclose(compiled_rev_rev, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
 def test_jax_dot_product_attention_is_a_float32_computation_in_float64():
     """Why JAX's float64 cells run the explicit attention."""
     installed("jax")

@@ -69,10 +69,16 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
         == ("hessian", "jax", "jacrev_jacrev", "compiled", "transformer", "cpu", "float32")
         and c.precision == "strict"
     }
+    # TensorFlow's XLA gradient of a Slice (tf.pad's gradient) has no gradient of its own
+    tf_slice = {
+        c for c in reasons
+        if (c.workload, c.backend, c.mode, c.execution, c.model) == ("hessian", "tensorflow", "vmap_hvp", "compiled", "cnn")
+        and not (c.precision == "tf32" and (c.device == "cpu" or c.dtype == "float64"))
+    }
     # tf32 where it would time the strict cell again: on the CPU, and in float64
     tf32_again = {c for c in reasons if c.precision == "tf32" and (c.device == "cpu" or c.dtype == "float64")}
     assert skipped == (
-        graph | torch_crash | tf_folding | not_theirs | tf_jacrev | torch_functional | jax_miscompiled | tf32_again
+        graph | torch_crash | tf_folding | not_theirs | tf_jacrev | torch_functional | jax_miscompiled | tf32_again | tf_slice
     )
     assert reasons[Cell("hessian", "jax", "jacobian_while", "eager", "mlp", "XXS")] == (
         "'jacobian_while' is TensorFlow's GradientTape.jacobian(experimental_use_pfor=False), which jax does not have"
