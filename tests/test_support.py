@@ -73,7 +73,6 @@ def test_every_cell_is_supported_or_skipped_with_a_reason():
     tf_slice = {
         c for c in reasons
         if (c.workload, c.backend, c.mode, c.execution, c.model) == ("hessian", "tensorflow", "vmap_hvp", "compiled", "cnn")
-        and not (c.precision == "tf32" and (c.device == "cpu" or c.dtype == "float64"))
     }
     # tf32 where it would time the strict cell again: on the CPU, and in float64
     tf32_again = {c for c in reasons if c.precision == "tf32" and (c.device == "cpu" or c.dtype == "float64")}
