@@ -37,6 +37,7 @@ class Cluster:
         self.conf = folder / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.started: list[Path] = []
+        self.munged: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "Cluster":
         host = socket.gethostname()
@@ -61,7 +62,16 @@ class Cluster:
                 shutil.chown(folder, "munge", "munge")
             for log in Path("/var/log/munge").glob("*"):
                 shutil.chown(log, "munge", "munge")
-            subprocess.run(["runuser", "-u", "munge", "--", _sbin("munged")], check=True, capture_output=True)
+            # In the foreground: a daemonizing munged opens /dev/null read-write as the munge
+            # user, which fails where /dev/null is not world-writable (some containers).
+            log = open(self.folder / "log" / "munged.out", "w")
+            self.munged = subprocess.Popen(["runuser", "-u", "munge", "--", _sbin("munged"), "--foreground"],
+                                           stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 10
+            while subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
+                if self.munged.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"munged did not start: {(self.folder / 'log' / 'munged.out').read_text()}")
+                time.sleep(0.1)
         for daemon in ("slurmctld", "slurmd"):
             subprocess.run([_sbin(daemon), "-f", str(self.conf)], env=self.env, check=True, capture_output=True)
             self.started.append(self.folder / f"{daemon}.pid")
@@ -85,3 +95,6 @@ class Cluster:
                 os.kill(int(pid_file.read_text().strip()), 15)
             except (OSError, ValueError):
                 pass
+        if self.munged is not None:
+            self.munged.terminate()
+            self.munged.wait(timeout=10)

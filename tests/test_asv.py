@@ -122,11 +122,14 @@ def test_the_run_keeps_skip_reasons_and_conditions_that_asv_drops(smoke_results)
 def test_asv_runs_the_timing_benchmark_first_so_each_cell_is_prepared_once(smoke_results):
     """The check benchmarks read the timing process's record; that holds while asv runs
     '<Suite>.time_*' before '<Suite>Checks.track_*' (name order).  Otherwise a check
-    process prepares the cell again, and this test says so."""
+    process prepares the cell again, and this test says so.  A cell timed while the
+    machine was busy is timed once more at the end of the run (it keeps its
+    ``first_timing``): that second timing process prepares it once more."""
     _, work, _ = smoke_results
     [path] = (work / "results" / "outcomes").glob("*.jsonl")
     for outcome in map(json.loads, path.read_text().splitlines()):
-        assert outcome["preparations"] == 1 and outcome["prepared_in"] == "time", outcome["cell"]
+        timings = 2 if "first_timing" in outcome else 1
+        assert outcome["preparations"] == timings and outcome["prepared_in"] == "time", outcome["cell"]
 
 
 @pytest.mark.slow
