@@ -1,10 +1,12 @@
 """What the tests share: the checkout (``REPO``), an asv configuration in a folder
-(``config_in``), the ``bench`` command, and two asv runs made once per session:
+(``config_in``), the ``bench`` command, and the asv runs that several tests read:
 
 - ``smoke_results``: a real run of the smoke preset (the tidy table, the report, the
   dashboard, damaged copies of its result file);
 - ``planted_run``: a run of a clone whose code has faults planted in it (final statuses
-  with their reasons, a hang paid once, and which code asv's processes ran).
+  with their reasons, a hang paid once, and which code asv's processes ran);
+- ``uncommitted_run`` (test_environments.py's, once per module): a run of uncommitted
+  code in two environments.
 
 Tests run in two processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml).  Every
 test that uses one of the shared runs is put in that run's ``xdist_group`` here, so the
@@ -48,7 +50,7 @@ def share_the_cores() -> None:
 share_the_cores()
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_RUNS = ("smoke_results", "planted_run")
+SHARED_RUNS = ("smoke_results", "planted_run", "uncommitted_run")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

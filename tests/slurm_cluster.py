@@ -64,9 +64,9 @@ class Cluster:
                 shutil.chown(log, "munge", "munge")
             # In the foreground: a daemonizing munged opens /dev/null read-write as the munge
             # user, which fails where /dev/null is not world-writable (some containers).
-            log = open(self.folder / "log" / "munged.out", "w")
-            self.munged = subprocess.Popen(["runuser", "-u", "munge", "--", _sbin("munged"), "--foreground"],
-                                           stdout=log, stderr=subprocess.STDOUT)
+            with open(self.folder / "log" / "munged.out", "w") as log:
+                self.munged = subprocess.Popen(["runuser", "-u", "munge", "--", _sbin("munged"), "--foreground"],
+                                               stdout=log, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 10
             while subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
                 if self.munged.poll() is not None or time.monotonic() > deadline:
