@@ -32,10 +32,11 @@ def unrolled_cells():
         # float64 runs the float32 cell's code with another dtype: `make test` keeps it at
         # K = 10 with momentum (every step and both optimizers' code) in eager and graph
         # execution (compiling takes 5 to 16 s a cell); the rest is -m heavy
-        repeat = dtype == "float64" and ((K, optimizer) != (10, "momentum") or execution == "compiled")
+        float64_again = dtype == "float64" and ((K, optimizer) != (10, "momentum") or execution == "compiled")
         # traced and compiled cells run the eager cells' builders: `make test` traces K = 1
         # with SGD and K = 10 with momentum (both K, both optimizers); the other two -m heavy
-        repeat = repeat or (execution != "eager" and (K, optimizer) in ((1, "momentum"), (10, "sgd")))
+        traced_again = execution != "eager" and (K, optimizer) in ((1, "momentum"), (10, "sgd"))
+        repeat = float64_again or traced_again
         marks = [pytest.mark.slow, pytest.mark.heavy] if repeat else [pytest.mark.slow] if slow else []
         yield pytest.param(cell, marks=marks, id=cell.label)
 
