@@ -46,6 +46,52 @@ def test_the_carried_wheels_are_asvs_requirements_at_the_pinned_versions(tmp_pat
         gpu_wheels.pinned(tmp_path / "constraints.txt")
 
 
+def requirement_closure(roots, leaves, python_version="3.12") -> set:
+    """Normalised names of the distributions ``roots`` need, transitively, on Linux with
+    ``python_version``, read from the installed distributions' metadata; ``leaves`` are
+    not followed (their requirements are taken to be installed with them)."""
+    from importlib.metadata import requires
+    from packaging.requirements import Requirement
+
+    environment = {"python_version": python_version, "python_full_version": f"{python_version}.0",
+                   "sys_platform": "linux", "platform_system": "Linux", "extra": ""}
+    found, todo = set(), list(roots)
+    while todo:
+        name = normalized(todo.pop())
+        if name in found:
+            continue
+        found.add(name)
+        if name in leaves:
+            continue
+        for line in requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                todo.append(requirement.name)
+    return found
+
+
+def test_the_carried_wheels_and_what_the_gpu_machine_has_cover_every_requirement():
+    """A missing wheel stops the offline procedure on the GPU machine before any cell
+    runs (as HIPS autograd, and importlib_metadata's lazy-importer, once did)."""
+    from importlib.metadata import requires
+    from packaging.requirements import Requirement
+
+    frameworks = {"tensorflow-cpu", "jax", "jaxlib", "torch"}
+    roots = []
+    for line in requires("higher-order-ad-bench"):
+        requirement = Requirement(line)
+        marker = str(requirement.marker or "")
+        if (not marker or marker == 'extra == "report"') and normalized(requirement.name) not in frameworks:
+            roots.append(requirement.name)
+    assert {"asv", "autograd", "bokeh"} <= {normalized(name) for name in roots}
+    expected = {normalized(name) for name in gpu_wheels.EXPECTED}
+    carried = {normalized(name) for name in gpu_wheels.WHEELS}
+    missing = requirement_closure(roots, expected) - carried - expected
+    assert not missing, f"neither carried (gpu_wheels.WHEELS) nor expected there: {sorted(missing)}"
+    # the check can fail: without autograd's wheel, autograd is missing
+    assert "autograd" in requirement_closure(roots, expected) - (carried - {"autograd"}) - expected
+
+
 @pytest.mark.slow
 def test_the_offline_gpu_procedure_runs_and_every_cell_says_there_is_no_gpu(tmp_path):
     config = config_in(tmp_path)

@@ -80,6 +80,18 @@ def test_the_headline_has_one_row_per_case_and_a_column_per_backend(known):
     assert "**3 ms** [3 ms, 3 ms] fwd_rev compiled" in hvp and "| 4 ms [4 ms, 4 ms] fwd_rev compiled |" in hvp
 
 
+def test_the_readmes_headline_keeps_each_workloads_largest_case_and_the_summary_every_case(known):
+    momentum = {**row("unrolled", "torch", "reverse", "eager", 0.02, K=10), "optimizer": "momentum"}
+    table = tidy.from_rows([*known.to_dict("records"), momentum])
+    cases = [line.split(" | ")[1] for line in headline(table, largest_only=True).splitlines()[2:]]
+    # the largest n (grad S over XXS, hessian XS over XXS), then the largest K per inner optimizer
+    assert cases == ["mlp S, cpu, float32", "mlp XS, cpu, float32", "mlp S, cpu, float32",
+                     "mlp S, cpu, float32, K=10, momentum", "mlp S, cpu, float32, K=100, sgd"]
+    assert len(headline(table).splitlines()) - 2 == 9  # every case
+    assert "the largest case of each workload and model" in readme_headline(table)
+    assert "mlp XXS" not in readme_headline(table) and "mlp XXS" in summary_markdown(table)
+
+
 def test_slopes_against_n_and_K(known):
     fitted = slopes(known).set_index("workload")
     assert fitted.loc["unrolled", "slope"] == pytest.approx(1.0)

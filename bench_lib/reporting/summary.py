@@ -11,7 +11,7 @@ from bench_lib.core import files
 from bench_lib.core.names import neutral
 from bench_lib.reporting import releases, tidy
 from bench_lib.reporting.units import duration
-from bench_lib.reporting.views import achieved_flops, best_per_backend
+from bench_lib.reporting.views import achieved_flops, best_per_backend, largest_cases
 
 
 def status_counts(table: pd.DataFrame) -> pd.DataFrame:
@@ -116,11 +116,14 @@ def run_notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
-def headline(table: pd.DataFrame) -> str:
-    """A Markdown table, one row per workload and case, one column per backend: its
-    best median time with asv's interquartile range, and the mode and execution that
-    gave it; the fastest backend's in bold."""
+def headline(table: pd.DataFrame, largest_only: bool = False) -> str:
+    """A Markdown table, one row per workload and case (with ``largest_only``, only
+    each machine's largest case of each workload and model: ``largest_cases``), one
+    column per backend: its best median time with asv's interquartile range, and the
+    mode and execution that gave it; the fastest backend's in bold."""
     best = best_per_backend(table)
+    if largest_only:
+        best = largest_cases(best)
     if best.empty:
         return "(no verified times)"
     best = best.sort_values(["workload", "model", "n", "dtype", "precision", "K", "optimizer"])
@@ -196,14 +199,18 @@ def update_readme(readme, table: pd.DataFrame) -> None:
 
 
 def readme_headline(table: pd.DataFrame) -> str:
-    """The README's headline: each cell's latest measurement on each machine, float32;
-    its first line names the runs it comes from (``headline_runs`` reads them back)."""
+    """The README's headline: each cell's latest measurement on each machine, float32,
+    each machine's largest case of each workload and model (the front door; the
+    report's summary has every case); its first line names the runs it comes from
+    (``headline_runs`` reads them back)."""
     latest = tidy.latest_measurements(table)
     latest = latest[latest.dtype == "float32"]
     where = ", ".join(sorted({f"{_md(r.machine)} at commit {_md(r.commit[:8])}" for r in latest.itertuples()}))
     runs = " ".join(sorted(set(latest.run_id.astype(str))))
     notes = "".join(f"{note}\n" for note in run_notes(latest))
-    return f"Best time per backend, float32, {where} (runs: {runs}):\n\n{notes}" + ("\n" if notes else "") + headline(latest)
+    return (f"Best time per backend, float32, the largest case of each workload and model (every case: "
+            f"[reference/report/summary.md](reference/report/summary.md)), {where} (runs: {runs}):\n\n{notes}"
+            + ("\n" if notes else "") + headline(latest, largest_only=True))
 
 
 def headline_runs(readme) -> list[str]:

@@ -87,6 +87,16 @@ def best_per_backend(table: pd.DataFrame) -> pd.DataFrame:
         columns={"value": "seconds"})
 
 
+def largest_cases(best: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``best_per_backend`` of each machine's largest case per workload,
+    model, device, dtype, precision and inner optimizer: the largest n, then the largest
+    K.  The README's headline shows these; the report shows every case."""
+    keys = ["machine", "workload", "model", "device", "dtype", "precision", "optimizer"]
+    ordered = best.assign(steps=best.K.astype(float).fillna(0)).sort_values(["n", "steps"], kind="stable")
+    largest = ordered.groupby(keys, dropna=False, observed=True)[["n", "steps"]].transform("last")
+    return best.loc[ordered.index[(ordered.n == largest.n) & (ordered.steps == largest.steps)]]
+
+
 def runs(table: pd.DataFrame) -> pd.DataFrame:
     """One row per run, oldest first: its machine, commit, start, whether it ran to its
     end (``run_state``), the files that differed from its commit (a run of uncommitted

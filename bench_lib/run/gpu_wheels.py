@@ -2,12 +2,11 @@
 registry needs to run the suite in a Python that already has CUDA builds of PyTorch
 and JAX (``make bench-gpu-offline`` installs them there).
 
-They are asv and what asv needs, and rich (the run's progress display), at the versions
-``constraints.txt`` pins, downloaded where pip works for the GPU machine's Python and
-platform.  TensorFlow is left out (its
-CUDA build is about 600 MB): without it the TensorFlow cells are skips with that reason.
-pandas, matplotlib and numpy are expected there (the report can also be made here from
-the results brought back).
+They are what the suite needs beyond ``EXPECTED`` (asv and its requirements, rich for
+the run's progress display, HIPS autograd for the networks' float64 reference, bokeh
+for the report), at the versions ``constraints.txt`` pins, downloaded where pip works
+for the GPU machine's Python and platform.  TensorFlow is left out (its CUDA build is
+about 600 MB): without it the TensorFlow cells are skips with that reason.
 """
 
 from __future__ import annotations
@@ -18,12 +17,19 @@ from pathlib import Path
 
 from bench_lib.core import conditions
 
-# asv 0.6.6's requirements and theirs, and rich's, as distributions named in constraints.txt
+# The suite's requirements (pyproject.toml's dependencies and its report extra) and
+# theirs, for Python 3.12, as distributions named in constraints.txt, but for EXPECTED
 WHEELS = (
-    "asv", "asv_runner", "json5", "Pympler", "tabulate", "virtualenv", "distlib", "platformdirs", "filelock",
-    "importlib_metadata", "zipp", "PyYAML", "build", "pyproject_hooks", "packaging", "threadpoolctl",
+    "asv", "asv_runner", "json5", "Pympler", "tabulate", "virtualenv", "python-discovery", "distlib", "platformdirs",
+    "filelock", "importlib_metadata", "lazy-importer", "zipp", "PyYAML", "build", "pyproject_hooks", "packaging",
+    "threadpoolctl",
     "rich", "markdown-it-py", "mdurl", "Pygments",  # the run's progress display
+    "autograd",  # the float64 reference of the networks
+    "bokeh", "tornado", "xyzservices",  # the report's HTML
 )
+# What a Python with CUDA builds of PyTorch and JAX is expected to hold already, each
+# with its own requirements (the GPU machine's image has every one of them)
+EXPECTED = ("numpy", "scipy", "pandas", "matplotlib", "pyarrow", "Jinja2", "contourpy", "pillow", "narwhals")
 # pip matches manylinux tags exactly: the ones wheels of these packages carry
 PLATFORMS = (
     "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
