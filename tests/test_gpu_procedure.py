@@ -71,8 +71,9 @@ def requirement_closure(roots, leaves, python_version="3.12") -> set:
 
 
 def test_the_carried_wheels_and_what_the_gpu_machine_has_cover_every_requirement():
-    """A missing wheel stops the offline procedure on the GPU machine before any cell
-    runs (as HIPS autograd, and importlib_metadata's lazy-importer, once did)."""
+    """A wheel missing there stops the offline procedure before any cell runs; the
+    easy ones to miss are the suite's own requirements beyond asv (HIPS autograd) and
+    those that only some Pythons need (importlib_metadata's lazy-importer below 3.15)."""
     from importlib.metadata import requires
     from packaging.requirements import Requirement
 
