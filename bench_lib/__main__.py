@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,5 +411,17 @@ def _run(verb: Verb, args: argparse.Namespace) -> int:
         return 2
 
 
+def _quiet_on_a_closed_pipe() -> int:
+    """``cells | head`` closes the pipe early: stop without a traceback, and keep Python's
+    own flush at exit from raising again (the recipe of Python's signal module docs)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = _quiet_on_a_closed_pipe()
+    sys.exit(status)

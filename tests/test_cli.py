@@ -1,5 +1,6 @@
 """The command line: verify chooses cells by preset, sizes or the smallest sizes, and
-says what it found; bad input is refused by name."""
+says what it found; bad input is refused by name; a reader that stops early ends a listing
+quietly."""
 
 import pytest
 
@@ -38,3 +39,17 @@ def test_an_unknown_preset_is_refused_by_name(capsys):
     with pytest.raises(SystemExit):
         main(["verify", "--preset", "everything"])
     assert "invalid choice: 'everything'" in capsys.readouterr().err
+
+
+def test_a_listing_cut_short_by_its_reader_ends_without_a_traceback():
+    import subprocess
+    import sys
+
+    listing = subprocess.Popen([sys.executable, "-m", "bench_lib", "cells", "--preset", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = listing.stdout.readline()
+    listing.stdout.close()  # as `head -1` does: thousands of labels are still to come
+    status = listing.wait(timeout=60)
+    err = listing.stderr.read().decode()
+    assert first.startswith(b"grad/")
+    assert status == 1 and "Traceback" not in err and "BrokenPipeError" not in err, err
