@@ -148,6 +148,7 @@ def fake_backend(monkeypatch, run, traces=None):
         versions=lambda: {},
         reported_conditions=lambda: {},
         device_peak_memory=lambda cell, call: None,
+        host_memory_hidden=lambda cell: None,
         build=lambda cell, arrays: Program(
             fn=run, args=(arrays,), place=lambda inputs: (inputs,), wait=lambda out: None,
             to_numpy=lambda out: out, device_name="cpu", traces=traces,

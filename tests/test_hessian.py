@@ -68,6 +68,33 @@ def test_prepare_records_the_peak_memory_of_a_call():
     assert prepared.verdict.passed
 
 
+_TENSORFLOW_PEAK = """
+import json, bench_lib
+prepared = bench_lib.prepare("hessian", "tensorflow", "vmap_hvp", "graph", "rosenbrock", 4000, dtype="float64")
+print(json.dumps([prepared.peak_memory_bytes, prepared.conditions["host_memory_hidden"]]))
+"""
+
+
+@pytest.mark.parametrize("onednn", ["1", "0"])
+def test_tensorflow_cpu_peak_memory_is_read_only_where_its_allocator_lets_the_resident_set_show_it(onednn):
+    """With oneDNN's optimisations on, TensorFlow keeps a call's buffers resident for the
+    next call: the cell says so instead of a number.  Off, the 128 MB Hessian shows."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    run = subprocess.run([sys.executable, "-c", _TENSORFLOW_PEAK], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn})
+    assert run.returncode == 0, run.stderr[-2000:]
+    peak, hidden = json.loads(run.stdout.strip().splitlines()[-1])
+    if onednn == "1":
+        assert peak is None and "oneDNN optimisations are on" in hidden
+    else:
+        assert hidden is None and peak >= 4000 * 4000 * 8
+
+
 def test_peak_increase_sees_memory_the_allocator_had_freed_before():
     def allocate():
         return float(np.ones(16 * 2**20 // 8)[-1])  # 16 MiB, below glibc's largest mmap threshold

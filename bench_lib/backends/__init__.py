@@ -15,6 +15,9 @@ Adding a framework is one module here plus its lines there (``FRAMEWORKS`` and
   it can say;
 - ``device_peak_memory(cell, call)``: the peak device memory of one ``call()`` above
   what was allocated before it, from the framework's allocator; None for a CPU cell;
+- ``host_memory_hidden(cell)``: why the process's peak resident set cannot show one
+  call's host memory (an allocator of the framework's own that keeps it resident
+  between calls), or None;
 - ``build(cell, arrays)``: the cell as a ``base.Program``, its loss
   ``core.models.loss_function`` with the framework's ``ArrayOps``.
 

@@ -78,6 +78,11 @@ def _version(number: int) -> str:
     return f"{number // 1000}.{number % 1000 // 10}"
 
 
+def host_memory_hidden(cell: Cell) -> None:
+    """Nothing hides the host memory of a call: the process's resident set shows it."""
+    return None
+
+
 def device_peak_memory(cell: Cell, call) -> int | None:
     """The device's ``peak_bytes_in_use`` after the call, less ``bytes_in_use`` before
     it.  XLA's allocator keeps one peak for the process's life and cannot reset it, so

@@ -61,6 +61,11 @@ def gpu_conditions() -> dict:
             "cudnn": None if cudnn is None else str(cudnn)}
 
 
+def host_memory_hidden(cell: Cell) -> None:
+    """Nothing hides the host memory of a call: the process's resident set shows it."""
+    return None
+
+
 def device_peak_memory(cell: Cell, call) -> int | None:
     """``max_memory_allocated`` after ``reset_peak_memory_stats``, less what was
     allocated before the call."""

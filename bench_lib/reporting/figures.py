@@ -34,6 +34,19 @@ def _panel(device: str, precision: str) -> str:
     return device if precision == "strict" else f"{device}, {precision}"
 
 
+def _line(strategy: str, device: str, machine: str, part: pd.DataFrame) -> str:
+    """A line's label: its strategy, with the device where it is not the CPU and the
+    machine where the panel has several."""
+    label = strategy + (f" ({device})" if device != "cpu" else "")
+    return label + (f" [{machine}]" if part.machine.nunique() > 1 else "")
+
+
+def _wrapped(text: str, width: int = 48) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
 def figures(table: pd.DataFrame) -> list[Figure]:
     """The static plots, as PNGs."""
     import matplotlib
@@ -65,45 +78,69 @@ def figures(table: pd.DataFrame) -> list[Figure]:
     rows = tidy.as_objects(times(table))
     hessian = rows[rows.workload == "hessian"]
     if len(hessian):
-        shown = panels(hessian)
-        figure, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
-        for axis, (device, precision) in zip(axes[0], shown):
-            part = hessian[(hessian.device == device) & (hessian.precision == precision)]
-            for key, group in part.groupby(["backend", "mode", "execution"]):
-                group = group.sort_values("n")
-                axis.plot(group.n, group.value, marker="o", label="/".join(key))
+        # A panel per device, precision and model (each model has its own sizes, so a
+        # line never joins two models), float32 (else float64); per backend the line of
+        # the strategy fastest at the panel's largest n (the HTML report has every one).
+        dtype = "float32" if (hessian.dtype == "float32").any() else hessian.dtype.iloc[0]
+        hessian = hessian[hessian.dtype == dtype]
+        shown = [(device, precision, model) for device, precision in panels(hessian)
+                 for model in sorted(set(hessian[(hessian.device == device) & (hessian.precision == precision)].model))]
+        figure, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 4), squeeze=False)
+        for axis, (device, precision, model) in zip(axes[0], shown):
+            part = hessian[(hessian.device == device) & (hessian.precision == precision) & (hessian.model == model)]
+            for backend, lines in part.groupby("backend"):
+                largest = lines[lines.n == lines.n.max()]
+                fastest = largest.loc[largest.value.idxmin()]
+                line = lines[(lines["mode"] == fastest["mode"]) & (lines.execution == fastest.execution)
+                             & (lines.machine == fastest.machine)].sort_values("n")
+                strategy = f"{backend} {fastest['mode']} {fastest.execution}"
+                axis.plot(line.n, line.value, marker="o", label=_line(strategy, device, fastest.machine, part))
             axis.set_xscale("log")
             axis.set_yscale("log")
             axis.set_xlabel("n (parameters)")
             axis.set_ylabel("seconds per Hessian")
-            axis.set_title(f"Hessian time against n ({_panel(device, precision)})")
-            axis.legend(fontsize=5, ncol=2)
-        made.append(_png(figure, "hessian_scaling", "Hessian time against n, log-log"))
-    unrolled = tidy.as_objects(table[(table.workload == "unrolled") & (table.status == tidy.OK)])
+            axis.set_title(f"{model}: Hessian time against n ({_panel(device, precision)})", fontsize=9)
+            axis.legend(fontsize=7)
+        made.append(_png(figure, "hessian_scaling",
+                         f"Hessian time against n, log-log ({dtype}; each backend's fastest strategy)"))
+    unrolled = tidy.as_objects(table[(table.workload == "unrolled") & table.status.isin([tidy.OK, tidy.NOT_MEASURED])])
     if len(unrolled):
-        # One panel per backend and metric, a line per mode and execution: float32 (else
-        # float64) and SGD (else the first optimizer), so that each panel stays legible.
+        # A column per backend, two rows (time, memory) per model, a line per mode,
+        # execution and machine: float32 (else float64) and SGD (else the first
+        # optimizer), so that each panel stays legible.
         dtype = "float32" if (unrolled.dtype == "float32").any() else unrolled.dtype.iloc[0]
         optimizer = "sgd" if (unrolled.optimizer == "sgd").any() else unrolled.optimizer.iloc[0]
         shown = unrolled[(unrolled.dtype == dtype) & (unrolled.optimizer == optimizer) & (unrolled.precision == "strict")]
         backends = sorted(set(shown.backend))
-        figure, axes = plt.subplots(2, len(backends), figsize=(4.5 * len(backends), 7), squeeze=False)
+        models = sorted(set(zip(shown.model, shown["size"])))
+        figure, axes = plt.subplots(2 * len(models), len(backends), figsize=(4.5 * len(backends), 3.5 * 2 * len(models)),
+                                    squeeze=False)
         styles = {"eager": ":", "graph": "--", "compiled": "-"}
         for column, backend in enumerate(backends):
-            for row, (metric, label) in enumerate((("time", "seconds per call"), ("peak_memory", "peak MiB"))):
-                axis = axes[row][column]
-                part = shown[(shown.backend == backend) & (shown.metric == metric)]
-                for (mode, execution, device), group in part.groupby(["mode", "execution", "device"]):
-                    group = group.sort_values("K")
-                    values = group.value / (2**20 if metric == "peak_memory" else 1)
-                    axis.plot(group.K.astype(int), values, marker="o", linestyle=styles.get(execution, "-"),
-                              label=f"{mode} {execution}" + (f" ({device})" if device != "cpu" else ""))
-                axis.set_xscale("log")
-                axis.set_yscale("log")
-                axis.set_xlabel("K (inner steps)")
-                axis.set_ylabel(label)
-                axis.set_title(f"{backend}: {'time' if metric == 'time' else 'peak memory'} against K", fontsize=9)
-                axis.legend(fontsize=6)
+            for index, (model, size) in enumerate(models):
+                for offset, (metric, label) in enumerate((("time", "seconds per call"), ("peak_memory", "peak MiB"))):
+                    axis = axes[2 * index + offset][column]
+                    part = shown[(shown.backend == backend) & (shown.metric == metric) & (shown.model == model)
+                                 & (shown["size"] == size)]
+                    measured = part[part.status == tidy.OK]
+                    lines = measured.groupby(["mode", "execution", "device", "machine"])
+                    for (mode, execution, device, machine), group in lines:
+                        group = group.sort_values("K")
+                        values = group.value / (2**20 if metric == "peak_memory" else 1)
+                        axis.plot(group.K.astype(int), values, marker="o", linestyle=styles.get(execution, "-"),
+                                  label=_line(f"{mode} {execution}", device, machine, part))
+                    what = "time" if metric == "time" else "peak memory"
+                    axis.set_title(f"{backend}, {model} {size}: {what} against K", fontsize=9)
+                    axis.set_xlabel("K (inner steps)")
+                    axis.set_ylabel(label)
+                    if len(measured):
+                        axis.set_xscale("log")
+                        axis.set_yscale("log")
+                        axis.legend(fontsize=6)
+                    else:  # say why the panel is empty (TensorFlow's CPU memory, say)
+                        reasons = part.reason.dropna()
+                        axis.text(0.5, 0.5, _wrapped(reasons.iloc[0] if len(reasons) else "no measurement"),
+                                  ha="center", va="center", fontsize=7, transform=axis.transAxes)
         figure.tight_layout()
         made.append(_png(figure, "unrolled_scaling",
                          f"Unrolled time and memory against K ({dtype}, {optimizer}, strict precision)"))

@@ -19,8 +19,10 @@ machine used while it was timed, over ``interference_seconds``), the 1-minute
 ``CONTENDED_SHARE``, over at least ``CONTENDED_MIN_SECONDS``; for a run from before that
 measurement, a load average above the usable cores plus ``LOAD_MARGIN``),
 ``implausible`` (what contradicts the time within its run, ``plausibility.py``), the
-status (``STATUSES``) with its reason, the verification ``margin`` (the largest error /
-tolerance over the cell's output blocks: at most 1 when verified), and the conditions
+status (``STATUSES``) with its reason (a peak memory is ``not_measured`` where the
+backend's allocator hides it from the resident set, ``HIDDEN_BEFORE_ASKED``), the
+verification ``margin`` (the largest error / tolerance over the cell's output blocks: at
+most 1 when verified), and the conditions
 (threads, cpu, and for GPU cells ``gpu.FIELDS``: the GPU, its memory and driver, the
 CUDA and cuDNN the framework was built with), and the code that ran (the hash of the
 ``bench_lib`` the cell's process imported; the files that differed from the commit
@@ -58,6 +60,16 @@ METRICS = {
 SHOWN_AS = {"verified": "ok"}  # an outcome's status -> the table's, where they differ
 OK, NOT_MEASURED = SHOWN_AS["verified"], "not_measured"
 COMPLETE = manifest.RUN_STATES[0]  # a run that ran to its end
+# A cell's host memory that the resident set cannot show is not measured, with the
+# backend's reason (``host_memory_hidden`` in its conditions).  TensorFlow's CPU cells
+# recorded before the suite asked had their numbers read anyway, all with oneDNN's
+# allocator on (TensorFlow's default on the CPUs that ran them): not shown either.
+HIDDEN_BEFORE_ASKED = {
+    ("tensorflow", "cpu"): (
+        "not measured: recorded before the suite checked TensorFlow's oneDNN allocator, which keeps memory "
+        "resident between calls, so the number read is a lower bound (docs/methodology.md#peak-memory)"
+    ),
+}
 STATUSES = (*(SHOWN_AS.get(status, status) for status in outcome.STATUSES), NOT_MEASURED)
 CATEGORIES = {
     "workload": workloads.WORKLOADS,
@@ -246,6 +258,9 @@ class _Rows:
         frame["value"] = frame["value"].astype(float)
         # a verified cell without this metric's number (peak memory off the CPU)
         frame.loc[frame.status.eq(OK) & frame.value.isna(), "status"] = NOT_MEASURED
+        hidden = frame.status.eq(OK) & frame.metric.eq("peak_memory") & frame.host_memory_hidden.notna()
+        frame.loc[hidden, ["value", "status"]] = [math.nan, NOT_MEASURED]
+        frame.loc[hidden, "reason"] = frame.loc[hidden, "host_memory_hidden"]
         return _typed(frame)
 
 
@@ -263,7 +278,7 @@ _STATS = {"q_25": "q_25", "q_75": "q_75", "ci_99_a": "ci_99_a", "ci_99_b": "ci_9
 # the columns an outcome record gives, shared by its cell's metrics
 _CELL_COLUMNS = ["machine", "commit", "run_id", "run_state", "env_name", "date", *VERSIONS, *CELL, "status", "reason",
                  *CONDITIONS, "bench_lib_hash", "uncommitted", "interference", "interference_seconds", "load_average",
-                 "usable_cpus", "margin"]
+                 "usable_cpus", "margin", "host_memory_hidden"]
 
 
 def _record_columns(record: dict, versions: dict) -> tuple:
@@ -280,6 +295,8 @@ def _record_columns(record: dict, versions: dict) -> tuple:
         conditions.get("bench_lib_hash"), conditions.get("uncommitted"), conditions.get("interference"),
         conditions.get("interference_seconds"), conditions.get("load_average_1min"), conditions.get("usable_cpus"),
         record.get("margin"),
+        conditions["host_memory_hidden"] if "host_memory_hidden" in conditions
+        else HIDDEN_BEFORE_ASKED.get((cell["backend"], cell["device"])),
     )
 
 
@@ -290,6 +307,7 @@ def _plain_columns(workload: str, model: str, cell: dict, versions: dict) -> tup
         workload, model, str(cell["size"]), cell["backend"], mode, cell["execution"], cell["device"],
         cell["dtype"], cell["precision"], cell.get("K"), cell.get("optimizer"),
         OK, None, *(None for _ in CONDITIONS), None, None, None, None, None, None, None,
+        HIDDEN_BEFORE_ASKED.get((cell["backend"], cell["device"])),
     )
 
 

@@ -182,8 +182,10 @@ def prepare(
     approximation_errors = verify.approximation_errors(cell, outputs)
 
     traces_before = program.traces() if program.traces else None
-    # Host memory is the work's memory on the CPU only (device memory: GPU cells).
-    warm_seconds, peak_memory = warm_up(call, measure_memory=device == "cpu")
+    # Host memory is the work's memory on the CPU only (device memory: GPU cells), and
+    # only where no allocator of the framework's own keeps it out of the resident set.
+    host_memory_hidden = module.host_memory_hidden(cell)
+    warm_seconds, peak_memory = warm_up(call, measure_memory=device == "cpu" and host_memory_hidden is None)
     if program.traces and program.traces() != traces_before:
         raise RuntimeError(f"{cell.label}: the compiled callable retraced during warm-up")
     if execution != "eager":
@@ -199,6 +201,7 @@ def prepare(
         "device_name": program.device_name,
         "dtype": dtype,
         **{f"{operation}_form": form for operation, form in program.forms.items()},
+        **({"host_memory_hidden": host_memory_hidden} if device == "cpu" else {}),
     }
     return PreparedCell(
         cell, call, program.to_numpy, verdict, first_call_seconds, warm_seconds, recorded, peak_memory,
