@@ -269,3 +269,25 @@ def suite_classes():
         for name, value in vars(loaded).items():
             if isinstance(value, type) and issubclass(value, harness.TimeSuite) and "workload" in value.__dict__:
                 yield f"{module.name}.{name}", value
+
+
+def test_a_run_is_one_asv_run_per_workload_and_backend_each_of_exactly_its_cells():
+    """asv saves a run's results only when it ends: a stopped run loses one backend's
+    cells of one workload, never a whole workload."""
+    import re
+
+    from bench_lib.run.plan import Request, validate
+    from bench_lib.suite import grid
+
+    plan = validate(Request("default", REPO, workloads=("grad", "hvp"), allow_uncommitted=True))
+    chunks = plan.chunks()
+    assert [(chunk.workload, chunk.backend) for chunk in chunks] == [
+        (workload, backend) for workload in ("grad", "hvp") for backend in ("tensorflow", "jax", "torch")]
+    assert sorted(cell.label for chunk in chunks for cell in chunk.cells) == sorted(cell.label for cell in plan.cells)
+    suite = grid.benchmarks(REPO / "benchmarks")
+    for chunk in chunks:
+        assert {(cell.workload, cell.backend) for cell in chunk.cells} == {(chunk.workload, chunk.backend)}
+        for cell in plan.cells:
+            names = [f"{b.name}({grid.param_reprs(cell)})" for b in suite if b.covers(cell)]
+            matched = [name for name in names if any(re.search(regex, name) for regex in chunk.regexes)]
+            assert matched == (names if cell in chunk.cells else []), (chunk.name, cell.label)

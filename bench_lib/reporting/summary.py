@@ -62,12 +62,13 @@ def summary_markdown(table: pd.DataFrame, peaks: dict | None = None) -> str:
 
 
 # How a run that did not run to its end (``run_state``) is described wherever its
-# numbers are shown
+# numbers are shown; a part is one asv run (a workload of a backend; a whole workload
+# before runs were split by backend)
 INCOMPLETE = {
     "running": "is still running: the cells it has finished so far",
-    "interrupted": "was interrupted (SIGTERM, SIGINT or SIGHUP): only the workloads it finished",
-    "stopped": "stopped on an error: only the workloads it finished",
-    "killed": "was killed (its manifest never says how it ended): only the workloads it finished",
+    "interrupted": "was interrupted (SIGTERM, SIGINT or SIGHUP): only the parts it finished",
+    "stopped": "stopped on an error: only the parts it finished",
+    "killed": "was killed (its manifest never says how it ended): only the parts it finished",
     "missing outcomes": "has lost outcome files: its cells have no statuses or reasons",
 }
 

@@ -1,17 +1,16 @@
 """``make bench``: a preset run under asv in the current Python environment, as named
 steps.
 
-    validate -> lock -> preflight -> per workload (asv, archive, reconcile) -> the
-    contended cells once more -> peak, publish and report -> summary
+    validate -> lock -> preflight -> per workload and backend (asv, archive,
+    reconcile) -> the contended cells once more -> peak, publish and report -> summary
 
 ``validate`` refuses bad settings before anything is touched; ``lock`` comes next, so
 that a second run learns it must wait before it imports a framework; ``preflight``
-checks the checkout's code and every framework the cells need; each workload is one
-``asv run`` whose results, final cell statuses and manifest are kept before the next
-starts (asv saves only when it ends, so a killed run keeps what finished).  It uses
-asv's own commands only: ``asv machine``, ``asv run -E installed:same --set-commit-hash``
-(``asv_environment``),
-``asv publish``.
+checks the checkout's code and every framework the cells need; each workload of each
+backend is one ``asv run`` whose results, final cell statuses and manifest are kept
+before the next starts (asv saves only when it ends, so a killed run keeps what
+finished).  It uses asv's own commands only: ``asv machine``, ``asv run -E
+installed:same --set-commit-hash`` (``asv_environment``), ``asv publish``.
 """
 
 from __future__ import annotations
@@ -62,7 +61,8 @@ class BenchRun:
         self.manifest: Manifest | None = None
         self.final: list[Outcome] = []
         self.first_timings: dict[tuple[str, Cell], dict] = {}  # of the cells timed again (``_retry_chunk``)
-        self.oom_kills: dict[str, int] = {}  # per workload: processes the kernel's OOM killer killed meanwhile
+        # per (workload, backend): processes the kernel's OOM killer killed during its asv run
+        self.oom_kills: dict[tuple[str, str | None], int] = {}
         self.status = 0
 
     def execute(self) -> int:
@@ -156,7 +156,7 @@ class BenchRun:
         return exit_status
 
     def run_workloads(self, config: str) -> bool:
-        """asv once per workload; after each, its results archived, its
+        """asv once per workload and backend; after each, its results archived, its
         cells' final statuses written and the manifest updated.  Whether asv saved
         anything."""
         plan = self.plan
@@ -180,13 +180,13 @@ class BenchRun:
             chunks = plan.chunks()
             for chunk in chunks:
                 if plan.request.wait_quiet:
-                    _wait_quiet(plan.request.wait_quiet, chunk.workload)
+                    _wait_quiet(plan.request.wait_quiet, chunk.name)
                 # uncommitted code's numbers are not the commit's: asv's file of the
                 # commit gets its copy back, and they stay in the run's archive only
                 with keep.commit_files_kept(plan.results_dir, plan.commit, plan.token, put_back=bool(plan.changed)):
                     kills_before = memory_exhaustion.oom_kills()
                     chunk_status = self._asv_run(chunk, config, log)
-                    self.oom_kills[chunk.workload] = memory_exhaustion.killed_by_the_oom_killer(kills_before)
+                    self.oom_kills[chunk.workload, chunk.backend] = memory_exhaustion.killed_by_the_oom_killer(kills_before)
                     environments = store.archive_runs(plan.results_dir, plan.commit, plan.token, plan.started,
                                                       grid.indices([*done, *chunk.cells], plan.request.repo / "benchmarks"))
                 self.status = self.status or chunk_status
@@ -315,13 +315,13 @@ class BenchRun:
         for regex in chunk.regexes:
             command += ["--bench", regex]
         command += list(plan.request.extra_asv_args)
-        log.write(f"=== {chunk.workload}: asv run\n")
+        log.write(f"=== {chunk.name}: asv run\n")
         log.flush()
         status = run_logged(command, plan.request.repo, self.env, log)  # the run's progress display says how it goes
         log.flush()
         if status != 0:
             tail = plan.log_path.read_text().splitlines()[-15:]
-            print(f"asv run of the {chunk.workload} cells failed (exit {status}); the end of "
+            print(f"asv run of the {chunk.name} cells failed (exit {status}); the end of "
                   f"{plan.log_path}:", *tail, sep="\n", file=sys.stderr)
         return status
 
@@ -459,17 +459,17 @@ def _other_code(final: list[Outcome], expected: dict) -> list[str]:
 RETRY = "contended cells, again"  # the chunk of ``--retry-contended``
 
 
-def _wait_quiet(seconds: float, workload: str) -> None:
+def _wait_quiet(seconds: float, chunk_name: str) -> None:
     """``--wait-quiet``: wait up to ``seconds`` for the rest of the machine to use less
     than ``interference.CONTENDED_SHARE`` of the cores; say how it went."""
     deadline = time.monotonic() + seconds
     share = interference.busy_share()
     while share is not None and share > interference.CONTENDED_SHARE and time.monotonic() < deadline:
-        print(f"waiting for a quiet machine before the {workload} cells: others use {share:.0%} of the cores", flush=True)
+        print(f"waiting for a quiet machine before the {chunk_name} cells: others use {share:.0%} of the cores", flush=True)
         share = interference.busy_share(min(5.0, max(0.5, deadline - time.monotonic())))
     if share is not None and share > interference.CONTENDED_SHARE:
         print(f"warning: the machine is still busy after {seconds:.0f} s (others use {share:.0%} of the cores): "
-              f"timing the {workload} cells anyway", flush=True)
+              f"timing the {chunk_name} cells anyway", flush=True)
 
 
 def _say_load() -> None:

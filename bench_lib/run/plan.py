@@ -16,7 +16,7 @@ from pathlib import Path
 from asv.config import Config
 
 from bench_lib.core import conditions, gpu, names, presets
-from bench_lib.core.cells import Cell
+from bench_lib.core.cells import BACKENDS, Cell
 from bench_lib.run import asv_config, checkout, shard
 from bench_lib.run.control import RECORDS
 from bench_lib.suite import grid
@@ -96,17 +96,23 @@ class Plan:
         return self.results_dir / LOGS / f"{self.commit[:8]}-{self.token}.log"
 
     def chunks(self) -> list["Chunk"]:
-        """One asv run per workload, in suite order."""
+        """One asv run per workload and backend, workloads in suite order: asv saves a
+        run's results only when it ends, so a run stopped midway loses only the chunk
+        it was in."""
         benchmark_dir = self.request.repo / "benchmarks"
-        return [
-            Chunk(workload, tuple(cell for cell in self.cells if cell.workload == workload), tuple(regexes))
-            for workload, regexes in grid.regexes_by_workload(self.cells, benchmark_dir).items()
-        ]
+        found = []
+        for workload in grid.regexes_by_workload(self.cells, benchmark_dir):
+            for backend in BACKENDS:
+                cells = tuple(cell for cell in self.cells if (cell.workload, cell.backend) == (workload, backend))
+                if cells:
+                    [regexes] = grid.regexes_by_workload(cells, benchmark_dir).values()
+                    found.append(Chunk(workload, cells, tuple(regexes), backend))
+        return found
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """The cells of one workload: one ``asv run``.  Every benchmark process imports
+    """The cells of one workload and backend: one ``asv run``.  Every benchmark process imports
     its framework itself, after asv forks it: frameworks do not support a fork after
     their import, and processes forked after PyTorch's computed a wrong Hessian four
     times as often (docs/methodology.md)."""
@@ -114,6 +120,11 @@ class Chunk:
     workload: str
     cells: tuple[Cell, ...]
     regexes: tuple[str, ...]  # asv's --bench expressions of exactly these cells
+    backend: str | None = None  # None: cells of any backend (the contended cells' retry)
+
+    @property
+    def name(self) -> str:
+        return f"{self.workload} of {self.backend}" if self.backend else self.workload
 
 
 def validate(request: Request) -> Plan:

@@ -23,12 +23,12 @@ from bench_lib.suite import asv_output, grid
 from bench_lib.core.outcome import Outcome
 
 def final_outcomes(cells: list[Cell], recorded: dict[Cell, Outcome], timing_names: dict[Cell, str],
-                   timed: dict[Cell, object], log_text: str, oom_kills: dict[str, int] | None = None) -> list[Outcome]:
+                   timed: dict[Cell, object], log_text: str, oom_kills: dict[tuple, int] | None = None) -> list[Outcome]:
     """The final outcome of each of ``cells``.  ``recorded``: what the processes
     recorded; ``timing_names``: each cell's asv timing benchmark; ``timed``: asv's
     value for the cell there (None: failed, NaN: skipped, a number: timed);
-    ``oom_kills``: per workload, how many processes the kernel's OOM killer killed
-    while its asv run lasted."""
+    ``oom_kills``: per (workload, backend), how many processes the kernel's OOM killer
+    killed while its asv run lasted."""
     oom_kills = oom_kills or {}
     texts = asv_output.failure_texts(log_text, names=set(timing_names.values()))
     final = []
@@ -37,11 +37,11 @@ def final_outcomes(cells: list[Cell], recorded: dict[Cell, Outcome], timing_name
         params = grid.param_reprs(cell)
         text = texts.get((timing_names.get(cell), params), "")
         if outcome is None:
-            status, reason = (asv_output.classify(text, oom_kills.get(cell.workload, 0)) if text
+            status, reason = (asv_output.classify(text, oom_kills.get((cell.workload, cell.backend), 0)) if text
                               else ("crashed", "no process of the run recorded an outcome"))
             final.append(Outcome(cell, status, message=reason))
         elif outcome.status == "verified" and cell in timed and timed[cell] is None:
-            status, reason = asv_output.classify(text, oom_kills.get(cell.workload, 0))  # died while being timed
+            status, reason = asv_output.classify(text, oom_kills.get((cell.workload, cell.backend), 0))  # died while being timed
             final.append(Outcome(**{**outcome.__dict__, "status": status, "message": reason}))
         elif outcome.status == "failed" and (outcome.message or "").startswith("VerificationError"):
             final.append(Outcome(**{**outcome.__dict__, "status": "invalid"}))
