@@ -202,6 +202,20 @@ def test_a_cells_own_record_says_whether_its_host_memory_was_hidden():
     assert tidy._record_columns(torch, {})[-1] is None
 
 
+def test_a_hidden_host_memory_is_not_measured_with_its_reason_number_or_not():
+    reason = "not measured: TensorFlow's oneDNN optimisations are on"
+    frame = pd.DataFrame({
+        "metric": ["peak_memory", "peak_memory", "time", "peak_memory", "device_memory"],
+        "value": [float("nan"), 36864.0, 1.0, 2**20, float("nan")],  # a new run's, an older run's, ..., torch's
+        "status": ["ok"] * 5, "reason": [None] * 5,
+        "host_memory_hidden": [reason, reason, reason, None, None],
+    })
+    shown = tidy._not_measured(frame)
+    assert shown.status.tolist() == ["not_measured", "not_measured", "ok", "ok", "not_measured"]
+    assert shown.reason.tolist()[:4] == [reason, reason, None, None]
+    assert shown.value.tolist()[2:4] == [1.0, 2**20]
+
+
 def test_an_unstable_contended_or_implausible_time_is_listed_and_never_a_best():
     wide = {**row("grad", "torch", "rev", "eager", 0.0004), "q_25": 0.00036, "q_75": 0.00153}
     busy = {**row("grad", "torch", "rev", "compiled", 0.0003), "interference": 0.45, "interference_seconds": 2.0}

@@ -256,12 +256,18 @@ class _Rows:
         frame = frame.assign(
             **measured, **{column: [stat.get(field) for stat in stats] for column, field in _STATS.items()})
         frame["value"] = frame["value"].astype(float)
-        # a verified cell without this metric's number (peak memory off the CPU)
-        frame.loc[frame.status.eq(OK) & frame.value.isna(), "status"] = NOT_MEASURED
-        hidden = frame.status.eq(OK) & frame.metric.eq("peak_memory") & frame.host_memory_hidden.notna()
-        frame.loc[hidden, ["value", "status"]] = [math.nan, NOT_MEASURED]
-        frame.loc[hidden, "reason"] = frame.loc[hidden, "host_memory_hidden"]
-        return _typed(frame)
+        return _typed(_not_measured(frame))
+
+
+def _not_measured(frame: pd.DataFrame) -> pd.DataFrame:
+    """A verified cell's metric without a number is ``not_measured`` (peak memory off
+    the CPU); a peak memory that the backend's allocator hides is too, with the reason,
+    whether the cell read no number or (before the suite asked) a lower bound."""
+    hidden = frame.status.eq(OK) & frame.metric.eq("peak_memory") & frame.host_memory_hidden.notna()
+    frame.loc[hidden, "value"] = math.nan
+    frame.loc[hidden, "reason"] = frame.loc[hidden, "host_memory_hidden"]
+    frame.loc[frame.status.eq(OK) & frame.value.isna(), "status"] = NOT_MEASURED
+    return frame
 
 
 def _names_of(names: list, params) -> list | None:
