@@ -5,6 +5,7 @@ interactive ones (``interactive/``)."""
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +40,6 @@ def _line(strategy: str, device: str, machine: str, part: pd.DataFrame) -> str:
     machine where the panel has several."""
     label = strategy + (f" ({device})" if device != "cpu" else "")
     return label + (f" [{machine}]" if part.machine.nunique() > 1 else "")
-
-
-def _wrapped(text: str, width: int = 48) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width))
 
 
 def figures(table: pd.DataFrame) -> list[Figure]:
@@ -139,7 +134,7 @@ def figures(table: pd.DataFrame) -> list[Figure]:
                         axis.legend(fontsize=6)
                     else:  # say why the panel is empty (TensorFlow's CPU memory, say)
                         reasons = part.reason.dropna()
-                        axis.text(0.5, 0.5, _wrapped(reasons.iloc[0] if len(reasons) else "no measurement"),
+                        axis.text(0.5, 0.5, textwrap.fill(reasons.iloc[0] if len(reasons) else "no measurement", 48),
                                   ha="center", va="center", fontsize=7, transform=axis.transAxes)
         figure.tight_layout()
         made.append(_png(figure, "unrolled_scaling",

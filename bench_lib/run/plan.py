@@ -96,26 +96,26 @@ class Plan:
         return self.results_dir / LOGS / f"{self.commit[:8]}-{self.token}.log"
 
     def chunks(self) -> list["Chunk"]:
-        """One asv run per workload and backend, workloads in suite order: asv saves a
+        """One asv run per workload and backend, in the preset's order: asv saves a
         run's results only when it ends, so a run stopped midway loses only the chunk
         it was in."""
         benchmark_dir = self.request.repo / "benchmarks"
-        found = []
-        for workload in grid.regexes_by_workload(self.cells, benchmark_dir):
-            for backend in BACKENDS:
-                cells = tuple(cell for cell in self.cells if (cell.workload, cell.backend) == (workload, backend))
-                if cells:
-                    [regexes] = grid.regexes_by_workload(cells, benchmark_dir).values()
-                    found.append(Chunk(workload, cells, tuple(regexes), backend))
-        return found
+        regexes = {backend: grid.regexes_by_workload([cell for cell in self.cells if cell.backend == backend],
+                                                     benchmark_dir) for backend in BACKENDS}
+        return [
+            Chunk(workload, tuple(cell for cell in self.cells if (cell.workload, cell.backend) == (workload, backend)),
+                  tuple(regexes[backend][workload]), backend)
+            for workload in dict.fromkeys(cell.workload for cell in self.cells)
+            for backend in BACKENDS if workload in regexes[backend]
+        ]
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """The cells of one workload and backend: one ``asv run``.  Every benchmark process imports
-    its framework itself, after asv forks it: frameworks do not support a fork after
-    their import, and processes forked after PyTorch's computed a wrong Hessian four
-    times as often (docs/methodology.md)."""
+    """The cells of one workload and backend: one ``asv run``.  Every benchmark process
+    imports its framework itself, after asv forks it: frameworks do not support a fork
+    after their import, and processes forked after PyTorch's computed a wrong Hessian
+    four times as often (docs/methodology.md)."""
 
     workload: str
     cells: tuple[Cell, ...]
